@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from voicebot.audio import AudioError
 
@@ -111,6 +112,45 @@ def cmd_say(args) -> int:
     return 0
 
 
+def cmd_bench_asr(args) -> int:
+    from itertools import product
+
+    from asr.bench import DEFAULT_DATA, BenchConfig, BenchRun, default_configs, load_dataset, plot, print_table, to_markdown, write_json
+    from asr.vad import VADSettings
+    from voicebot.device import compute_type, ctranslate2_device
+    data = load_dataset(args.data or [p for p in DEFAULT_DATA if p.exists()])
+    if args.limit:
+        data = data[:args.limit]
+    if not data:
+        raise UsageError("no utterances to benchmark (audio files with a same-named .txt beside them)")
+    device = ctranslate2_device(args.device)
+    if not (args.backend or args.model or args.context or args.compute_type):
+        configs = default_configs(device)
+    else:
+        configs = []
+        for backend, model, ctx, ct in product(args.backend or ["faster-whisper", "openai-whisper"],
+                                               args.model or ["tiny.en", "base"], args.context or ["short", "30s"],
+                                               args.compute_type or ["auto"]):
+            if backend == "openai-whisper":
+                if ctx == "short" and (args.context or ["short", "30s"]) != ["short"]:
+                    continue  # openai-whisper has the 30 s window only
+                ctx, ct = "30s", ("float16" if device == "cuda" else "float32")
+            configs.append(BenchConfig(backend, ctx, model, device, compute_type(device, ct), args.beam_size, args.threads))
+        configs = list(dict.fromkeys(configs))
+    streaming = [] if args.no_streaming else [VADSettings("webrtc", hangover_ms=300), VADSettings("webrtc", hangover_ms=500),
+                                              VADSettings("silero", hangover_ms=500)]
+    report = BenchRun(configs, data, args.repeats, args.warmup, streaming, args.stream_utterances).run(progress=not args.quiet)
+    print_table(report)
+    if args.json:
+        write_json(report, args.json)
+    if args.markdown:
+        from voicebot.calls import atomic_write_text
+        atomic_write_text(Path(args.markdown), to_markdown(report))
+    if args.plot:
+        plot(report, args.plot)
+    return 0 if all("error" not in r for r in report["results"]) or args.allow_skips else 1
+
+
 class UsageError(Exception):
     pass
 
@@ -144,6 +184,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=int, help="output sample rate (default: the voice's)")
     _engine_options(p)
     p.set_defaults(func=cmd_say)
+
+    p = sub.add_parser("bench-asr", help="compare Whisper backends, models and devices: latency, RTF, WER, memory")
+    p.add_argument("--data", action="append", help="a directory of audio files with same-named .txt references "
+                   "(repeatable; default: audio_samples/utterances and ../shared/audio/jfk.flac)")
+    p.add_argument("--backend", action="append", choices=["faster-whisper", "openai-whisper"])
+    p.add_argument("--model", action="append", help="tiny.en, base or a local path (repeatable)")
+    p.add_argument("--context", action="append", choices=["short", "30s"], help="faster-whisper encoder window")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--compute-type", action="append", help="int8, float16, float32 (faster-whisper)")
+    p.add_argument("--beam-size", type=int, default=1)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--limit", type=int, help="use the first N utterances only")
+    p.add_argument("--no-streaming", action="store_true", help="skip the real-time VAD + ASR measurement")
+    p.add_argument("--stream-utterances", type=int, default=6)
+    p.add_argument("--allow-skips", action="store_true", help="exit 0 even when a configuration could not run")
+    p.add_argument("--json"), p.add_argument("--markdown"), p.add_argument("--plot")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_bench_asr)
     return parser
 
 

@@ -1,0 +1,63 @@
+"""The ASR benchmark's own logic, and one small end-to-end run (no assertion on speed)."""
+import json
+
+import pytest
+
+from asr.bench import BenchConfig, BenchRun, load_dataset, percentile, to_markdown
+from asr.vad import VADSettings
+from asr.wer import normalize, wer
+from tests.conftest import JFK, SAMPLES
+
+
+def test_percentile_matches_numpy_definition():
+    values = [10, 20, 30, 40, 50]
+    assert percentile(values, 50) == 30
+    assert percentile(values, 95) == pytest.approx(48)
+    assert percentile([7.0], 95) == 7.0
+
+
+def test_wer_normalization():
+    assert normalize("The order number is four five six seven.") == "the order number is 4567"
+    assert normalize("Hello, Mr. Smith!") == normalize("hello mister smith")
+    assert wer(["That's all. Goodbye."], ["that is all goodbye"]) == 0.0
+    assert wer(["ask what you can do"], ["ask what you do"]) == pytest.approx(0.2)
+    assert wer(["", ""], ["", ""]) == 0.0
+
+
+def test_dataset_from_dir_and_readme(tmp_path):
+    data = load_dataset([SAMPLES / "utterances", JFK])
+    assert len(data) == 15
+    assert data[-1].reference.startswith("And so, my fellow Americans")  # from ../shared/audio/README.md
+    (tmp_path / "a.wav").write_bytes(b"x")
+    with pytest.raises(ValueError, match=r"a\.wav: no reference transcript \(a\.txt is missing\)"):
+        load_dataset([tmp_path])
+
+
+def test_end_to_end_two_utterances_json_schema(tmp_path):
+    data = load_dataset([SAMPLES / "utterances"])[:2]
+    configs = [BenchConfig("faster-whisper", "short", "tiny.en", "cpu", "int8"),
+               BenchConfig("faster-whisper", "30s", "tiny.en", "cpu", "int8")]
+    report = BenchRun(configs, data, repeats=2, warmup=1, streaming=[VADSettings("webrtc", hangover_ms=300)],
+                      stream_utterances=2, realtime=False).run(progress=False)
+    json.dumps(report)  # serializable
+    assert len(report["results"]) == 2
+    for r in report["results"]:
+        assert r["backend"] == "faster-whisper" and r["context"] in ("short", "30s") and r["model"] == "tiny.en"
+        assert r["device"] == "cpu" and r["compute_type"] == "int8" and r["beam_size"] == 1
+        assert set(r["latency_ms"]) >= {"p50", "p95", "max"}
+        assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["max"]
+        assert r["rtf"] > 0 and r["load_s"] > 0 and r["peak_rss_mb"] > 50
+        assert 0 <= r["wer"] < 0.3
+        assert len(r["utterances"]) == 2 and all(len(u["latency_ms_all"]) == 2 for u in r["utterances"])
+    s = report["streaming"][0]
+    assert s["transcripts"] == 2 and s["latency_ms"]["p50"] >= 300  # the hangover is part of it
+    md = to_markdown(report)
+    assert md.count("faster-whisper") == 3
+
+
+def test_failed_configuration_is_reported_not_fatal():
+    data = load_dataset([SAMPLES / "utterances"])[:1]
+    report = BenchRun([BenchConfig("faster-whisper", "short", "/no/such/model", "cpu", "int8")], data,
+                      repeats=1).run(progress=False)
+    assert "error" in report["results"][0]
+    assert "skipped" in to_markdown(report)

@@ -1,0 +1,35 @@
+"""Piper speaks real words: the project's own ASR hears them back."""
+import numpy as np
+
+from tts.base import TTSStage
+from voicebot.audio import resample
+from voicebot.events import AudioChunk, BotReply, Transcript
+
+
+def test_piper_streams_one_chunk_per_sentence(piper):
+    chunks = list(piper.synthesize("Your order has shipped. It arrives on Friday."))
+    assert len(chunks) == 2 and all(c.dtype == np.float32 for c in chunks)
+    assert piper.sample_rate == 22050
+
+
+def test_tts_stage_resamples_and_marks_chunks(piper):
+    reply = BotReply("Thanks for calling. Goodbye.")
+    marker = Transcript("x", 0, 0)
+    out = list(TTSStage(piper, out_rate=8000)(iter([marker, reply])))
+    assert out[0] is marker and out[1] is reply
+    chunks = [c for c in out if isinstance(c, AudioChunk)]
+    assert [c.index for c in chunks] == [0, 1] and [c.last for c in chunks] == [False, True]
+    assert all(c.sample_rate == 8000 and c.first_audio_ms > 0 for c in chunks)
+    assert 1.0 < sum(len(c.samples) for c in chunks) / 8000 < 4.0
+
+
+def test_empty_reply_is_silent(piper):
+    assert [type(e) for e in TTSStage(piper)(iter([BotReply("  ")]))] == [BotReply]
+
+
+def test_round_trip_through_asr(piper, tiny):
+    text = "Your order of wireless headphones has shipped and arrives on Friday."
+    audio = np.concatenate(list(piper.synthesize(text)))
+    heard = tiny.transcribe(resample(audio, piper.sample_rate, 16000)).text.lower()
+    for word in ("order", "wireless headphones", "shipped", "friday"):
+        assert word in heard, heard
