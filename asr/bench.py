@@ -338,7 +338,9 @@ class BenchRun:
             streaming = []
             if self.streaming:
                 bar.update(task, description="streaming through VAD + ASR (real time)")
-                cfg = self.configs[0]
+                # the pipeline's default (faster-whisper short base) when it is among the configs
+                default = [c for c in self.configs if (c.backend, c.context, c.model) == ("faster-whisper", "short", "base")]
+                cfg = (default or self.configs)[0]
                 streaming = streaming_latency(cfg, self.data[:self.stream_utterances], self.streaming,
                                               realtime=self.realtime)
                 bar.advance(task)

@@ -21,7 +21,12 @@ class OpenAIWhisper:
         self.device = torch_device(device)
         self.compute_type = "float16" if self.device == "cuda" else "float32"
         self.model_name = model
-        self.model = whisper.load_model(openai_whisper_model(model), device=self.device)
+        source = openai_whisper_model(model)
+        try:
+            self.model = whisper.load_model(source, device=self.device)
+        except OSError as e:  # URLError included: no checkpoint here and no network
+            raise RuntimeError(f"openai-whisper model {model!r}: no {model}.pt found locally and the download "
+                               f"failed ({getattr(e, 'reason', e)}); pass a .pt path") from None
         self.language = language if self.model.is_multilingual else "en"
         self.beam_size = beam_size
 

@@ -29,7 +29,8 @@ class VADEngine(Protocol):
 class VADSettings:
     engine: str = "webrtc"  # webrtc | silero
     aggressiveness: int = 2  # webrtc 0-3
-    threshold: float = 0.5  # silero speech probability
+    threshold: float = 0.5  # silero speech probability that starts speech
+    release: float = 0.15  # speech goes on while the probability stays above threshold - release
     pre_roll_ms: int = 300  # audio kept before the detected start (soft onsets)
     hangover_ms: int = 500  # silence that ends an utterance
     start_ms: int = 90  # speech needed to start one (ignores clicks)
@@ -88,7 +89,9 @@ class Segmenter:
             while len(buf) >= win:
                 w, buf, t0 = buf[:win], buf[win:], t
                 t += win_s
-                voiced = eng.speech_prob(w) >= s.threshold
+                prob = eng.speech_prob(w)
+                # hysteresis (as Silero's own iterator does): harder to start than to go on
+                voiced = prob >= (s.threshold if speech is None else s.threshold - s.release)
                 if speech is None:
                     pre_roll.append((t0, w))
                     voiced_run = voiced_run + 1 if voiced else 0

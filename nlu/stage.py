@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Iterable, Iterator
 
 from voicebot.events import NLUResult, Transcript
@@ -41,13 +42,17 @@ class DialogueStage:
                 yield self.conversation.respond(ev)
 
 
-def load_nlu(model_dir: str | None = None, device: str = "auto"):
-    """The trained multi-task model when there is one, else the embedding baseline."""
-    from pathlib import Path
-    if model_dir and (Path(model_dir) / "config.json").is_file():
-        from nlu.multitask import MultiTaskNLU
-        return MultiTaskNLU.load(model_dir, device=device)
-    if model_dir:
-        raise FileNotFoundError(f"{model_dir}: no trained NLU model there (run `voicebot train`)")
-    from nlu.baseline import EmbeddingNLU
-    return EmbeddingNLU.default()
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "nlu"
+
+
+def load_nlu(model: str = "auto", device: str = "auto"):
+    """"auto": the trained multi-task model at models/nlu when it is there, else the
+    embedding baseline; "baseline"; or a trained model's directory."""
+    if model == "baseline" or (model == "auto" and not (DEFAULT_MODEL_DIR / "config.json").is_file()):
+        from nlu.baseline import EmbeddingNLU
+        return EmbeddingNLU.default()
+    path = DEFAULT_MODEL_DIR if model == "auto" else Path(model)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"{path}: no trained NLU model there (run `voicebot train --model-dir {path}`)")
+    from nlu.multitask import MultiTaskNLU
+    return MultiTaskNLU.load(path, device=device)

@@ -23,7 +23,7 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--vad", choices=["webrtc", "silero"])
     g.add_argument("--tts", choices=["piper", "coqui"], help="speech engine")
     g.add_argument("--voice", help="a Piper .onnx voice or a Coqui model name/directory")
-    g.add_argument("--nlu-model", help="a trained NLU model directory")
+    g.add_argument("--nlu-model", help="auto (default: models/nlu when trained), baseline, or a model directory")
     g.add_argument("--channel", type=int, help="the caller's channel of a stereo file (0 = left); default mixes down")
 
 
@@ -33,7 +33,7 @@ def load_config(args):
     for value, section, key in [(args.device, cfg, "device"), (args.asr_backend, cfg.asr, "backend"),
                                 (args.asr_model, cfg.asr, "model"), (args.vad, cfg.vad, "engine"),
                                 (args.tts, cfg.tts, "engine"), (args.voice, cfg.tts, "voice"),
-                                (args.nlu_model, cfg.nlu, "model_dir"), (args.channel, cfg.audio, "channel")]:
+                                (args.nlu_model, cfg.nlu, "model"), (args.channel, cfg.audio, "channel")]:
         if value is not None:
             setattr(section, key, value)
     if args.asr_backend == "openai-whisper" and args.asr_model is None and cfg.asr.model == "base":
@@ -151,6 +151,30 @@ def cmd_bench_asr(args) -> int:
     return 0 if all("error" not in r for r in report["results"]) or args.allow_skips else 1
 
 
+def cmd_train(args) -> int:
+    import hashlib
+    from nlu.train import TrainConfig, train
+    from nlu.validate import load_examples
+    cfg = TrainConfig.load(args.config)
+    if args.epochs:
+        cfg.epochs = args.epochs
+    path = Path(args.data_dir) / "train.jsonl"
+    examples = load_examples(path)
+    if args.limit:
+        examples = examples[:args.limit]
+    info = {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "examples": len(examples)}
+    result = train(examples, args.model_dir, cfg, args.device, progress=not args.quiet, data_info=info)
+    print(f"model saved to {args.model_dir} (best epoch {result['best_epoch']} of {cfg.epochs}, {result['seconds']:.0f} s)")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from nlu.evaluate import evaluate, print_report
+    report = evaluate(args.model_dir, args.data_dir, args.out, baseline=not args.no_baseline, device=args.device)
+    print_report(report)
+    return 0
+
+
 class UsageError(Exception):
     pass
 
@@ -204,6 +228,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json"), p.add_argument("--markdown"), p.add_argument("--plot")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_bench_asr)
+
+    p = sub.add_parser("train", help="train the multi-task NLU model (intent, sentiment, entities)")
+    p.add_argument("--config", default=str(Path(__file__).resolve().parent.parent / "nlu" / "train_config.yml"))
+    p.add_argument("--data-dir", default=str(Path(__file__).resolve().parent.parent / "nlu" / "data"))
+    p.add_argument("--model-dir", default="models/nlu")
+    p.add_argument("--epochs", type=int, help="overrides the config")
+    p.add_argument("--limit", type=int, help="train on the first N examples only (smoke tests)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a trained NLU model on the held-out split, beside the baseline")
+    p.add_argument("--model-dir", default="models/nlu")
+    p.add_argument("--data-dir", default=str(Path(__file__).resolve().parent.parent / "nlu" / "data"))
+    p.add_argument("--out", help="where the JSON report and confusion-matrix PNG go (default: the model dir)")
+    p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -39,7 +39,7 @@ class ASRConfig:
 
 @dataclass
 class NLUConfig:
-    model_dir: str | None = None  # a trained multi-task model; None: the embedding baseline
+    model: str = "auto"  # auto (models/nlu when trained, else baseline) | baseline | a model directory
 
 
 @dataclass

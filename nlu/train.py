@@ -1,0 +1,162 @@
+"""Training the multi-task NLU model: `voicebot train --config nlu/train_config.yml ...`."""
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from nlu.multitask import MultiTaskNLU, bio_labels
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 13
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    head_learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    dropout: float = 0.1
+    validation_fraction: float = 0.1
+    loss_weights: dict = field(default_factory=lambda: {"intent": 1.0, "sentiment": 0.5, "entities": 1.0})
+    threads: int = 0
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> "TrainConfig":
+        if path is None:
+            return cls()
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**data)
+
+
+def split_validation(examples: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """Stratified by intent, so every intent is seen in both parts."""
+    rng = random.Random(seed)
+    by_intent: dict[str, list[dict]] = {}
+    for ex in examples:
+        by_intent.setdefault(ex["intent"], []).append(ex)
+    train, val = [], []
+    for group in by_intent.values():
+        group = group[:]
+        rng.shuffle(group)
+        k = max(1, round(len(group) * fraction)) if fraction > 0 and len(group) > 1 else 0
+        val += group[:k]
+        train += group[k:]
+    return train, val
+
+
+def batches(nlu: MultiTaskNLU, examples: list[dict], size: int, rng: random.Random | None = None):
+    order = list(range(len(examples)))
+    if rng:
+        rng.shuffle(order)
+    for i in range(0, len(order), size):
+        chunk = [examples[j] for j in order[i:i + size]]
+        inputs, offsets = nlu.encode([ex["text"] for ex in chunk])
+        width = inputs["input_ids"].shape[1]
+        tags = [bio_labels([tuple(o) for o in offs], ex["entities"])[:width] for offs, ex in zip(offsets, chunk)]
+        yield (inputs,
+               torch.tensor([nlu.intents.index(ex["intent"]) for ex in chunk], device=nlu.device),
+               torch.tensor([nlu.sentiments.index(ex["sentiment"]) for ex in chunk], device=nlu.device),
+               torch.tensor(tags, device=nlu.device))
+
+
+def evaluate_loss(nlu: MultiTaskNLU, examples: list[dict], cfg: TrainConfig) -> dict:
+    """Validation score for picking the best epoch: mean of the three tasks' accuracies."""
+    nlu.model.eval()
+    right = {"intent": 0, "sentiment": 0}
+    tag_right = tag_total = 0
+    with torch.inference_mode():
+        for inputs, yi, ys, yt in batches(nlu, examples, 64):
+            li, ls, lt = nlu.model(inputs["input_ids"], inputs["attention_mask"])
+            right["intent"] += int((li.argmax(-1) == yi).sum())
+            right["sentiment"] += int((ls.argmax(-1) == ys).sum())
+            mask = yt != -100
+            entity = mask & (yt != 0)  # accuracy over entity pieces: "O" everywhere would score high
+            tag_right += int(((lt.argmax(-1) == yt) & entity).sum())
+            tag_total += int(entity.sum())
+    n = max(1, len(examples))
+    scores = {"intent": right["intent"] / n, "sentiment": right["sentiment"] / n,
+              "entities": tag_right / tag_total if tag_total else 1.0}
+    scores["score"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def train(examples: list[dict], model_dir: str | Path, cfg: TrainConfig, device: str = "auto",
+          progress: bool = True, data_info: dict | None = None) -> dict:
+    """Train, keep the best epoch by validation score, save it to `model_dir`. Returns the history."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from transformers import get_linear_schedule_with_warmup
+    from voicebot.device import torch_device
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    nlu = MultiTaskNLU.new(torch_device(device), cfg.dropout)
+    train_set, val_set = split_validation(examples, cfg.validation_fraction, cfg.seed)
+    heads = [p for n, p in nlu.model.named_parameters() if not n.startswith("encoder.")]
+    optimizer = torch.optim.AdamW([
+        {"params": nlu.model.encoder.parameters(), "lr": cfg.learning_rate},
+        {"params": heads, "lr": cfg.head_learning_rate}], weight_decay=cfg.weight_decay)
+    steps = cfg.epochs * -(-len(train_set) // cfg.batch_size)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * steps), steps)
+    ce = nn.CrossEntropyLoss(ignore_index=-100)
+    w = cfg.loss_weights
+    rng = random.Random(cfg.seed)
+    history, best = [], None
+    t_start = time.perf_counter()
+    columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+               TextColumn("{task.fields[losses]}"), TimeElapsedColumn()]
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("training", total=steps, losses="")
+        for epoch in range(1, cfg.epochs + 1):
+            nlu.model.train()
+            sums = {"intent": 0.0, "sentiment": 0.0, "entities": 0.0}
+            n = 0
+            for inputs, yi, ys, yt in batches(nlu, train_set, cfg.batch_size, rng):
+                li, ls, lt = nlu.model(inputs["input_ids"], inputs["attention_mask"])
+                losses = {"intent": ce(li, yi), "sentiment": ce(ls, ys),
+                          "entities": ce(lt.reshape(-1, lt.shape[-1]), yt.reshape(-1))}
+                loss = sum(w.get(k, 1.0) * v for k, v in losses.items())
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(nlu.model.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                for k, v in losses.items():
+                    sums[k] += float(v)
+                n += 1
+                bar.update(task, advance=1, description=f"epoch {epoch}/{cfg.epochs}",
+                           losses=" ".join(f"{k} {sums[k] / n:.3f}" for k in sums))
+            val = evaluate_loss(nlu, val_set, cfg) if val_set else {"score": -epoch}
+            history.append({"epoch": epoch, "loss": {k: round(v / max(n, 1), 4) for k, v in sums.items()},
+                            "validation": {k: round(v, 4) for k, v in val.items()}})
+            if best is None or val["score"] > best["validation"]["score"]:
+                best = history[-1]
+                nlu.save(model_dir, {"train_config": dataclasses.asdict(cfg), "best_epoch": epoch,
+                                     "history": history, "data": data_info or {}, "examples": len(train_set)})
+            if progress:
+                bar.console.print(f"epoch {epoch}: validation " + " ".join(f"{k} {v:.3f}" for k, v in val.items())
+                                  + (" (best, saved)" if best is history[-1] else ""))
+    # the final config also records the whole history, whichever epoch was best
+    import json
+    cfg_path = Path(model_dir) / "config.json"
+    saved = json.loads(cfg_path.read_text())
+    saved["history"] = history
+    saved["train_seconds"] = round(time.perf_counter() - t_start, 1)
+    tmp = cfg_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(saved, indent=2) + "\n")
+    tmp.replace(cfg_path)
+    return {"history": history, "best_epoch": best["epoch"], "seconds": saved["train_seconds"]}
