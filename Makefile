@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 # a CPU build of torch; an unpinned torch pulls a multi-GB CUDA build
 TORCH ?= torch==2.13.0
 OUT ?= runs/demo
+NLU_MODEL ?= models/nlu
 
-.PHONY: setup demo test test-fast clean
+.PHONY: setup coqui demo test test-fast bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,15 +19,27 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m voicebot.setup_models
 	touch $@
 
-demo: setup
-	$(VENV)/bin/voicebot call audio_samples/ --out $(OUT)
+# Coqui TTS runs in its own virtualenv (torch 2.8 + torchaudio; its package `TTS` must not
+# share a site-packages with our `tts`): see docs/coqui.md
+coqui:
+	bash scripts/setup-coqui.sh
+
+# the trained multi-task NLU model; retrained when its data or config change
+$(NLU_MODEL)/config.json: nlu/data/train.jsonl nlu/train_config.yml | setup
+	$(VENV)/bin/voicebot train --config nlu/train_config.yml --data-dir nlu/data --model-dir $(NLU_MODEL)
+
+demo: setup $(NLU_MODEL)/config.json
+	$(VENV)/bin/voicebot call audio_samples/ --channel 0 --out $(OUT)
 	@echo "--- $(OUT)/summary.csv"; cat $(OUT)/summary.csv
 
-test: setup
+test: setup coqui
 	$(PY) -m pytest -q tests
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" tests
 
+bench: setup
+	$(VENV)/bin/voicebot bench-asr --json runs/bench-asr.json --markdown runs/bench-asr.md --plot runs/bench-asr.png
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .venv-coqui runs .pytest_cache

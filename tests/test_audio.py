@@ -109,3 +109,8 @@ def test_write_wav_is_atomic_and_readable(tmp_path):
     data, rate = sf.read(tmp_path / "o" / "x.wav")
     assert rate == 22050 and len(data) == 11025
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["x.wav"]
+
+
+def test_channel_is_ignored_for_mono(tmp_path):
+    sf.write(tmp_path / "m.wav", tone(0.5, 16000), 16000)
+    assert np.allclose(load_audio(tmp_path / "m.wav", channel=1), load_audio(tmp_path / "m.wav"))

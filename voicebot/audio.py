@@ -57,6 +57,8 @@ def read_blocks(path: str | os.PathLike, channel: int | None = None,
     """Yield the file's audio as mono float32 blocks at `rate`."""
     p = Path(path)
     info = audio_info(p)
+    if info.channels == 1:
+        channel = None  # a mono file is the caller, whatever channel a batch asks for
     if channel is not None and channel >= info.channels:
         raise AudioError(f"{p}: has {info.channels} channel(s), channel {channel} asked for")
     resampler = None

@@ -24,7 +24,7 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tts", choices=["piper", "coqui"], help="speech engine")
     g.add_argument("--voice", help="a Piper .onnx voice or a Coqui model name/directory")
     g.add_argument("--nlu-model", help="auto (default: models/nlu when trained), baseline, or a model directory")
-    g.add_argument("--channel", type=int, help="the caller's channel of a stereo file (0 = left); default mixes down")
+    g.add_argument("--channel", type=int, help="the caller's channel in stereo files (0 = left; mono files are used as they are); default mixes down")
 
 
 def load_config(args):
