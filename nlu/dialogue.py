@@ -1,0 +1,138 @@
+"""The dialogue policy: what the bot says to each understood turn.
+
+Rules, not a model: in customer service the answers must come from the company's own
+knowledge and database, word for word. One `Conversation` per call holds the state: an
+intent waiting for its order number, an order waiting for a yes/no to cancel, how many
+negative turns in a row, how many order numbers could not be found.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from nlu.domain import Domain
+from nlu.orders import CannotCancel, OrderStore
+from voicebot.events import BotReply, NLUResult
+
+
+def spoken_number(digits: str) -> str:
+    """"4567" -> "4 5 6 7": a voice reads it digit by digit, as a caller would."""
+    return " ".join(digits)
+
+
+def spoken_date(iso: str) -> str:
+    try:
+        d = dt.date.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso or "a date to be confirmed"
+    return f"{d:%A}, {d:%B} {d.day}"
+
+
+class DialoguePolicy:
+    def __init__(self, domain: Domain, store: OrderStore):
+        self.domain = domain
+        self.store = store
+
+    def new_conversation(self) -> "Conversation":
+        return Conversation(self)
+
+
+class Conversation:
+    def __init__(self, policy: DialoguePolicy):
+        self.domain = policy.domain
+        self.store = policy.store
+        self.pending: str | None = None  # intent waiting for an order number
+        self.confirm_cancel: str | None = None  # order number waiting for yes/no
+        self.negative_streak = 0
+        self.failed_lookups = 0
+        self.handed_over = False
+        self.turns = 0
+
+    def greeting(self) -> BotReply:
+        return BotReply(self.domain.greeting)
+
+    def respond(self, nlu: NLUResult) -> BotReply:
+        t0 = time.perf_counter()
+        text, handover, end = self._decide(nlu)
+        self.turns += 1
+        return BotReply(text, nlu, handover, end, (time.perf_counter() - t0) * 1000)
+
+    # ---- the rules, in order of precedence
+    def _decide(self, nlu: NLUResult) -> tuple[str, bool, bool]:
+        d = self.domain
+        if self.handed_over:
+            return "", False, False  # a colleague has the call now
+        self.negative_streak = self.negative_streak + 1 if nlu.sentiment == "negative" else 0
+        if nlu.intent == "human_agent" or self.negative_streak >= d.setting("negative_turns_for_handover", 2):
+            return self._handover(d.prompts["handover"] if nlu.intent != "human_agent" else self._response("human_agent"))
+        order = next((e.value for e in nlu.entities if e.type == "order_number"), None)
+        confident = nlu.confidence >= d.setting("min_confidence", 0.5) and nlu.intent != "out_of_scope"
+
+        if self.confirm_cancel:
+            number, self.confirm_cancel = self.confirm_cancel, None
+            if nlu.intent == "affirm":
+                return self._cancel(number), False, False
+            if nlu.intent == "deny":
+                return d.prompts["kept"].format(number_spoken=spoken_number(number)), False, False
+            # anything else: the caller moved on; answer that instead
+
+        intent = nlu.intent
+        if self.pending:
+            if order:  # callers often just say the digits: take them whatever the classifier thought
+                intent = self.pending
+            elif not confident or intent in ("affirm", "deny"):
+                return d.ask["order_number"], False, False
+        if not confident and not (order and intent in d.slots):
+            return d.prompts["reask"], False, False
+        if intent == "goodbye":
+            return self._response("goodbye"), False, True
+        if intent in d.slots:
+            return self._order_intent(intent, order)
+        self.pending = None
+        product = next((e.value for e in nlu.entities if e.type == "product"), None)
+        if product and intent in d.product_responses and product in d.products:
+            info = d.products[product]
+            price = f"{info.get('price', 0):.2f} dollars".replace(".00 dollars", " dollars")
+            return d.product_responses[intent].format(product=product, price=price,
+                                                      features=info.get("features", "")), False, False
+        return self._response(intent), False, False
+
+    def _order_intent(self, intent: str, number: str | None) -> tuple[str, bool, bool]:
+        d = self.domain
+        if not number:
+            self.pending = intent
+            return d.ask["order_number"], False, False
+        order = self.store.get(number)
+        if order is None:
+            self.failed_lookups += 1
+            if self.failed_lookups >= d.setting("failed_lookups_for_handover", 2):
+                return self._handover(d.prompts["handover"])
+            self.pending = intent
+            return d.prompts["unknown_order"].format(number_spoken=spoken_number(number)), False, False
+        self.pending = None
+        self.failed_lookups = 0
+        fields = {"number_spoken": spoken_number(order.number), "product": order.product, "status": order.status,
+                  "carrier": order.carrier or "our courier", "expected_delivery": spoken_date(order.expected_delivery)}
+        if intent == "cancel_order":
+            if order.status != "processing":
+                return d.prompts["cannot_cancel"].format(**fields), False, False
+            self.confirm_cancel = order.number
+            return self._response("cancel_order").format(**fields), False, False
+        status_text = d.order_answers.get(order.status, order.status).format(**fields)
+        return self._response("order_status").format(status_text=status_text, **fields), False, False
+
+    def _cancel(self, number: str) -> str:
+        d = self.domain
+        try:
+            order = self.store.cancel(number)
+        except CannotCancel as e:
+            return d.prompts["cannot_cancel"].format(number_spoken=spoken_number(number), status=e.order.status)
+        return d.prompts["cancelled"].format(number_spoken=spoken_number(order.number))
+
+    def _handover(self, text: str) -> tuple[str, bool, bool]:
+        self.handed_over = True
+        return text, True, False
+
+    def _response(self, intent: str) -> str:
+        options = self.domain.responses[intent]
+        return options[self.turns % len(options)]  # vary, deterministically, when there are several

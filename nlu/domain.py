@@ -1,0 +1,83 @@
+"""The domain file: company knowledge, responses, slots and sample orders (nlu/domain.yml)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from nlu.schema import ENTITY_TYPES, INTENTS
+
+DEFAULT = Path(__file__).resolve().parent / "domain.yml"
+PROMPTS = ("reask", "unknown_order", "cannot_cancel", "cancelled", "kept", "handover")
+
+
+@dataclass
+class Domain:
+    company: str
+    greeting: str
+    responses: dict[str, list[str]]
+    slots: dict[str, list[str]] = field(default_factory=dict)
+    ask: dict[str, str] = field(default_factory=dict)
+    prompts: dict[str, str] = field(default_factory=dict)
+    products: dict[str, dict] = field(default_factory=dict)
+    product_responses: dict[str, str] = field(default_factory=dict)
+    order_answers: dict[str, str] = field(default_factory=dict)
+    orders: list[dict] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    path: str = ""
+
+    def setting(self, key: str, default):
+        return self.settings.get(key, default)
+
+    def product_aliases(self) -> dict[str, list[str]]:
+        return {name: list(p.get("aliases", [])) for name, p in self.products.items()}
+
+
+def load_domain(path: str | Path | None = None) -> Domain:
+    p = Path(path or DEFAULT)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{p}: no such domain file") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{p}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: a domain file must be a mapping")
+
+    def fail(key, msg):
+        raise ValueError(f"{p}: {key}: {msg}")
+
+    for key in ("company", "greeting", "responses"):
+        if key not in data:
+            fail(key, "missing")
+    responses = data["responses"]
+    for intent, texts in responses.items():
+        if intent not in INTENTS:
+            fail(f"responses.{intent}", f"unknown intent (known: {', '.join(INTENTS)})")
+        if isinstance(texts, str):
+            responses[intent] = [texts]
+        elif not texts or not all(isinstance(t, str) for t in texts):
+            fail(f"responses.{intent}", "needs a text or a list of texts")
+    missing = [i for i in INTENTS if i not in responses]
+    if missing:
+        fail("responses", f"no response for intent(s) {', '.join(missing)}")
+    for section in ("slots", "product_responses"):
+        for intent in data.get(section) or {}:
+            if intent not in INTENTS:
+                fail(f"{section}.{intent}", "unknown intent")
+    for intent, needed in (data.get("slots") or {}).items():
+        for ent in needed:
+            if ent not in ENTITY_TYPES:
+                fail(f"slots.{intent}", f"unknown entity type {ent!r}")
+            if ent not in (data.get("ask") or {}):
+                fail("ask", f"no question to ask for {ent!r} (needed by slots.{intent})")
+    prompts = data.get("prompts") or {}
+    for key in PROMPTS:
+        if key not in prompts:
+            fail(f"prompts.{key}", "missing")
+    known = {k for k in Domain.__dataclass_fields__ if k != "path"}
+    unknown = set(data) - known
+    if unknown:
+        fail(", ".join(sorted(unknown)), f"unknown key(s) (known: {', '.join(sorted(known))})")
+    return Domain(**data, path=str(p))

@@ -1,0 +1,36 @@
+"""Sentence embeddings from the bundled all-MiniLM-L6-v2 (mean pooling, unit length)."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import torch
+
+
+class SentenceEncoder:
+    def __init__(self, path: str | None = None, device: str = "auto"):
+        from voicebot.device import torch_device
+        self.path = path
+        self.device = torch_device(device)
+
+    @cached_property
+    def _model(self):
+        from transformers import AutoModel, AutoTokenizer
+        from nlu.multitask import encoder_path
+        path = self.path or encoder_path()
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True).to(self.device).eval()
+        return tokenizer, model
+
+    @torch.inference_mode()
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        tokenizer, model = self._model
+        out = []
+        for i in range(0, len(texts), batch_size):
+            batch = tokenizer(texts[i:i + batch_size], padding=True, truncation=True, max_length=128,
+                              return_tensors="pt").to(self.device)
+            states = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+            out.append(torch.nn.functional.normalize(pooled, dim=-1).float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 384), np.float32)

@@ -1,0 +1,81 @@
+"""The order database the dialogue answers from (SQLAlchemy: SQLite by default, any URL works)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Column, Float, MetaData, String, Table, create_engine, func, insert, select, update
+from sqlalchemy.pool import StaticPool
+
+metadata = MetaData()
+orders = Table(
+    "orders", metadata,
+    Column("number", String(16), primary_key=True),
+    Column("product", String(100), nullable=False),
+    Column("status", String(20), nullable=False),  # processing | shipped | delivered | cancelled
+    Column("placed_on", String(10)),
+    Column("expected_delivery", String(10)),
+    Column("carrier", String(40)),
+    Column("amount", Float),
+)
+
+
+@dataclass(frozen=True)
+class Order:
+    number: str
+    product: str
+    status: str
+    placed_on: str = ""
+    expected_delivery: str = ""
+    carrier: str = ""
+    amount: float = 0.0
+
+
+class CannotCancel(Exception):
+    def __init__(self, order: Order):
+        super().__init__(f"order {order.number} is {order.status}")
+        self.order = order
+
+
+def default_url() -> str:
+    cache = Path(os.environ.get("VOICEBOT_CACHE", Path.home() / ".cache" / "voicebot"))
+    cache.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{cache / 'orders.db'}"
+
+
+class OrderStore:
+    def __init__(self, url: str | None = None):
+        url = url or default_url()
+        options = {}
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            # one shared connection, or every connection would see its own empty database
+            options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+        self.engine = create_engine(url, **options)
+        metadata.create_all(self.engine)
+
+    def seed(self, rows: list[dict]) -> int:
+        """Insert the sample orders into an empty table; returns how many were added."""
+        with self.engine.begin() as db:
+            if db.execute(select(func.count()).select_from(orders)).scalar():
+                return 0
+            if rows:
+                db.execute(insert(orders), [{**r, "number": str(r["number"])} for r in rows])
+        return len(rows)
+
+    def get(self, number: str) -> Order | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(orders).where(orders.c.number == str(number))).mappings().first()
+        return Order(**{k: (v if v is not None else "") for k, v in row.items()}) if row else None
+
+    def cancel(self, number: str) -> Order:
+        """Cancel an order that has not shipped; raises CannotCancel otherwise, KeyError if unknown."""
+        with self.engine.begin() as db:
+            row = db.execute(select(orders).where(orders.c.number == str(number))).mappings().first()
+            if row is None:
+                raise KeyError(number)
+            order = Order(**{k: (v if v is not None else "") for k, v in row.items()})
+            if order.status != "processing":
+                raise CannotCancel(order)
+            db.execute(update(orders).where(orders.c.number == order.number).values(status="cancelled"))
+        return Order(**{**order.__dict__, "status": "cancelled"})
