@@ -5,6 +5,10 @@ from functools import cached_property
 
 import numpy as np
 import torch
+from transformers.utils import logging as hf_logging
+
+hf_logging.disable_progress_bar()  # no "Loading weights" bar on every call
+hf_logging.set_verbosity_error()
 
 
 class SentenceEncoder:

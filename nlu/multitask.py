@@ -12,6 +12,10 @@ import time
 from pathlib import Path
 
 import torch
+from transformers.utils import logging as hf_logging
+
+hf_logging.disable_progress_bar()  # no "Loading weights" bar on every call
+hf_logging.set_verbosity_error()
 from torch import nn
 
 from nlu.schema import ENTITY_TYPES, INTENTS, SENTIMENTS

@@ -136,7 +136,7 @@ def train(examples: list[dict], model_dir: str | Path, cfg: TrainConfig, device:
                 optimizer.step()
                 schedule.step()
                 for k, v in losses.items():
-                    sums[k] += float(v)
+                    sums[k] += v.item()
                 n += 1
                 bar.update(task, advance=1, description=f"epoch {epoch}/{cfg.epochs}",
                            losses=" ".join(f"{k} {sums[k] / n:.3f}" for k in sums))

@@ -1,0 +1,144 @@
+"""The dialogue policy against a real SQLite order database (NLU results built by hand)."""
+import pytest
+
+from nlu.dialogue import DialoguePolicy
+from nlu.domain import load_domain
+from nlu.orders import OrderStore
+from voicebot.events import Entity, NLUResult
+
+
+def turn(intent, sentiment="neutral", order=None, product=None, confidence=0.95):
+    ents = []
+    if order:
+        ents.append(Entity("order_number", order))
+    if product:
+        ents.append(Entity("product", product))
+    return NLUResult(f"<{intent}>", intent, confidence, sentiment, tuple(ents))
+
+
+@pytest.fixture
+def setup():
+    domain = load_domain()
+    store = OrderStore("sqlite:///:memory:")
+    store.seed(domain.orders)
+    return DialoguePolicy(domain, store), store
+
+
+def test_order_status_slot_filling(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    assert "order number" in c.respond(turn("order_status")).text
+    reply = c.respond(turn("out_of_scope", order="4567", confidence=0.3))  # just the digits: the slot wins
+    assert "4 5 6 7" in reply.text and "UPS" in reply.text and "Thursday, November 26" in reply.text
+    assert c.pending is None
+
+
+def test_order_number_given_at_once(setup):
+    policy, _ = setup
+    reply = policy.new_conversation().respond(turn("order_status", order="7890"))
+    assert "delivered" in reply.text and "laptop" in reply.text
+
+
+def test_unknown_order_reasks_then_hands_over(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    r = c.respond(turn("order_status", order="9999"))
+    assert "couldn't find order 9 9 9 9" in r.text and not r.handover and c.pending == "order_status"
+    r = c.respond(turn("order_status", order="9998"))
+    assert r.handover
+
+
+def test_cancel_with_affirm_changes_the_database(setup):
+    policy, store = setup
+    c = policy.new_conversation()
+    assert "order number" in c.respond(turn("cancel_order")).text
+    r = c.respond(turn("cancel_order", order="1234"))
+    assert "Shall I cancel it?" in r.text and store.get("1234").status == "processing"
+    r = c.respond(turn("affirm"))
+    assert "cancelled" in r.text and store.get("1234").status == "cancelled"
+
+
+def test_cancel_with_deny_keeps_the_order(setup):
+    policy, store = setup
+    c = policy.new_conversation()
+    c.respond(turn("cancel_order", order="1357"))
+    assert "leave order 1 3 5 7" in c.respond(turn("deny")).text
+    assert store.get("1357").status == "processing"
+
+
+def test_shipped_order_cannot_be_cancelled(setup):
+    policy, store = setup
+    r = policy.new_conversation().respond(turn("cancel_order", order="4567"))
+    assert "can't be cancelled" in r.text and "return" in r.text and store.get("4567").status == "shipped"
+
+
+def test_two_negative_turns_hand_over_but_not_one(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    assert not c.respond(turn("billing_problem", "negative")).handover
+    assert not c.respond(turn("thanks", "positive")).handover
+    assert not c.respond(turn("complaint", "negative")).handover
+    r = c.respond(turn("complaint", "negative"))
+    assert r.handover and "transfer" in r.text
+    assert c.respond(turn("thanks")).text == ""  # a colleague has the call now
+
+
+def test_human_agent_and_goodbye(setup):
+    policy, _ = setup
+    assert policy.new_conversation().respond(turn("human_agent")).handover
+    r = policy.new_conversation().respond(turn("goodbye"))
+    assert r.end_call and "Goodbye" in r.text
+
+
+def test_low_confidence_and_out_of_scope_reask(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    assert "didn't catch that" in c.respond(turn("pricing", confidence=0.2)).text
+    assert "didn't catch that" in c.respond(turn("out_of_scope")).text
+
+
+def test_product_answers(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    assert "79.99 dollars" in c.respond(turn("pricing", product="air fryer")).text
+    assert "noise cancelling" in c.respond(turn("product_features", product="wireless headphones")).text
+    assert c.respond(turn("store_hours")).text.startswith("Our stores are open")
+
+
+def test_reply_carries_turn_and_timing(setup):
+    policy, _ = setup
+    t = turn("thanks", "positive")
+    r = policy.new_conversation().respond(t)
+    assert r.turn is t and r.dialogue_ms >= 0
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["responses"].pop("thanks"), "no response for intent(s) thanks"),
+    (lambda d: d["responses"].update(chit_chat=["hi"]), "responses.chit_chat: unknown intent"),
+    (lambda d: d["slots"].update(order_status=["shoe_size"]), "slots.order_status: unknown entity type"),
+    (lambda d: d["prompts"].pop("handover"), "prompts.handover: missing"),
+])
+def test_domain_errors_name_the_file_and_key(tmp_path, edit, message):
+    import yaml
+    from nlu.domain import DEFAULT
+    data = yaml.safe_load(DEFAULT.read_text())
+    edit(data)
+    path = tmp_path / "d.yml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValueError) as e:
+        load_domain(path)
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value)
+
+
+def test_orders_seed_once_and_persist(tmp_path):
+    domain = load_domain()
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    store = OrderStore(url)
+    assert store.seed(domain.orders) == len(domain.orders)
+    assert store.seed(domain.orders) == 0  # idempotent
+    store.cancel("1234")
+    again = OrderStore(url)
+    assert again.get("1234").status == "cancelled" and again.get("4567").carrier == "UPS"
+    assert again.get("0000") is None
+    with pytest.raises(KeyError):
+        again.cancel("0000")

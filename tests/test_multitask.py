@@ -1,0 +1,94 @@
+"""The multi-task NLU model: training end to end, saving, loading, predicting, evaluating."""
+import json
+
+import pytest
+
+from nlu.multitask import TAGS, MultiTaskNLU, bio_labels, decode_spans
+from nlu.train import TrainConfig, split_validation, train
+from nlu.validate import load_examples
+from tests.conftest import ROOT
+
+DATA = ROOT / "nlu" / "data"
+
+
+def test_bio_labels_and_decoding_roundtrip():
+    text = "cancel order four five six seven"
+    offsets = [(0, 0), (0, 6), (7, 12), (13, 17), (18, 22), (23, 26), (27, 32), (0, 0)]
+    ents = [{"start": 13, "end": 32, "type": "order_number", "value": "4567"}]
+    labels = bio_labels(offsets, ents)
+    assert [TAGS[i] if i >= 0 else None for i in labels] == [
+        None, "O", "O", "B-order_number", "I-order_number", "I-order_number", "I-order_number", None]
+    assert decode_spans(offsets, [TAGS[i] if i >= 0 else "O" for i in labels]) == [(13, 32, "order_number")]
+
+
+def test_validation_split_is_stratified():
+    examples = load_examples(DATA / "train.jsonl")
+    tr, val = split_validation(examples, 0.1, 1)
+    assert len(tr) + len(val) == len(examples)
+    assert {e["intent"] for e in val} == {e["intent"] for e in examples}
+
+
+def test_train_config_rejects_unknown_keys(tmp_path):
+    (tmp_path / "c.yml").write_text("epochs: 2\nlearning_rat: 1\n")
+    with pytest.raises(ValueError, match="unknown key"):
+        TrainConfig.load(tmp_path / "c.yml")
+    assert TrainConfig.load(ROOT / "nlu" / "train_config.yml").loss_weights["intent"] == 1.0
+
+
+def test_tiny_training_run_writes_a_loadable_model(tmp_path):
+    examples = load_examples(DATA / "train.jsonl")[::25]  # 60 examples, 1 epoch
+    result = train(examples, tmp_path / "m", TrainConfig(epochs=1, batch_size=16), device="cpu", progress=False)
+    assert result["best_epoch"] == 1 and len(result["history"]) == 1
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["labels"]["tags"] == list(TAGS) and config["train_config"]["epochs"] == 1
+    model = MultiTaskNLU.load(tmp_path / "m", device="cpu")
+    r = model.parse("where is my order")
+    assert r.intent in config["labels"]["intents"] and 0 <= r.confidence <= 1
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model trained on the full training split for three epochs (about a minute here)."""
+    out = tmp_path_factory.mktemp("nlu") / "model"
+    train(load_examples(DATA / "train.jsonl"), out, TrainConfig(epochs=3), device="cpu", progress=False)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text, intent, entities", [
+    ("hi i want to check on order four five six seven", "order_status", [("order_number", "4567")]),
+    ("please cancel my order it's 1234", "cancel_order", [("order_number", "1234")]),
+    ("my earbuds stopped working", "technical_support", [("product", "wireless headphones")]),
+    ("i was charged $49.99 twice", "billing_problem", [("amount", "49.99 USD")]),
+    ("let me talk to a human", "human_agent", []),
+    ("change my email to sarah.jones@gmail.com", "update_account", [("email", "sarah.jones@gmail.com")]),
+])
+def test_trained_model_predicts(trained, text, intent, entities):
+    r = MultiTaskNLU.load(trained, device="cpu").parse(text)
+    assert r.intent == intent
+    assert [(e.type, e.value) for e in r.entities] == entities
+    for e in r.entities:
+        assert text[e.start:e.end] == e.text
+
+
+@pytest.mark.slow
+def test_evaluation_report(trained, tmp_path):
+    from nlu.evaluate import evaluate
+    report = evaluate(trained, DATA, tmp_path, baseline=True, device="cpu")
+    saved = json.loads((tmp_path / "evaluation.json").read_text())
+    assert (tmp_path / "confusion_matrix.png").stat().st_size > 10_000
+    for model in ("multitask", "baseline"):
+        r = saved[model]
+        assert r["examples"] == len(load_examples(DATA / "test.jsonl"))
+        assert 0 <= r["intent"]["accuracy"] <= 1 and 0 <= r["intent"]["macro_f1"] <= 1
+        assert 0 <= r["sentiment"]["accuracy"] <= 1
+        assert set(r["entities"]) >= {"precision", "recall", "f1", "per_type"}
+        assert len(r["confusion"]) == 21 and r["latency_ms"]["p50"] > 0
+    assert report["multitask"]["intent"]["accuracy"] > 0.8  # three epochs: well on its way
+
+
+def test_pipeline_uses_the_trained_model_when_asked(trained):
+    from nlu.stage import load_nlu
+    assert isinstance(load_nlu(str(trained), "cpu"), MultiTaskNLU)
+    with pytest.raises(FileNotFoundError, match="no trained NLU model"):
+        load_nlu("/no/such/model")
