@@ -32,7 +32,7 @@ demo: setup $(NLU_MODEL)/config.json
 	$(VENV)/bin/voicebot call audio_samples/ --channel 0 --out $(OUT)
 	@echo "--- $(OUT)/summary.csv"; cat $(OUT)/summary.csv
 
-test: setup coqui
+test: setup
 	$(PY) -m pytest -q tests
 
 test-fast: setup

@@ -48,9 +48,9 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A model trained on the full training split for three epochs (about a minute here)."""
+    """A model trained on the full training split for five epochs (about 90 s here)."""
     out = tmp_path_factory.mktemp("nlu") / "model"
-    train(load_examples(DATA / "train.jsonl"), out, TrainConfig(epochs=3), device="cpu", progress=False)
+    train(load_examples(DATA / "train.jsonl"), out, TrainConfig(epochs=5), device="cpu", progress=False)
     return out
 
 
@@ -84,7 +84,7 @@ def test_evaluation_report(trained, tmp_path):
         assert 0 <= r["sentiment"]["accuracy"] <= 1
         assert set(r["entities"]) >= {"precision", "recall", "f1", "per_type"}
         assert len(r["confusion"]) == 21 and r["latency_ms"]["p50"] > 0
-    assert report["multitask"]["intent"]["accuracy"] > 0.8  # three epochs: well on its way
+    assert report["multitask"]["intent"]["accuracy"] > 0.85  # five epochs: well on its way
 
 
 def test_pipeline_uses_the_trained_model_when_asked(trained):
