@@ -349,5 +349,5 @@ class BenchRun:
 
 
 def write_json(report: dict, path: str | Path) -> None:
-    from voicebot.calls import atomic_write_text
+    from voicebot.files import atomic_write_text
     atomic_write_text(Path(path), json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -10,7 +10,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 
 from nlu.encoder import SentenceEncoder
 from nlu.entities import EntityExtractor

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from nlu.numbers import number_runs, parse_number, tokens, words_to_digits
+from nlu.numbers import number_runs, parse_number, words_to_digits
 from voicebot.events import Entity
 
 DEFAULT_PRODUCTS = {

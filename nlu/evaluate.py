@@ -105,7 +105,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | 
         from nlu.baseline import EmbeddingNLU
         base = EmbeddingNLU.train(load_examples(Path(data_dir) / "train.jsonl"))
         report["baseline"] = score(base, test)
-    from voicebot.calls import atomic_write_text
+    from voicebot.files import atomic_write_text
     atomic_write_text(out / "evaluation.json", json.dumps(report, indent=2) + "\n")
     report["files"] = {"json": str(out / "evaluation.json"), "confusion_png": str(out / "confusion_matrix.png")}
     return report

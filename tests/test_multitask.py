@@ -12,7 +12,6 @@ DATA = ROOT / "nlu" / "data"
 
 
 def test_bio_labels_and_decoding_roundtrip():
-    text = "cancel order four five six seven"
     offsets = [(0, 0), (0, 6), (7, 12), (13, 17), (18, 22), (23, 26), (27, 32), (0, 0)]
     ents = [{"start": 13, "end": 32, "type": "order_number", "value": "4567"}]
     labels = bio_labels(offsets, ents)

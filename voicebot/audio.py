@@ -7,7 +7,6 @@ hours costs the same memory as a call of seconds.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -136,14 +135,7 @@ def resample(samples: np.ndarray, src: int, dst: int) -> np.ndarray:
 
 
 def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int) -> None:
-    """Write 16-bit PCM atomically: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    """16-bit PCM, written atomically."""
+    from voicebot.files import atomic_path
+    with atomic_path(path) as tmp:
         sf.write(tmp, np.clip(samples, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 from voicebot.audio import AudioError, file_frames, find_audio_files, write_wav
 from voicebot.bot import Bot
 from voicebot.events import AudioChunk, BotReply, NLUResult
+from voicebot.files import atomic_write_text
 
 SUMMARY_FIELDS = ["call", "file", "status", "error", "audio_s", "turns", "intents", "handover",
                   "asr_ms_mean", "nlu_ms_mean", "tts_first_audio_ms_mean"]
@@ -43,14 +42,6 @@ class CallResult:
                 "intents": " ".join(t["intent"] for t in self.turns), "handover": self.handover,
                 "asr_ms_mean": mean("asr"), "nlu_ms_mean": mean("nlu"),
                 "tts_first_audio_ms_mean": mean("tts_first_audio")}
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def call_name(path: Path, taken: set[str]) -> str:

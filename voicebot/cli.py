@@ -144,7 +144,7 @@ def cmd_bench_asr(args) -> int:
     if args.json:
         write_json(report, args.json)
     if args.markdown:
-        from voicebot.calls import atomic_write_text
+        from voicebot.files import atomic_write_text
         atomic_write_text(Path(args.markdown), to_markdown(report))
     if args.plot:
         plot(report, args.plot)
