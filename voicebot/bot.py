@@ -45,6 +45,16 @@ class Bot:
             options["length_scale"] = c.length_scale
         return load_synthesizer(c.engine, **options)
 
+    def warm_up(self) -> None:
+        """Run each engine once: first calls pay for lazy loading and kernel set-up, and a
+        caller should not. Also makes per-turn latencies comparable from the first turn on."""
+        import numpy as np
+        self.recognizer.transcribe(np.zeros(16000, np.float32))
+        self.nlu.parse("hello")
+        for _ in self.synthesizer.synthesize("Hello."):
+            pass
+        self.policy  # noqa: B018 (opens the order database)
+
     def vad(self):
         from asr.vad import Segmenter
         return Segmenter(self.config.vad)

@@ -124,6 +124,8 @@ def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int
     results: list[CallResult] = [CallResult(Path(e.split(":")[0]).stem, e.split(":")[0], error=e.split(": ", 1)[-1])
                                  for e in errors]
     taken: set[str] = set()
+    if files:
+        bot.warm_up()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   disable=not progress, transient=False) as bar:

@@ -76,18 +76,22 @@ def cmd_transcribe(args) -> int:
 def cmd_nlu(args) -> int:
     from voicebot.bot import Bot
     bot = Bot(load_config(args))
+
+    def show(text):  # one JSON object per utterance, the same for TEXT and --file
+        result = bot.nlu.parse(text).to_dict()
+        result.pop("text")
+        print(json.dumps(result, ensure_ascii=False), flush=True)
+
     if args.file:
         stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
         with stream:
             for line in stream:
                 if line.strip():
-                    print(json.dumps(bot.nlu.parse(line.strip()).to_dict(), ensure_ascii=False), flush=True)
+                    show(line.strip())
         return 0
     if not args.text:
         raise UsageError("give TEXT or --file FILE")
-    result = bot.nlu.parse(args.text).to_dict()
-    result.pop("text")
-    print(json.dumps(result, ensure_ascii=False))
+    show(args.text)
     return 0
 
 
