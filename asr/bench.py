@@ -71,10 +71,18 @@ def load_dataset(paths: list[str | Path]) -> list[Utterance]:
                 readme = _reference_from_readme(f)
                 if readme is None:
                     raise ValueError(f"{f}: no reference transcript ({ref.name} is missing)")
-                out.append(Utterance(f.stem, str(f), readme))
+                out.append(Utterance(f.stem, str(f), readme, _duration(f)))
                 continue
-            out.append(Utterance(f.stem, str(f), ref.read_text(encoding="utf-8").strip()))
+            out.append(Utterance(f.stem, str(f), ref.read_text(encoding="utf-8").strip(), _duration(f)))
     return out
+
+
+def _duration(f: Path) -> float:
+    import soundfile as sf
+    try:
+        return round(sf.info(str(f)).duration, 3)
+    except (RuntimeError, sf.LibsndfileError):  # unreadable: the run names it when it loads the file
+        return 0.0
 
 
 def _reference_from_readme(f: Path) -> str | None:

@@ -2,7 +2,10 @@
 Whisper's English normalizer (case, punctuation, spelling variants, spoken numbers)."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+
+DIGITS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
 
 
 @lru_cache(maxsize=1)
@@ -12,7 +15,27 @@ def _normalizer():
 
 
 def normalize(text: str) -> str:
-    return " ".join(_normalizer()(text).split())
+    """Whisper's normalizer, then digit strings in one spelling.
+
+    Whisper's normalizer joins spoken digits ("one two three four" -> "1234") but leaves
+    written ones apart, and oddly ("1-2-3-4" -> "one 2 3 4"), so the same words would count
+    as three errors. A run of two or more single digits becomes one number on both sides.
+    """
+    words = _normalizer()(re.sub(r"(?<=\d)-(?=\d)", " ", text)).split()
+    out: list[str] = []
+    run: list[str] = []  # the words of a run of single digits
+    for word in words + [""]:
+        if word in DIGITS or (len(word) == 1 and word.isdigit()):
+            run.append(word)
+            continue
+        if len(run) > 1:
+            out.append("".join(DIGITS.get(w, w) for w in run))
+        else:
+            out.extend(run)  # a lone digit stays as Whisper wrote it
+        run = []
+        if word:
+            out.append(word)
+    return " ".join(out)
 
 
 def wer(references: list[str], hypotheses: list[str]) -> float:

@@ -22,12 +22,18 @@ def test_wer_normalization():
     assert wer(["That's all. Goodbye."], ["that is all goodbye"]) == 0.0
     assert wer(["ask what you can do"], ["ask what you do"]) == pytest.approx(0.2)
     assert wer(["", ""], ["", ""]) == 0.0
+    # digit strings: spoken, spaced or hyphenated, the same number
+    assert normalize("cancel order number one two three four") == "cancel order number 1234"
+    assert normalize("Cancel order number 1-2-3-4.") == normalize("cancel order number 1 2 3 4") \
+        == "cancel order number 1234"
+    assert normalize("no one came at 3 pm") == "no one came at 3 pm"
 
 
 def test_dataset_from_dir_and_readme(tmp_path):
     data = load_dataset([SAMPLES / "utterances", JFK])
     assert len(data) == 15
     assert data[-1].reference.startswith("And so, my fellow Americans")  # from ../shared/audio/README.md
+    assert data[-1].duration_s == pytest.approx(11.0, abs=0.01) and all(u.duration_s > 0.5 for u in data)
     (tmp_path / "a.wav").write_bytes(b"x")
     with pytest.raises(ValueError, match=r"a\.wav: no reference transcript \(a\.txt is missing\)"):
         load_dataset([tmp_path])
