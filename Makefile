@@ -39,8 +39,9 @@ test: setup coqui
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" tests
 
-bench: setup
+bench: setup coqui
 	$(VENV)/bin/voicebot bench-asr --json runs/bench-asr.json --markdown runs/bench-asr.md --plot runs/bench-asr.png
+	$(VENV)/bin/voicebot bench-tts --repeats 5 --json runs/bench-tts.json --markdown runs/bench-tts.md --plot runs/bench-tts.png
 
 clean:
 	rm -rf $(VENV) .venv-coqui runs .pytest_cache

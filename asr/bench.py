@@ -281,7 +281,7 @@ def plot(report: dict, path: str | Path) -> None:
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 0.6 * len(ok) + 2.5), gridspec_kw={"width_ratios": [3, 1]},
                                   sharey=True)
     data = [[x for u in r["utterances"] for x in u["latency_ms_all"]] for r in ok]
-    ax.boxplot(data, vert=False, tick_labels=[r["label"] for r in ok], showfliers=True)
+    ax.boxplot(data, orientation="horizontal", tick_labels=[r["label"] for r in ok], showfliers=True)
     ax.set_xscale("log")
     ax.set_xlabel("latency per utterance, ms (log scale)")
     ax.set_title(f"Whisper latency, {report['machine'].get('gpu') or report['machine']['cpu']}", fontsize=10)

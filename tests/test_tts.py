@@ -33,3 +33,14 @@ def test_round_trip_through_asr(piper, tiny):
     heard = tiny.transcribe(resample(audio, piper.sample_rate, 16000)).text.lower()
     for word in ("order", "wireless headphones", "shipped", "friday"):
         assert word in heard, heard
+
+
+def test_tts_bench_piper(tmp_path):
+    from tts.bench import REPLIES, plot, run, to_markdown
+    results = run(["piper"], repeats=1, recognizer=None)
+    r = results[0]
+    assert r["engine"] == "piper" and r["replies"] == len(REPLIES) == len(r["first_audio_ms"])
+    assert r["audio_s"] > 10 and 0 < r["rtf"] and r["first_audio_ms_p50"] <= r["first_audio_ms_p95"]
+    assert to_markdown(results).count("\n") == 3
+    plot(results, tmp_path / "tts.png")
+    assert (tmp_path / "tts.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,6 +1,6 @@
 """TTS benchmark: Piper (piper-tts) and the same Piper voice run by Coqui, side by side.
 
-    python -m tts.bench [--json OUT] [--repeats N] [--engines piper,coqui]
+    voicebot bench-tts [--json OUT] [--markdown OUT] [--plot OUT.png] [--repeats N] [--engines piper,coqui]
 
 Both engines speak the same replies in one run, taking turns reply by reply. Per engine:
 load time (for Coqui: the worker process start, torch and Coqui imports included),
@@ -82,7 +82,7 @@ def run(engines: list[str], repeats: int, recognizer) -> list[dict]:
 
 def summary(res: dict, repeats: int) -> dict:
     out = {k: res[k] for k in ("engine", "model", "sample_rate")}
-    out.update(load_s=round(res["load_s"], 3),
+    out.update(load_s=round(res["load_s"], 3), first_audio_ms=[round(x, 1) for x in res["first_ms"]],
                first_audio_ms_p50=round(float(np.percentile(res["first_ms"], 50)), 1),
                first_audio_ms_p95=round(float(np.percentile(res["first_ms"], 95)), 1),
                synthesis_s=round(res["synthesis_s"], 3), audio_s=round(res["audio_s"], 2),
@@ -113,23 +113,75 @@ def print_table(results: list[dict]) -> None:
     Console().print(table)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tts.bench", description=__doc__.split("\n")[0])
+def to_markdown(results: list[dict]) -> str:
+    lines = ["| engine | load s | first audio p50 ms | p95 ms | synthesis s | audio s | RTF | WER % |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        wer = f"{100 * r['wer']:.1f}" if "wer" in r else "-"
+        lines.append(f"| {r['engine']} | {r['load_s']:.2f} | {r['first_audio_ms_p50']:.0f} | "
+                     f"{r['first_audio_ms_p95']:.0f} | {r['synthesis_s']:.2f} | {r['audio_s']:.1f} | "
+                     f"{r['rtf']:.3f} | {wer} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: list[dict], path: str | Path) -> None:
+    """First-audio latency per reply (box plot) beside the real-time factor per engine."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from voicebot.files import atomic_path
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 0.7 * len(results) + 2.2),
+                                  gridspec_kw={"width_ratios": [3, 1]}, sharey=True)
+    ax.boxplot([r["first_audio_ms"] for r in results], orientation="horizontal", tick_labels=[r["engine"] for r in results])
+    ax.set_xlabel("first audio of a reply, ms")
+    ax.set_title("TTS first-audio latency (same replies, engines taking turns)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    ax2.barh(range(1, len(results) + 1), [r["rtf"] for r in results], color="tab:green")
+    ax2.set_xlabel("real-time factor")
+    ax2.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--markdown", help="write a markdown table here")
+    p.add_argument("--plot", help="write a PNG plot here")
     p.add_argument("--repeats", type=int, default=3, help="times each reply is spoken (default 3)")
-    p.add_argument("--engines", default="piper,coqui")
+    p.add_argument("--engines", default="piper,coqui", help="comma-separated (default piper,coqui)")
     p.add_argument("--no-wer", action="store_true", help="skip the ASR check")
-    args = p.parse_args(argv)
+
+
+def bench(args) -> int:
+    from voicebot.files import atomic_write_text
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(engines) - {"piper", "coqui"}
+    if unknown or not engines:
+        raise SystemExit(f"bench-tts: unknown engine(s) {', '.join(sorted(unknown)) or '(none)'}: piper, coqui")
     recognizer = None if args.no_wer else whisper_tiny()
-    results = run(args.engines.split(","), args.repeats, recognizer)
+    results = run(engines, args.repeats, recognizer)
     print_table(results)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        report = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
+        report = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                              "date": time.strftime("%Y-%m-%d")},
                   "replies": REPLIES, "repeats": args.repeats, "results": results}
-        Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        atomic_write_text(args.json, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {args.json}")
+    if args.markdown:
+        atomic_write_text(args.markdown, to_markdown(results))
+        print(f"wrote {args.markdown}")
+    if args.plot:
+        plot(results, args.plot)
+        print(f"wrote {args.plot}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tts.bench", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    return bench(p.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ class PiperThroughCoqui:
                         length_scale=length_scale or scales.get("length_scale", 1.0),
                         inference_noise_scale_dp=scales.get("noise_w", 0.8), **UNUSED_TORCH_MODEL)
         self.model = Vits(VitsConfig(audio=BaseAudioConfig(sample_rate=self.sample_rate), model_args=args))
-        self.model.load_onnx(model, cuda=device == "cuda")
+        self.model.load_onnx(model, cuda=onnx_cuda(device))
         # piper's phonemizer only; no second ONNX session (phonemize() never touches it)
         self.voice = PiperVoice(session=None, config=PiperConfig.from_dict(piper_config))
         self.speaker, _ = graph_ids(self.model)  # multi-speaker voices: the first speaker
@@ -154,7 +154,7 @@ class CoquiOnnx:
             setattr(config.model_args, key, value)
         self.model = Vits.init_from_config(config)
         checkpoint = model_file(directory, (".onnx",))
-        self.model.load_onnx(str(checkpoint), cuda=device == "cuda")
+        self.model.load_onnx(str(checkpoint), cuda=onnx_cuda(device))
         self.sample_rate = int(config.audio.get("output_sample_rate") or config.audio.sample_rate)
         # multi-speaker / multi-lingual graphs take ids: the first speaker and language
         self.speaker, self.language = graph_ids(self.model)
@@ -170,6 +170,18 @@ class CoquiOnnx:
         ids = np.array([self.model.tokenizer.text_to_ids(sentence)], dtype=np.int64)
         audio = self.model.inference_onnx(ids, speaker_id=self.speaker, language_id=self.language)
         return np.clip(np.asarray(audio, dtype=np.float32).squeeze(), -1.0, 1.0)
+
+
+def onnx_cuda(device: str) -> bool:
+    """ONNX graphs run on the GPU only where onnxruntime has CUDA (PyPI's `onnxruntime` is
+    CPU-only; `onnxruntime-gpu` has it): asking the CPU build for CUDA only prints warnings."""
+    if device != "cuda":
+        return False
+    import onnxruntime
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        return True
+    print("coqui worker: onnxruntime has no CUDA here; the ONNX graph runs on the CPU", file=sys.stderr)
+    return False
 
 
 def graph_ids(model) -> tuple[int | None, int | None]:

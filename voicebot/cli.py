@@ -116,6 +116,11 @@ def cmd_say(args) -> int:
     return 0
 
 
+def cmd_bench_tts(args) -> int:
+    from tts.bench import bench
+    return bench(args)
+
+
 def cmd_bench_asr(args) -> int:
     from itertools import product
 
@@ -232,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json"), p.add_argument("--markdown"), p.add_argument("--plot")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_bench_asr)
+
+    p = sub.add_parser("bench-tts", help="compare TTS engines (Piper, Coqui) on the same replies: first audio, RTF, WER")
+    from tts.bench import add_arguments as tts_bench_arguments
+    tts_bench_arguments(p)
+    p.set_defaults(func=cmd_bench_tts)
 
     p = sub.add_parser("train", help="train the multi-task NLU model (intent, sentiment, entities)")
     p.add_argument("--config", default=str(Path(__file__).resolve().parent.parent / "nlu" / "train_config.yml"))
