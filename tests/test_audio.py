@@ -1,4 +1,7 @@
 """Reading call audio: encodings, rates, channels, frames, and every kind of bad file."""
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -109,6 +112,19 @@ def test_write_wav_is_atomic_and_readable(tmp_path):
     data, rate = sf.read(tmp_path / "o" / "x.wav")
     assert rate == 22050 and len(data) == 11025
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["x.wav"]
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (tmp_path / "o" / "x.wav").stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+    from voicebot.files import atomic_path, atomic_write_text
+    atomic_write_text(tmp_path / "r.json", "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "r.json") as tmp:
+            Path(tmp).write_text("half")
+            raise RuntimeError("crash")
+    assert (tmp_path / "r.json").read_text() == "old" and len(list(tmp_path.iterdir())) == 1
 
 
 def test_channel_is_ignored_for_mono(tmp_path):
