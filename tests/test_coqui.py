@@ -103,7 +103,9 @@ def test_tts_stage_with_coqui(coqui):
     out = list(TTSStage(coqui, out_rate=8000)(iter([marker, reply])))
     assert out[0] is marker and out[1] is reply
     chunks = [c for c in out if isinstance(c, AudioChunk)]
-    assert [c.index for c in chunks] == [0, 1] and [c.last for c in chunks] == [False, True]
+    # one chunk per sentence, sent at once, then the empty end-of-reply marker
+    assert [c.index for c in chunks] == [0, 1, 2] and [c.last for c in chunks] == [False, False, True]
+    assert len(chunks[0].samples) > 0 and len(chunks[1].samples) > 0 and len(chunks[2].samples) == 0
     assert all(c.sample_rate == 8000 and c.first_audio_ms > 0 for c in chunks)
     assert 1.0 < sum(len(c.samples) for c in chunks) / 8000 < 4.0
 

@@ -18,9 +18,27 @@ def test_tts_stage_resamples_and_marks_chunks(piper):
     out = list(TTSStage(piper, out_rate=8000)(iter([marker, reply])))
     assert out[0] is marker and out[1] is reply
     chunks = [c for c in out if isinstance(c, AudioChunk)]
-    assert [c.index for c in chunks] == [0, 1] and [c.last for c in chunks] == [False, True]
+    # one chunk per sentence, sent at once, then the empty end-of-reply marker
+    assert [c.index for c in chunks] == [0, 1, 2] and [c.last for c in chunks] == [False, False, True]
+    assert len(chunks[0].samples) > 0 and len(chunks[1].samples) > 0 and len(chunks[2].samples) == 0
     assert all(c.sample_rate == 8000 and c.first_audio_ms > 0 for c in chunks)
     assert 1.0 < sum(len(c.samples) for c in chunks) / 8000 < 4.0
+
+
+def test_first_sentence_goes_out_before_the_second_is_made(piper):
+    log = []
+
+    class Logged:  # the real Piper engine, noting when each sentence's audio is made
+        name, sample_rate = piper.name, piper.sample_rate
+
+        def synthesize(self, text):
+            for i, chunk in enumerate(piper.synthesize(text)):
+                log.append(f"made {i}")
+                yield chunk
+
+    for chunk in TTSStage(Logged()).speak(BotReply("Your order has shipped. It arrives on Friday.")):
+        log.append(f"sent {chunk.index}")
+    assert log == ["made 0", "sent 0", "made 1", "sent 1", "sent 2"]
 
 
 def test_empty_reply_is_silent(piper):

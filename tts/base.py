@@ -32,18 +32,17 @@ class TTSStage:
                 yield from self.speak(ev)
 
     def speak(self, reply: BotReply) -> Iterator[AudioChunk]:
+        # Each sentence's audio goes out the moment it is ready (holding it back to learn
+        # whether it is the last would delay the first audio by a whole sentence); the end
+        # of the reply is an empty chunk marked `last`.
         t0 = time.perf_counter()
         first_ms = None
-        previous = None
         index = 0
-        # hold one chunk back so the last one can be marked `last`
         for chunk in self.engine.synthesize(reply.text):
             chunk = resample(chunk, self.engine.sample_rate, self.out_rate)
             if first_ms is None:
                 first_ms = (time.perf_counter() - t0) * 1000
-            if previous is not None:
-                yield AudioChunk(previous, self.out_rate, reply, index, False, first_ms)
-                index += 1
-            previous = chunk
-        if previous is not None:
-            yield AudioChunk(previous, self.out_rate, reply, index, True, first_ms)
+            yield AudioChunk(chunk, self.out_rate, reply, index, False, first_ms)
+            index += 1
+        if first_ms is not None:
+            yield AudioChunk(np.zeros(0, np.float32), self.out_rate, reply, index, True, first_ms)

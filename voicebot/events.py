@@ -90,8 +90,8 @@ class AudioChunk:
     sample_rate: int
     reply: BotReply
     index: int = 0  # 0 for the first chunk of a reply
-    last: bool = False
-    first_audio_ms: float = 0.0  # reply text to this chunk (set on every chunk)
+    last: bool = False  # the reply's end: an empty chunk after its last sentence
+    first_audio_ms: float = 0.0  # reply text to its first chunk (set on every chunk)
 
 
 @dataclass(frozen=True)
