@@ -62,3 +62,25 @@ def test_tts_bench_piper(tmp_path):
     assert to_markdown(results).count("\n") == 3
     plot(results, tmp_path / "tts.png")
     assert (tmp_path / "tts.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_long_first_sentence_is_cut_at_a_comma():
+    from tts.base import pieces
+    long = "We accept Visa, Mastercard, American Express, PayPal and gift cards. Anything else?"
+    assert pieces(long) == ["We accept Visa,", "Mastercard, American Express, PayPal and gift cards. Anything else?"]
+    assert pieces(long, first_piece_chars=0) == [long]
+    assert pieces("Sure. What's your order number, please?") == ["Sure. What's your order number, please?"]
+    assert pieces("Your order of wireless headphones has shipped and arrives on Friday.") == \
+        ["Your order of wireless headphones has shipped and arrives on Friday."]  # no comma
+    assert pieces("Hi, this is a long sentence that has its only comma right at the start.") == \
+        ["Hi, this is a long sentence that has its only comma right at the start."]  # comma before 10 chars
+    assert pieces("   ") == []
+
+
+def test_cut_reply_is_still_understood(piper, tiny):
+    text = "Order 4 5 6 7, your wireless headphones, is on its way and should arrive on Thursday."
+    chunks = [c for c in TTSStage(piper, out_rate=16000).speak(BotReply(text)) if len(c.samples)]
+    assert len(chunks) == 2 and len(chunks[0].samples) < len(chunks[1].samples) / 2
+    heard = tiny.transcribe(np.concatenate([c.samples for c in chunks])).text.lower()
+    for word in ("4567", "wireless headphones", "on its way", "thursday"):
+        assert word in heard, heard

@@ -65,7 +65,7 @@ class Bot:
 
     def tts(self):
         from tts.base import TTSStage
-        return TTSStage(self.synthesizer, self.config.tts.sample_rate)
+        return TTSStage(self.synthesizer, self.config.tts.sample_rate, self.config.tts.first_piece_chars)
 
     def call_pipeline(self, greet: bool = False) -> Pipeline:
         """The whole chain for one call, with a fresh conversation: tts(dialogue(nlu(asr(vad(frames)))))."""

