@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 from asr.wer import wer
-from tts.base import TTSStage
+from tests.test_tts import check_tts_stage
 from tts.coqui import CoquiTTS, coqui_python
 from voicebot.audio import resample
-from voicebot.events import AudioChunk, BotReply, Transcript
 
 # A small Coqui VITS with random weights (~3 M parameters), saved twice: as config.json +
 # model.pth, and exported by Coqui to config.json + model.onnx. It speaks noise, not words:
@@ -98,16 +97,7 @@ def test_abandoned_reply_does_not_leak_into_the_next(coqui):
 
 
 def test_tts_stage_with_coqui(coqui):
-    reply = BotReply("Thanks for calling. Goodbye.")
-    marker = Transcript("x", 0, 0)
-    out = list(TTSStage(coqui, out_rate=8000)(iter([marker, reply])))
-    assert out[0] is marker and out[1] is reply
-    chunks = [c for c in out if isinstance(c, AudioChunk)]
-    # one chunk per sentence, sent at once, then the empty end-of-reply marker
-    assert [c.index for c in chunks] == [0, 1, 2] and [c.last for c in chunks] == [False, False, True]
-    assert len(chunks[0].samples) > 0 and len(chunks[1].samples) > 0 and len(chunks[2].samples) == 0
-    assert all(c.sample_rate == 8000 and c.first_audio_ms > 0 for c in chunks)
-    assert 1.0 < sum(len(c.samples) for c in chunks) / 8000 < 4.0
+    check_tts_stage(coqui)
 
 
 @pytest.mark.parametrize("kind", ["pth", "onnx"])

@@ -13,9 +13,14 @@ def test_piper_streams_one_chunk_per_sentence(piper):
 
 
 def test_tts_stage_resamples_and_marks_chunks(piper):
+    check_tts_stage(piper)
+
+
+def check_tts_stage(engine):
+    """Any engine through the stage: events passed on, chunks at the sink's rate, marked."""
     reply = BotReply("Thanks for calling. Goodbye.")
     marker = Transcript("x", 0, 0)
-    out = list(TTSStage(piper, out_rate=8000)(iter([marker, reply])))
+    out = list(TTSStage(engine, out_rate=8000)(iter([marker, reply])))
     assert out[0] is marker and out[1] is reply
     chunks = [c for c in out if isinstance(c, AudioChunk)]
     # one chunk per sentence, sent at once, then the empty end-of-reply marker
