@@ -1,9 +1,7 @@
 """The order database the dialogue answers from (SQLAlchemy: SQLite by default, any URL works)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Column, Float, MetaData, String, Table, create_engine, func, insert, select, update
 from sqlalchemy.pool import StaticPool
@@ -38,15 +36,15 @@ class CannotCancel(Exception):
         self.order = order
 
 
-def default_url() -> str:
-    cache = Path(os.environ.get("VOICEBOT_CACHE", Path.home() / ".cache" / "voicebot"))
-    cache.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{cache / 'orders.db'}"
+# Without a configured database the bot uses the domain's sample orders in an in-memory
+# SQLite, fresh for every run: a file kept between runs would remember the demo's
+# cancellations, and the next run would answer from them.
+SAMPLE_URL = "sqlite://"
 
 
 class OrderStore:
     def __init__(self, url: str | None = None):
-        url = url or default_url()
+        url = url or SAMPLE_URL
         options = {}
         if url in ("sqlite://", "sqlite:///:memory:"):
             # one shared connection, or every connection would see its own empty database

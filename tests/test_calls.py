@@ -141,7 +141,8 @@ def test_cli_nlu_file_and_stdin(tmp_path):
     (tmp_path / "u.txt").write_text("where is my order\n\ni want to talk to a real person\n")
     r = voicebot("nlu", "--file", str(tmp_path / "u.txt"), "--nlu-model", "baseline")
     lines = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [x["intent"] for x in lines] == ["order_status", "human_agent"]
+    assert [x["intent"] for x in lines] == ["order_status", "out_of_scope", "human_agent"]  # line for line
+    assert lines[1] == {"intent": "out_of_scope", "confidence": 0.0, "sentiment": "neutral", "entities": []}
     r = voicebot("nlu", "--file", "-", "--nlu-model", "baseline", input="what are your opening hours\n")
     assert json.loads(r.stdout)["intent"] == "store_hours"
 

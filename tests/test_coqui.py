@@ -3,12 +3,16 @@
 Without .venv-coqui these tests fail (they do not skip): `make test` runs
 scripts/setup-coqui.sh first, and a run without it should say what is missing.
 """
+import json
 import subprocess
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from asr.wer import wer
+from tests.conftest import SAMPLES
+from tests.test_calls import voicebot
 from tests.test_tts import check_tts_stage
 from tts.coqui import CoquiTTS, coqui_python
 from voicebot.audio import resample
@@ -131,3 +135,22 @@ def test_missing_coqui_venv(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="run scripts/setup-coqui.sh") as err:
         CoquiTTS()
     assert "\n" not in str(err.value)
+
+
+def test_cli_say_and_call_with_coqui(tmp_path, tiny):
+    require_coqui()
+    r = voicebot("say", "--tts", "coqui", "Your order has been cancelled.", "-o", str(tmp_path / "s.wav"), "--rate", "16000")
+    assert r.returncode == 0 and "(coqui;" in r.stdout, r.stderr
+    audio, rate = sf.read(tmp_path / "s.wav", dtype="float32")
+    assert rate == 16000 and wer(["Your order has been cancelled."], [tiny.transcribe(audio).text]) < 0.2
+    r = voicebot("call", str(SAMPLES / "order_status.wav"), "--tts", "coqui", "--asr-model", "tiny.en",
+                 "--nlu-model", "baseline", "--out", str(tmp_path / "o"), "-q")
+    assert r.returncode == 0, r.stderr
+    turns = json.loads((tmp_path / "o" / "order_status" / "transcript.json").read_text())["turns"]
+    assert len(turns) == 4 and all(t["reply_audio"] for t in turns)
+    assert sf.info(tmp_path / "o" / "order_status" / turns[1]["reply_audio"]).duration > 1.0
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    r = voicebot("say", "--tts", "coqui", "--voice", str(tmp_path / "m"), "Hi.", "-o", str(tmp_path / "x.wav"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "no model file (.pth/.pt/.onnx) beside config.json" in r.stderr

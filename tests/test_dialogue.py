@@ -142,3 +142,13 @@ def test_orders_seed_once_and_persist(tmp_path):
     assert again.get("0000") is None
     with pytest.raises(KeyError):
         again.cancel("0000")
+
+
+def test_without_a_database_every_run_starts_from_the_sample_orders():
+    # a demo run cancels order 1234; the next run (a new Bot) must still find it processing
+    from voicebot.bot import Bot
+    from voicebot.config import Config
+    first = Bot(Config()).policy.store
+    first.cancel("1234")
+    assert first.get("1234").status == "cancelled"
+    assert Bot(Config()).policy.store.get("1234").status == "processing"

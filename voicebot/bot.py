@@ -32,7 +32,7 @@ class Bot:
         from nlu.domain import load_domain
         from nlu.orders import OrderStore
         domain = load_domain(self.config.dialogue.domain)
-        store = OrderStore(self.config.dialogue.db_url) if self.config.dialogue.db_url else OrderStore()
+        store = OrderStore(self.config.dialogue.db_url)
         store.seed(domain.orders)
         return DialoguePolicy(domain, store)
 

@@ -85,11 +85,10 @@ def cmd_nlu(args) -> int:
     if args.file:
         stream = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")
         with stream:
-            for line in stream:
-                if line.strip():
-                    show(line.strip())
+            for line in stream:  # one output line per input line, blank ones included
+                show(line.strip())
         return 0
-    if not args.text:
+    if args.text is None:
         raise UsageError("give TEXT or --file FILE")
     show(args.text)
     return 0
@@ -272,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, AudioError, ValueError, OSError) as e:
         print(f"voicebot {args.command}: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # an engine that cannot load or run: one line, not a traceback
+        if os.environ.get("VOICEBOT_DEBUG"):
+            raise
+        first = (str(e).strip().splitlines() or [""])[0]
+        print(f"voicebot {args.command}: {type(e).__name__}: {first} (VOICEBOT_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

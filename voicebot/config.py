@@ -45,7 +45,7 @@ class NLUConfig:
 @dataclass
 class DialogueConfig:
     domain: str | None = None  # a domain YAML; None: nlu/domain.yml
-    db_url: str | None = None  # SQLAlchemy URL of the order database; None: a SQLite file in the cache
+    db_url: str | None = None  # SQLAlchemy URL of the order database; None: the sample orders, in memory
 
 
 @dataclass
