@@ -290,7 +290,9 @@ def plot(report: dict, path: str | Path) -> None:
     ax2.set_xlabel("WER %")
     ax2.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    from voicebot.files import atomic_path
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
 
 

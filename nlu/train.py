@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,11 @@ def train(examples: list[dict], model_dir: str | Path, cfg: TrainConfig, device:
     rng = random.Random(cfg.seed)
     history, best = [], None
     t_start = time.perf_counter()
+    # best epochs are saved beside the model dir and moved into place at the end: an
+    # interrupted run leaves the previous model as it was, not an early epoch that looks done
+    final = Path(model_dir)
+    staging = final.with_name(f".{final.name}.training")
+    shutil.rmtree(staging, ignore_errors=True)
     columns = [TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
                TextColumn("{task.fields[losses]}"), TimeElapsedColumn()]
     with Progress(*columns, disable=not progress) as bar:
@@ -145,18 +151,24 @@ def train(examples: list[dict], model_dir: str | Path, cfg: TrainConfig, device:
                             "validation": {k: round(v, 4) for k, v in val.items()}})
             if best is None or val["score"] > best["validation"]["score"]:
                 best = history[-1]
-                nlu.save(model_dir, {"train_config": dataclasses.asdict(cfg), "best_epoch": epoch,
+                nlu.save(staging, {"train_config": dataclasses.asdict(cfg), "best_epoch": epoch,
                                      "history": history, "data": data_info or {}, "examples": len(train_set)})
             if progress:
                 bar.console.print(f"epoch {epoch}: validation " + " ".join(f"{k} {v:.3f}" for k, v in val.items())
                                   + (" (best, saved)" if best is history[-1] else ""))
     # the final config also records the whole history, whichever epoch was best
     import json
-    cfg_path = Path(model_dir) / "config.json"
+    cfg_path = staging / "config.json"
     saved = json.loads(cfg_path.read_text())
     saved["history"] = history
     saved["train_seconds"] = round(time.perf_counter() - t_start, 1)
     tmp = cfg_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(saved, indent=2) + "\n")
     tmp.replace(cfg_path)
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
     return {"history": history, "best_epoch": best["epoch"], "seconds": saved["train_seconds"]}

@@ -46,7 +46,9 @@ def test_openai_whisper_name_resolves_to_shared_checkpoint():
 
 def test_bundled_models_resolve_offline():
     assert faster_whisper_model("tiny.en").endswith("model")
-    assert faster_whisper_model("/no/such/dir") == "/no/such/dir"  # handed on as a hub name
+    assert faster_whisper_model("Systran/faster-whisper-small") == "Systran/faster-whisper-small"  # a hub id
+    with pytest.raises(FileNotFoundError, match=r"^/no/such/dir: no such faster-whisper \(CTranslate2\) model directory$"):
+        faster_whisper_model("/no/such/dir")
 
 
 def test_short_context_sample_utterances_no_loops(tiny, manifest):

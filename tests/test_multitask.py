@@ -43,6 +43,11 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path):
     model = MultiTaskNLU.load(tmp_path / "m", device="cpu")
     r = model.parse("where is my order")
     assert r.intent in config["labels"]["intents"] and 0 <= r.confidence <= 1
+    # trained beside the model dir, moved into place at the end: nothing else left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    (tmp_path / "m" / "stale").write_text("from the previous model")
+    train(examples[:20], tmp_path / "m", TrainConfig(epochs=1, batch_size=16), device="cpu", progress=False)
+    assert not (tmp_path / "m" / "stale").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +89,23 @@ def test_evaluation_report(trained, tmp_path):
         assert set(r["entities"]) >= {"precision", "recall", "f1", "per_type"}
         assert len(r["confusion"]) == 21 and r["latency_ms"]["p50"] > 0
     assert report["multitask"]["intent"]["accuracy"] > 0.85  # five epochs: well on its way
+
+
+def test_tagged_date_pieces_become_whole_dates(trained):
+    from nlu.entities import EntityExtractor
+    from tests.test_nlu import TODAY
+    nlu = MultiTaskNLU.load(trained, device="cpu")
+    nlu.normalizer = EntityExtractor(today=TODAY)
+    text = "i ordered it on december the fifth and it should come the day after tomorrow"
+    # the tagger's spans, as it sometimes marks them: pieces of the dates
+    spans = [(16, 24, "date"), (29, 34, "date"), (68, 76, "date")]
+    assert [text[s:e] for s, e, _ in spans] == ["december", "fifth", "tomorrow"]
+    got = nlu.entities(text, spans)
+    assert [(e.value, e.text) for e in got] == [("2026-12-05", "december the fifth"),
+                                                ("2026-11-26", "the day after tomorrow")]
+    # a date the tagger missed is added when the rules resolve it; "today" alone is not
+    assert [e.value for e in nlu.entities("it arrives tomorrow", [])] == ["2026-11-25"]
+    assert nlu.entities("that's all for today", []) == ()
 
 
 def test_pipeline_uses_the_trained_model_when_asked(trained):

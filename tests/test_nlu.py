@@ -53,6 +53,8 @@ def ex():
     ("ten euros", [("amount", "10.00 EUR", "ten euros")]),
     ("5 pounds", [("amount", "5.00 GBP", "5 pounds")]),
     ("it broke yesterday", [("date", "2026-11-23", "yesterday")]),
+    ("can it come the day after tomorrow", [("date", "2026-11-26", "the day after tomorrow")]),
+    ("i ordered it this morning", [("date", "2026-11-24", "this morning")]),
     ("since last friday", [("date", "2026-11-20", "last friday")]),
     ("on the 5th of june", [("date", "2026-06-05", "the 5th of june")]),
     ("I bought it on 11/02", [("date", "2026-11-02", "11/02")]),
