@@ -67,3 +67,14 @@ def test_failed_configuration_is_reported_not_fatal():
                       repeats=1).run(progress=False)
     assert "error" in report["results"][0]
     assert "skipped" in to_markdown(report)
+
+
+def test_cli_named_configuration_that_cannot_run(tmp_path):
+    # a named configuration that cannot load is a failure (exit 1) with its reason in the
+    # table and the JSON, not a traceback
+    from tests.test_calls import voicebot
+    r = voicebot("bench-asr", "--backend", "openai-whisper", "--model", str(tmp_path / "missing.pt"), "--limit", "1", "--repeats", "1",
+                 "--no-streaming", "-q", "--json", str(tmp_path / "b.json"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    result = json.loads((tmp_path / "b.json").read_text())["results"][0]
+    assert result["backend"] == "openai-whisper" and "missing.pt" in result["error"]
