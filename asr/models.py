@@ -76,6 +76,8 @@ def openai_whisper_model(name: str) -> str:
     """A .pt checkpoint path, or a name openai-whisper downloads."""
     if Path(name).expanduser().is_file():
         return str(Path(name).expanduser())
+    if looks_like_path(name):
+        raise FileNotFoundError(f"{name}: no such openai-whisper checkpoint (.pt)")
     dirs = [os.environ.get("VOICEBOT_WHISPER_DIR", ""), cache_dir() / "openai-whisper",
             PROJECT_ROOT.parent / "shared" / "models" / "openai-whisper"]
     for d in dirs:

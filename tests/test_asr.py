@@ -49,6 +49,8 @@ def test_bundled_models_resolve_offline():
     assert faster_whisper_model("Systran/faster-whisper-small") == "Systran/faster-whisper-small"  # a hub id
     with pytest.raises(FileNotFoundError, match=r"^/no/such/dir: no such faster-whisper \(CTranslate2\) model directory$"):
         faster_whisper_model("/no/such/dir")
+    with pytest.raises(FileNotFoundError, match=r"^/no/such/tiny\.pt: no such openai-whisper checkpoint \(\.pt\)$"):
+        openai_whisper_model("/no/such/tiny.pt")
 
 
 def test_short_context_sample_utterances_no_loops(tiny, manifest):
