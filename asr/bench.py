@@ -160,6 +160,7 @@ def run_config(cfg: BenchConfig, data: list[Utterance], repeats: int = 3, warmup
         "load_s": round(load_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "gpu_mem_mb": _gpu_memory_mb() if cfg.device == "cuda" else None,
+        "retries": getattr(rec, "retries", None),
         "fallbacks": getattr(rec, "fallbacks", None),
         "utterances": per_utt, "repeats": repeats, "audio_s": round(audio_s, 2),
     }
