@@ -166,8 +166,8 @@ class EntityExtractor:
              lambda m: self._month_day(today, MONTHS[m[2]], _day(m[1]))),
             (rf"\b({MONTH_RE})\s+(?:the\s+)?({DAY_RE})\b(?!\s*(?:dollars|bucks|euros|pounds))",
              lambda m: self._month_day(today, MONTHS[m[1]], _day(m[2]))),
-            (r"\b((?:the )?day (?:after tomorrow|before yesterday)|today|tonight|this (?:morning|afternoon|evening)"
-             r"|yesterday|tomorrow)\b",
+            (r"\b((?:the\s+)?day\s+(?:after\s+tomorrow|before\s+yesterday)|today|tonight"
+             r"|this\s+(?:morning|afternoon|evening)|yesterday|tomorrow)\b",
              lambda m: _relative(today, m[1])),
             (r"\b(last|next|this|on)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
              lambda m: _weekday(today, m[1], m[2])),
@@ -264,7 +264,7 @@ def _day(word: str) -> int | None:
 def _relative(today, words):
     days = {"today": 0, "tonight": 0, "this morning": 0, "this afternoon": 0, "this evening": 0,
             "yesterday": -1, "tomorrow": 1,
-            "day before yesterday": -2, "day after tomorrow": 2}[words.removeprefix("the ")]
+            "day before yesterday": -2, "day after tomorrow": 2}[" ".join(words.split()).removeprefix("the ")]
     return today + dt.timedelta(days)
 
 

@@ -154,3 +154,21 @@ def test_cli_say_and_call_with_coqui(tmp_path, tiny):
     r = voicebot("say", "--tts", "coqui", "--voice", str(tmp_path / "m"), "Hi.", "-o", str(tmp_path / "x.wav"))
     assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert "no model file (.pth/.pt/.onnx) beside config.json" in r.stderr
+
+
+def test_two_threads_share_one_engine(coqui):
+    # a server may hand one engine to several calls: each reply comes whole, in its own order
+    import threading
+    texts = {"a": "One moment please. I am checking that. Thanks for waiting.",
+             "b": "Your refund is on its way. It takes three days. Goodbye."}
+    got = {}
+
+    def speak(key):
+        got[key] = [len(c) for c in coqui.synthesize(texts[key])]
+
+    threads = [threading.Thread(target=speak, args=(k,)) for k in texts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(got["a"]) == 3 and len(got["b"]) == 3 and all(n > 0.3 * coqui.sample_rate for v in got.values() for n in v)

@@ -80,6 +80,8 @@ def test_long_first_sentence_is_cut_at_a_comma():
     assert pieces("Hi, this is a long sentence that has its only comma right at the start.") == \
         ["Hi, this is a long sentence that has its only comma right at the start."]  # comma before 10 chars
     assert pieces("   ") == []
+    assert pieces("The refund of $1,000.50 is on its way to your card, it takes three days.") == \
+        ["The refund of $1,000.50 is on its way to your card,", "it takes three days."]
 
 
 def test_cut_reply_is_still_understood(piper, tiny):

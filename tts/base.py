@@ -52,6 +52,7 @@ class TTSStage:
 
 
 SENTENCE_END = re.compile(r"[.!?](\s|$)")
+CLAUSE_END = re.compile(r",(?=\s)")
 
 
 def pieces(text: str, first_piece_chars: int = 40) -> list[str]:
@@ -64,7 +65,8 @@ def pieces(text: str, first_piece_chars: int = 40) -> list[str]:
     first = text[:end.start() + 1] if end else text
     if not first_piece_chars or len(first) <= first_piece_chars:
         return [text] if text else []
-    comma = first.find(",", 10)
+    m = CLAUSE_END.search(first, 10)  # a comma before a space: not the one in "$1,000"
+    comma = m.start() if m else -1
     if comma < 0 or comma > len(first) - 10:  # no clause to cut, or a stub after it
         return [text]
     return [text[:comma + 1], text[comma + 1:].strip()]

@@ -56,27 +56,29 @@ def speak(synth, text: str) -> tuple[list[np.ndarray], float, float]:
 
 def run(engines: list[str], repeats: int, recognizer) -> list[dict]:
     synths, results = {}, {}
-    for name in engines:
-        t0 = time.perf_counter()
-        synths[name] = load(name)
-        results[name] = {"engine": name, "model": getattr(synths[name], "model", "piper-tts en_US-joe-medium"),
-                         "sample_rate": synths[name].sample_rate, "load_s": time.perf_counter() - t0,
-                         "first_ms": [], "synthesis_s": 0.0, "audio_s": 0.0, "heard": []}
-        speak(synths[name], WARMUP)
-    # engines take turns reply by reply, so a busy moment on the machine hits both alike
-    for r in range(repeats):
-        for text in REPLIES:
-            for name, synth in synths.items():
-                chunks, first_ms, total_s = speak(synth, text)
-                res = results[name]
-                res["first_ms"].append(first_ms)
-                res["synthesis_s"] += total_s
-                res["audio_s"] += sum(len(c) for c in chunks) / synth.sample_rate
-                if r == 0 and recognizer is not None:  # sentence by sentence: tiny.en drops less
-                    res["heard"].append(" ".join(recognizer(c, synth.sample_rate) for c in chunks))
-    for synth in synths.values():
-        if hasattr(synth, "close"):
-            synth.close()
+    try:
+        for name in engines:
+            t0 = time.perf_counter()
+            synths[name] = load(name)
+            results[name] = {"engine": name, "model": getattr(synths[name], "model", "piper-tts en_US-joe-medium"),
+                             "sample_rate": synths[name].sample_rate, "load_s": time.perf_counter() - t0,
+                             "first_ms": [], "synthesis_s": 0.0, "audio_s": 0.0, "heard": []}
+            speak(synths[name], WARMUP)
+        # engines take turns reply by reply, so a busy moment on the machine hits both alike
+        for r in range(repeats):
+            for text in REPLIES:
+                for name, synth in synths.items():
+                    chunks, first_ms, total_s = speak(synth, text)
+                    res = results[name]
+                    res["first_ms"].append(first_ms)
+                    res["synthesis_s"] += total_s
+                    res["audio_s"] += sum(len(c) for c in chunks) / synth.sample_rate
+                    if r == 0 and recognizer is not None:  # sentence by sentence: tiny.en drops less
+                        res["heard"].append(" ".join(recognizer(c, synth.sample_rate) for c in chunks))
+    finally:  # the Coqui worker process goes with its engine, whatever happened
+        for synth in synths.values():
+            if hasattr(synth, "close"):
+                synth.close()
     return [summary(res, repeats) for res in results.values()]
 
 
@@ -159,7 +161,9 @@ def bench(args) -> int:
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = set(engines) - {"piper", "coqui"}
     if unknown or not engines:
-        raise SystemExit(f"bench-tts: unknown engine(s) {', '.join(sorted(unknown)) or '(none)'}: piper, coqui")
+        raise ValueError(f"unknown engine(s) {', '.join(sorted(unknown)) or '(none)'}: piper, coqui")
+    if args.repeats < 1:
+        raise ValueError("--repeats must be 1 or more")
     recognizer = None if args.no_wer else whisper_tiny()
     results = run(engines, args.repeats, recognizer)
     print_table(results)

@@ -57,8 +57,11 @@ class CoquiTTS:
         # (the thread must not hold `self`, or the engine would never be collected and closed)
         self._tail = threading.Thread(target=_keep_tail, args=(self.proc.stderr, self.log), daemon=True)
         self._tail.start()
-        self.lock = threading.Lock()
+        # one reply at a time goes through the pipes: a thread waits while another thread's
+        # reply is being read; a reply its own thread dropped is skipped by the next one
+        self.cond = threading.Condition()
         self._unread = False  # a reply not yet read to its end
+        self._reader: int | None = None  # the thread reading it, None once it stopped
         self._stream = 0  # which synthesize() call owns the reply being read
         hello = self._header()
         if "error" in hello:
@@ -69,46 +72,65 @@ class CoquiTTS:
         self.model = hello["model"]
 
     def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        """One chunk per sentence. Read the reply to its end or close the generator (dropping
+        it does): another thread's synthesize() waits for that."""
         if not text.strip():
             return
         if self.proc.stdin.closed:
             raise RuntimeError("Coqui TTS: the engine is closed")
-        with self.lock:
-            if self._unread:  # the previous reply was abandoned half read: skip its rest
+        me = threading.get_ident()
+        with self.cond:
+            while self._reader not in (None, me):
+                self.cond.wait()
+            if self._unread:  # a reply dropped half read: skip its rest
                 self._skip_reply()
             self._send(text)
-            self._unread = True
+            self._unread, self._reader = True, me
             self._stream += 1
             stream = self._stream
-        while True:
-            # the lock is not held across `yield`: a caller may drop this generator and start
-            # another reply; this one then stops (its rest is skipped by the new one)
-            with self.lock:
-                if stream != self._stream or not self._unread:
-                    return
-                head = self._header()
-                if "error" in head:
-                    self._unread = False
-                    raise RuntimeError(f"Coqui TTS: {head['error']}")
-                audio = self._samples(head["samples"])
+        try:
+            while True:
+                # the lock is not held across `yield`: this thread may drop this generator
+                # and start another reply, which supersedes this one
+                with self.cond:
+                    if stream != self._stream or not self._unread:
+                        return
+                    head = self._header()
+                    if "error" in head:
+                        self._unread = False
+                        raise RuntimeError(f"Coqui TTS: {head['error']}")
+                    audio = self._samples(head["samples"])
+                    if head["last"]:
+                        self._unread = False
+                if len(audio):
+                    yield audio
                 if head["last"]:
-                    self._unread = False
-            if len(audio):
-                yield audio
-            if head["last"]:
-                return
+                    return
+        finally:
+            with self.cond:
+                if stream == self._stream:
+                    self._reader = None
+                    self.cond.notify_all()
 
     def close(self) -> None:
         proc = getattr(self, "proc", None)
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
         try:
-            proc.stdin.close()  # the worker exits when its stdin ends
-            proc.stdout.close()  # and stops writing a reply nobody reads
-            proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.stdin.close()  # the worker exits when its stdin ends
+                proc.stdout.close()  # and stops writing a reply nobody reads
+                proc.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait()
+        finally:
+            for pipe in (proc.stdin, proc.stdout):
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
+            # stderr is closed by the thread that reads it, once the worker is gone
 
     def __enter__(self):
         return self
@@ -163,5 +185,6 @@ class CoquiTTS:
 
 
 def _keep_tail(stream, log: deque) -> None:
-    for line in stream:
-        log.append(line.decode(errors="replace").rstrip())
+    with stream:  # ends, and is closed, when the worker exits
+        for line in stream:
+            log.append(line.decode(errors="replace").rstrip())

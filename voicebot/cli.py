@@ -160,6 +160,8 @@ def cmd_bench_asr(args) -> int:
     skipped = [r["label"] for r in report["results"] if "error" in r]
     if skipped and not chosen:  # the default run lists what this machine cannot run; not a failure
         print(f"skipped (see the table): {', '.join(skipped)}")
+    if len(skipped) == len(report["results"]):
+        return 1  # nothing could run: a broken install, not a missing optional model
     return 0 if not skipped or args.allow_skips or not chosen else 1
 
 

@@ -6,6 +6,10 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+# read once: reading the umask means setting it, which would race with other threads' files
+UMASK = os.umask(0o022)
+os.umask(UMASK)
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike):
@@ -16,7 +20,7 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; results are for reading
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes it private; results are for reading
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -25,9 +29,3 @@ def atomic_path(path: str | os.PathLike):
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it: put it back at once
-    os.umask(mask)
-    return mask
