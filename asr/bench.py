@@ -197,9 +197,12 @@ def streaming_latency(cfg: BenchConfig, data: list[Utterance], vad_settings: lis
     from voicebot.events import SpeechEnded, Transcript
     rec = load_recognizer(cfg.backend, cfg.model, device=cfg.device, compute_type=cfg.compute_type,
                           beam_size=cfg.beam_size, short_context=cfg.context == "short")
-    pieces = []
+    pieces, spans, t = [], [], 0.0  # spans: where each utterance sits in the stream (s)
     for u in data:
-        pieces += [load_audio(u.path), np.zeros(int(gap_s * 16000), np.float32)]
+        audio = load_audio(u.path)
+        spans.append((u.name, t, t + len(audio) / 16000))
+        t += len(audio) / 16000 + gap_s
+        pieces += [audio, np.zeros(int(gap_s * 16000), np.float32)]
     rec.transcribe(pieces[0])  # warm-up
     out = []
     for vs in vad_settings:
@@ -220,14 +223,16 @@ def streaming_latency(cfg: BenchConfig, data: list[Utterance], vad_settings: lis
                     ends[ev.end] = clock["t"]
                 yield ev
 
-        ends, lat = {}, []
+        ends, lat, heard = {}, [], []
         for ev in ASRStage(rec)(closed_at(Segmenter(vs)(paced()))):
             if isinstance(ev, Transcript):
+                heard.append((ev.start, ev.end))
                 # real time: the wall clock; otherwise the audio time the VAD closed it plus the decode
                 now = time.perf_counter() - start if realtime else ends[ev.end] + ev.asr_ms / 1000
                 lat.append(1000 * (now - ev.end))
         out.append({"vad": vs.engine, "hangover_ms": vs.hangover_ms, "aggressiveness": vs.aggressiveness,
                     "threshold": vs.threshold, "utterances": len(data), "transcripts": len(lat),
+                    "missed": [name for name, a, b in spans if not any(s < b and a < e for s, e in heard)],
                     "latency_ms": {"p50": round(percentile(lat, 50), 1), "p95": round(percentile(lat, 95), 1),
                                    "max": round(max(lat), 1) if lat else None},
                     "asr": cfg.label, "realtime": realtime})
@@ -268,8 +273,13 @@ def to_markdown(report: dict) -> str:
         for s in report["streaming"]:
             lat = s["latency_ms"]
             lines.append(f"| {s['vad']} + {s['asr']} | {s['hangover_ms']} | {lat['p50']} | {lat['p95']} | {lat['max']} | "
-                         f"{s['transcripts']}/{s['utterances']} |")
+                         f"{s['transcripts']}/{s['utterances']}{_missed(s)} |")
     return "\n".join(lines) + "\n"
+
+
+def _missed(streaming: dict) -> str:
+    missed = streaming.get("missed")
+    return f" (missed {', '.join(missed)})" if missed else ""
 
 
 def plot(report: dict, path: str | Path) -> None:
@@ -323,7 +333,7 @@ def print_table(report: dict, console=None) -> None:
         for r in report["streaming"]:
             lat = r["latency_ms"]
             s.add_row(r["vad"], str(r["hangover_ms"]), r["asr"], f"{lat['p50']:.0f}", f"{lat['p95']:.0f}",
-                      f"{lat['max']:.0f}", f"{r['transcripts']}/{r['utterances']}")
+                      f"{lat['max']:.0f}", f"{r['transcripts']}/{r['utterances']}{_missed(r)}")
         console.print(s)
 
 

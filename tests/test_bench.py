@@ -56,7 +56,9 @@ def test_end_to_end_two_utterances_json_schema(tmp_path):
         assert 0 <= r["wer"] < 0.3
         assert len(r["utterances"]) == 2 and all(len(u["latency_ms_all"]) == 2 for u in r["utterances"])
     s = report["streaming"][0]
-    assert s["transcripts"] == 2 and s["latency_ms"]["p50"] >= 300  # the hangover is part of it
+    assert s["transcripts"] == 2 and s["missed"] == [] and s["latency_ms"]["p50"] >= 300  # hangover included
+    missed = {**s, "transcripts": 1, "missed": [data[1].name]}
+    assert f"1/2 (missed {data[1].name})" in to_markdown({**report, "streaming": [missed]})
     md = to_markdown(report)
     assert md.count("faster-whisper") == 3
 
