@@ -80,7 +80,8 @@ class PiperThroughCoqui:
                         length_scale=length_scale or scales.get("length_scale", 1.0),
                         inference_noise_scale_dp=scales.get("noise_w", 0.8), **UNUSED_TORCH_MODEL)
         self.model = Vits(VitsConfig(audio=BaseAudioConfig(sample_rate=self.sample_rate), model_args=args))
-        self.model.load_onnx(model, cuda=onnx_cuda(device))
+        self.device = "cuda" if onnx_cuda(device) else "cpu"  # where the graph really runs
+        self.model.load_onnx(model, cuda=self.device == "cuda")
         # piper's phonemizer only; no second ONNX session (phonemize() never touches it)
         self.voice = PiperVoice(session=None, config=PiperConfig.from_dict(piper_config))
         self.speaker, _ = graph_ids(self.model)  # multi-speaker voices: the first speaker
@@ -154,7 +155,8 @@ class CoquiOnnx:
             setattr(config.model_args, key, value)
         self.model = Vits.init_from_config(config)
         checkpoint = model_file(directory, (".onnx",))
-        self.model.load_onnx(str(checkpoint), cuda=onnx_cuda(device))
+        self.device = "cuda" if onnx_cuda(device) else "cpu"
+        self.model.load_onnx(str(checkpoint), cuda=self.device == "cuda")
         self.sample_rate = int(config.audio.get("output_sample_rate") or config.audio.sample_rate)
         # multi-speaker / multi-lingual graphs take ids: the first speaker and language
         self.speaker, self.language = graph_ids(self.model)
@@ -259,7 +261,8 @@ def main() -> int:
     except Exception as e:
         send({"error": one_line(e)})
         return 1
-    send({"ready": True, "sample_rate": engine.sample_rate, "device": device, "model": engine.description})
+    send({"ready": True, "sample_rate": engine.sample_rate, "device": getattr(engine, "device", device),
+          "model": engine.description})
     serve(engine)
     return 0
 
