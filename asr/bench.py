@@ -286,6 +286,7 @@ def plot(report: dict, path: str | Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from voicebot.files import save_png
     ok = [r for r in report["results"] if "error" not in r]
     if not ok:
         return
@@ -301,10 +302,7 @@ def plot(report: dict, path: str | Path) -> None:
     ax2.set_xlabel("WER %")
     ax2.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    from voicebot.files import atomic_path
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def print_table(report: dict, console=None) -> None:

@@ -56,8 +56,8 @@ class FasterWhisper:
         if len(audio) == 0:
             return Recognition("", 1.0, -10.0)
         if self.short_context:
-            fits = [m for m in (self.margin_s, self.retry_margin_s) if len(audio) / RATE + m < WINDOW_S]
-            margins = list(dict.fromkeys(fits))
+            margins = [m for m in dict.fromkeys((self.margin_s, self.retry_margin_s))
+                       if len(audio) / RATE + m < WINDOW_S]
             for i, margin in enumerate(margins):
                 self.retries += i > 0
                 r = self._short(audio, margin)

@@ -71,6 +71,7 @@ def plot_confusion(matrix: list[list[int]], path: str | Path, title: str) -> Non
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from voicebot.files import save_png
     m = np.asarray(matrix, float)
     norm = m / np.maximum(m.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(11, 9.5))
@@ -86,10 +87,7 @@ def plot_confusion(matrix: list[list[int]], path: str | Path, title: str) -> Non
     ax.set_ylabel("true intent")
     ax.set_title(title)
     fig.tight_layout()
-    from voicebot.files import atomic_path
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=100)
 
 
 def evaluate(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -131,7 +129,7 @@ def plot(results: list[dict], path: str | Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from voicebot.files import atomic_path
+    from voicebot.files import save_png
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 0.7 * len(results) + 2.2),
                                   gridspec_kw={"width_ratios": [3, 1]}, sharey=True)
     ax.boxplot([r["first_audio_ms"] for r in results], orientation="horizontal", tick_labels=[r["engine"] for r in results])
@@ -142,9 +140,7 @@ def plot(results: list[dict], path: str | Path) -> None:
     ax2.set_xlabel("real-time factor")
     ax2.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -168,9 +164,8 @@ def bench(args) -> int:
     results = run(engines, args.repeats, recognizer)
     print_table(results)
     if args.json:
-        report = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                              "date": time.strftime("%Y-%m-%d")},
-                  "replies": REPLIES, "repeats": args.repeats, "results": results}
+        from asr.bench import machine
+        report = {"machine": machine(), "replies": REPLIES, "repeats": args.repeats, "results": results}
         atomic_write_text(args.json, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {args.json}")
     if args.markdown:

@@ -29,3 +29,11 @@ def atomic_path(path: str | os.PathLike):
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
+
+
+def save_png(fig, path: str | os.PathLike, dpi: int = 100) -> None:
+    """A matplotlib figure written atomically as PNG, then closed (pyplot keeps figures alive)."""
+    import matplotlib.pyplot as plt
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
