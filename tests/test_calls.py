@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.wer import normalize
 from tests.conftest import ROOT, SAMPLES
 from voicebot.bot import Bot
 from voicebot.calls import process_calls
@@ -124,7 +125,7 @@ def test_cli_transcribe_nlu_say(tmp_path):
     r = voicebot("transcribe", str(SAMPLES / "order_status.wav"), "--asr-model", "tiny.en", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert "4567" in doc["text"] and len(doc["segments"]) == 4
+    assert "4567" in normalize(doc["text"]) and len(doc["segments"]) == 4  # "4-5-6-7" on some CPUs
     r = voicebot("nlu", "i want to check the status of order four five six seven", "--nlu-model", "baseline")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
