@@ -78,10 +78,10 @@ def load_dataset(paths: list[str | Path]) -> list[Utterance]:
 
 
 def _duration(f: Path) -> float:
-    import soundfile as sf
+    from voicebot.audio import AudioError, audio_info
     try:
-        return round(sf.info(str(f)).duration, 3)
-    except (RuntimeError, sf.LibsndfileError):  # unreadable: the run names it when it loads the file
+        return round(audio_info(f).duration, 3)
+    except AudioError:  # unreadable: the run names it when it loads the file
         return 0.0
 
 
