@@ -18,6 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.bench import machine, percentile
+from tts import ENGINES, load_synthesizer
+
 REPLIES = [
     "Thanks for calling. How can I help you today?",
     "Your order has shipped. It arrives on Friday.",
@@ -31,14 +34,6 @@ REPLIES = [
     "Thank you for calling. Goodbye.",
 ]
 WARMUP = "Hello, this is a warm-up."
-
-
-def load(engine: str):
-    if engine == "piper":
-        from tts.piper import PiperTTS
-        return PiperTTS(device="cpu")
-    from tts.coqui import CoquiTTS
-    return CoquiTTS(device="cpu")  # voice None: the bundled Piper voice through Coqui
 
 
 def speak(synth, text: str) -> tuple[list[np.ndarray], float, float]:
@@ -57,7 +52,7 @@ def run(engines: list[str], repeats: int, recognizer) -> list[dict]:
     try:
         for name in engines:
             t0 = time.perf_counter()
-            synths[name] = load(name)
+            synths[name] = load_synthesizer(name, device="cpu")  # no voice: the bundled Piper voice
             results[name] = {"engine": name, "model": getattr(synths[name], "model", "piper-tts en_US-joe-medium"),
                              "sample_rate": synths[name].sample_rate, "load_s": time.perf_counter() - t0,
                              "first_ms": [], "synthesis_s": 0.0, "audio_s": 0.0, "heard": []}
@@ -83,8 +78,8 @@ def run(engines: list[str], repeats: int, recognizer) -> list[dict]:
 def summary(res: dict, repeats: int) -> dict:
     out = {k: res[k] for k in ("engine", "model", "sample_rate")}
     out.update(load_s=round(res["load_s"], 3), first_audio_ms=[round(x, 1) for x in res["first_ms"]],
-               first_audio_ms_p50=round(float(np.percentile(res["first_ms"], 50)), 1),
-               first_audio_ms_p95=round(float(np.percentile(res["first_ms"], 95)), 1),
+               first_audio_ms_p50=round(percentile(res["first_ms"], 50), 1),
+               first_audio_ms_p95=round(percentile(res["first_ms"], 95), 1),
                synthesis_s=round(res["synthesis_s"], 3), audio_s=round(res["audio_s"], 2),
                rtf=round(res["synthesis_s"] / res["audio_s"], 4), replies=len(REPLIES) * repeats)
     if res["heard"]:
@@ -155,16 +150,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def bench(args) -> int:
     from voicebot.files import atomic_write_text
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = set(engines) - {"piper", "coqui"}
+    unknown = set(engines) - set(ENGINES)
     if unknown or not engines:
-        raise ValueError(f"unknown engine(s) {', '.join(sorted(unknown)) or '(none)'}: piper, coqui")
+        raise ValueError(f"unknown engine(s) {', '.join(sorted(unknown)) or '(none)'}: {', '.join(ENGINES)}")
     if args.repeats < 1:
         raise ValueError("--repeats must be 1 or more")
     recognizer = None if args.no_wer else whisper_tiny()
     results = run(engines, args.repeats, recognizer)
     print_table(results)
     if args.json:
-        from asr.bench import machine
         report = {"machine": machine(), "replies": REPLIES, "repeats": args.repeats, "results": results}
         atomic_write_text(args.json, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {args.json}")
