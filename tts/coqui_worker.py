@@ -49,6 +49,11 @@ def send(obj: dict, audio: np.ndarray | None = None) -> None:
     PROTOCOL.flush()
 
 
+def as_samples(audio) -> np.ndarray:
+    """What a model gives (tensor-like, batch axes) as the protocol's mono float32 in [-1, 1]."""
+    return np.clip(np.asarray(audio, dtype=np.float32).squeeze(), -1.0, 1.0)
+
+
 def pick_device(device: str) -> str:
     import torch
     if device == "cuda" and not torch.cuda.is_available():
@@ -95,7 +100,7 @@ class PiperThroughCoqui:
     def speak(self, phonemes) -> np.ndarray:
         ids = np.array([self.voice.phonemes_to_ids(phonemes)], dtype=np.int64)
         audio = self.model.inference_onnx(ids, speaker_id=self.speaker)
-        return np.clip(np.asarray(audio, dtype=np.float32).squeeze(), -1.0, 1.0)
+        return as_samples(audio)
 
 
 class CoquiModel:
@@ -137,7 +142,7 @@ class CoquiModel:
 
     def speak(self, sentence: str) -> np.ndarray:
         audio = self.tts.tts(sentence, split_sentences=False, **self.options)
-        return np.clip(np.asarray(audio, dtype=np.float32).squeeze(), -1.0, 1.0)
+        return as_samples(audio)
 
 
 class CoquiOnnx:
@@ -171,7 +176,7 @@ class CoquiOnnx:
     def speak(self, sentence: str) -> np.ndarray:
         ids = np.array([self.model.tokenizer.text_to_ids(sentence)], dtype=np.int64)
         audio = self.model.inference_onnx(ids, speaker_id=self.speaker, language_id=self.language)
-        return np.clip(np.asarray(audio, dtype=np.float32).squeeze(), -1.0, 1.0)
+        return as_samples(audio)
 
 
 def onnx_cuda(device: str) -> bool:
