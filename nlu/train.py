@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import shutil
 import time
@@ -152,19 +153,16 @@ def train(examples: list[dict], model_dir: str | Path, cfg: TrainConfig, device:
             if best is None or val["score"] > best["validation"]["score"]:
                 best = history[-1]
                 nlu.save(staging, {"train_config": dataclasses.asdict(cfg), "best_epoch": epoch,
-                                     "history": history, "data": data_info or {}, "examples": len(train_set)})
+                                   "history": history, "data": data_info or {}, "examples": len(train_set)})
             if progress:
                 bar.console.print(f"epoch {epoch}: validation " + " ".join(f"{k} {v:.3f}" for k, v in val.items())
                                   + (" (best, saved)" if best is history[-1] else ""))
     # the final config also records the whole history, whichever epoch was best
-    import json
     cfg_path = staging / "config.json"
     saved = json.loads(cfg_path.read_text())
     saved["history"] = history
     saved["train_seconds"] = round(time.perf_counter() - t_start, 1)
-    tmp = cfg_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(saved, indent=2) + "\n")
-    tmp.replace(cfg_path)
+    cfg_path.write_text(json.dumps(saved, indent=2) + "\n")  # in staging: nothing reads it yet
     old = final.with_name(f".{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
