@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Debian packages the project and its tests need, installed once (a stamp makes it a no-op).
+#   voices other than the bot's own for test calls: espeak-ng, flite; audio tools: sox
+# Usage: scripts/system-deps.sh [PACKAGE...]   (extra packages for one make target)
+# Not root, or no apt-get: the missing packages are named and the script fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PACKAGES="espeak-ng flite sox libsndfile1 $*"
+missing=()
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "system-deps: please install these Debian/Ubuntu packages: ${missing[*]}" >&2
+    exit 1
+fi
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
