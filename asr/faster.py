@@ -6,15 +6,18 @@ fraction of the padded 30 s window (see docs/benchmarks.md). Without the padding
 decoder loses some of its sense of where the audio ends and can loop (measured: 5 of 14
 sample utterances repeated their sentence). Decoding with timestamps fixes most of it:
 text the model places after the end of the audio is dropped, new tokens are capped per
-second of audio, and a result with no closed segment is decoded again with a 3 s margin
-(measured: fixes tiny.en's loops on the sample utterances "Goodbye." and "Okay, that's all.
-Goodbye.") and only then with the 30 s window.
+second of audio, and a result with no closed segment is decoded again (without the
+context, then with a longer margin) and only then with the 30 s window.
+
+Context: the caller's previous turn goes first in the window, with its text forced as an
+already closed segment, so the decoder goes on with the new turn knowing the voice and the
+line (see asr.base.Context).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from asr.base import Recognition, is_silence
+from asr.base import Context, Recognition, is_silence, numeral_tokens
 from asr.models import faster_whisper_model
 from voicebot.device import compute_type as pick_compute_type, ctranslate2_device
 
@@ -26,9 +29,9 @@ class FasterWhisper:
     name = "faster-whisper"
 
     def __init__(self, model: str = "base", device: str = "auto", compute_type: str = "auto",
-                 beam_size: int = 1, threads: int = 0, short_context: bool = True,
-                 margin_s: float = 1.0, retry_margin_s: float = 3.0, max_tokens_per_s: float = 8.0,
-                 language: str = "en"):
+                 beam_size: int = 5, threads: int = 0, short_context: bool = True,
+                 margin_s: float = 3.0, retry_margin_s: float = 3.0, max_tokens_per_s: float = 8.0,
+                 language: str = "en", spell_digits: bool = True):
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -43,6 +46,8 @@ class FasterWhisper:
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe",
                                    language=self.language)
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+        if spell_digits:
+            self.suppress = sorted(set(self.suppress) | set(numeral_tokens(self.tokenizer.tokenizer.decode, self.tokenizer.eot)))
         self.beam_size = beam_size
         self.short_context = short_context
         self.margin_s = margin_s
@@ -51,38 +56,51 @@ class FasterWhisper:
         self.retries = 0  # short-context decodes redone with the longer margin
         self.fallbacks = 0  # ... and then with the full window
 
-    def transcribe(self, audio: np.ndarray) -> Recognition:
+    def transcribe(self, audio: np.ndarray, context: Context | None = None) -> Recognition:
         audio = np.asarray(audio, np.float32)
         if len(audio) == 0:
             return Recognition("", 1.0, -10.0)
         if self.short_context:
-            margins = [m for m in dict.fromkeys((self.margin_s, self.retry_margin_s))
-                       if len(audio) / RATE + m < WINDOW_S]
-            for i, margin in enumerate(margins):
+            tries = [(m, context) for m in dict.fromkeys((self.margin_s, self.retry_margin_s))]
+            if context is not None:
+                tries.insert(1, (self.margin_s, None))  # a context that misleads: try without
+            tries = [(m, c) for m, c in tries
+                     if len(audio) / RATE + m + (len(c.audio) / RATE if c else 0) < WINDOW_S]
+            for i, (margin, ctx) in enumerate(tries):
                 self.retries += i > 0
-                r = self._short(audio, margin)
+                r = self._short(audio, margin, ctx)
                 if r is not None:
                     return r
-            self.fallbacks += bool(margins)
+            self.fallbacks += bool(tries)
         return self._full(audio)
 
-    def _short(self, audio: np.ndarray, margin_s: float) -> Recognition | None:
+    def _short(self, audio: np.ndarray, margin_s: float, context: Context | None = None) -> Recognition | None:
         duration = len(audio) / RATE
-        padded = np.concatenate([audio, np.zeros(int(margin_s * RATE), np.float32)])
+        lead = len(context.audio) / RATE if context else 0.0
+        padded = np.concatenate([context.audio if context else np.zeros(0, np.float32), audio,
+                                 np.zeros(int(margin_s * RATE), np.float32)])
         feats = self.model.feature_extractor(padded)
         n = (feats.shape[-1] - 1) // 2 * 2  # the encoder's conv halves the frames: keep it even
         encoded = self.model.encode(np.ascontiguousarray(feats[:, :n]))
         # Timestamps on: the segment's closing timestamp tells where the model thinks the
         # speech ends, and text it starts after the audio's end is a loop, not speech.
         prompt = self.model.get_prompt(self.tokenizer, [], without_timestamps=False)
-        cap = min(int(8 + duration * self.max_tokens_per_s), self.model.max_length - len(prompt))
+        prefix = []
+        if context:  # the previous turn as an already decoded segment: the model goes on after it
+            tb = self.tokenizer.timestamp_begin
+            prefix = [tb] + self.tokenizer.encode(" " + context.text) + [tb + round(lead / 0.02)]
+        # the cap on new tokens; a prefix counts against max_length, with room to spare (with
+        # room for it once, short turns still stopped before their closing timestamp)
+        cap = min(int(8 + duration * self.max_tokens_per_s), self.model.max_length - len(prompt) - 2 * len(prefix))
         res = self.model.model.generate(
-            encoded, [prompt], beam_size=self.beam_size, max_length=len(prompt) + cap,
+            encoded, [prompt + prefix], beam_size=self.beam_size, max_length=len(prompt) + 2 * len(prefix) + cap,
             return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-            suppress_tokens=self.suppress, max_initial_timestamp_index=50)[0]
+            suppress_tokens=self.suppress, max_initial_timestamp_index=1500 if context else 50)[0]
         ids = res.sequences_ids[0]
+        if prefix and ids[:len(prefix)] == prefix:
+            ids = ids[len(prefix):]
         avg_logprob = res.scores[0] * len(ids) / (len(ids) + 1)  # the score is per token
-        segments = self._segments(ids, duration)
+        segments = [(a - lead, b - lead, t) for a, b, t in self._segments(ids, lead + duration) if a >= lead - 0.3]
         text = " ".join(t for _, _, t in segments).strip()
         r = Recognition(text, res.no_speech_prob, avg_logprob, segments)
         if not segments:  # nothing closed: silence, or a loop the 30 s window must redo
@@ -110,7 +128,7 @@ class FasterWhisper:
 
     def _full(self, audio: np.ndarray) -> Recognition:
         segments, _ = self.model.transcribe(
-            audio, language=self.language, beam_size=self.beam_size,
+            audio, language=self.language, beam_size=self.beam_size, suppress_tokens=list(self.suppress),
             condition_on_previous_text=False, vad_filter=False)
         segs = list(segments)
         if not segs:

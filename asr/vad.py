@@ -28,14 +28,19 @@ class VADEngine(Protocol):
 @dataclass
 class VADSettings:
     engine: str = "webrtc"  # webrtc | silero
-    aggressiveness: int = 2  # webrtc 0-3
+    aggressiveness: int = 1  # webrtc 0-3 (2 and 3 split quiet callers on noisy lines: measured)
     threshold: float = 0.5  # silero speech probability that starts speech
     release: float = 0.15  # speech goes on while the probability stays above threshold - release
-    pre_roll_ms: int = 300  # audio kept before the detected start (soft onsets)
+    pre_roll_ms: int = 500  # audio kept before the detected start (soft onsets under noise)
     hangover_ms: int = 500  # silence that ends an utterance
     start_ms: int = 90  # speech needed to start one (ignores clicks)
     min_speech_ms: int = 250  # shorter utterances are dropped
     max_utterance_s: float = 28.0  # cut here: Whisper's window is 30 s
+    # level gates (dB); 0 turns one off. A window is the caller's speech only if the engine
+    # says speech AND it stands snr_db above the tracked noise floor AND, once the caller's
+    # level is known, it is no more than drop_db under it (background talk is quieter)
+    snr_db: float = 3.0
+    drop_db: float = 20.0
 
 
 def make_engine(settings: VADSettings) -> VADEngine:
@@ -46,6 +51,52 @@ def make_engine(settings: VADSettings) -> VADEngine:
         from asr.vad_silero import SileroVAD
         return SileroVAD()
     raise ValueError(f"unknown VAD engine {settings.engine!r} (webrtc, silero)")
+
+
+class LevelGate:
+    """Tracks the noise floor and the caller's speech level from window energies.
+
+    The floor follows the quietest windows: down at once, up slowly (3 dB/s), so speech
+    never lifts it but a louder room does. The caller's level is the loudest window of each
+    utterance (averaged over the call's utterances): background voices, a TV or babble that
+    a VAD rightly calls speech stand well under it.
+    """
+
+    def __init__(self, snr_db: float, drop_db: float, win_s: float):
+        self.snr_db, self.drop_db, self.win_s = snr_db, drop_db, win_s
+        self.floor: float | None = None
+        self.levels: list[float] = []  # loudest window of each past utterance
+        self.peak = -120.0  # loudest window of the current one
+        self.recent: deque = deque(maxlen=max(1, round(0.15 / win_s)))  # powers of the last 150 ms
+
+    @staticmethod
+    def energy_db(w: np.ndarray) -> float:
+        return float(10 * np.log10(np.mean(np.square(w, dtype=np.float64)) + 1e-12))
+
+    def loud_enough(self, e: float, starting: bool = False) -> bool:
+        self.recent.append(10 ** (e / 10))
+        smooth = 10 * np.log10(np.mean(self.recent))
+        if self.floor is None:
+            self.floor = e
+        elif e < self.floor:
+            self.floor = e
+        else:
+            self.floor = min(e, self.floor + 3.0 * self.win_s)
+        if self.snr_db and e < max(self.floor, -75.0) + self.snr_db:
+            return False
+        level = max([self.peak, *self.levels[-5:]]) if self.levels else self.peak
+        # starting takes more than going on (15 dB under the caller's level, not 20): babble
+        # 15-20 dB under the caller opened turns early and took the caller's words with it
+        drop = self.drop_db * (0.75 if starting else 1.0)
+        return not (self.drop_db and level > -100 and smooth < level - drop)
+
+    def voiced(self, e: float) -> None:
+        self.peak = max(self.peak, e)
+
+    def utterance_ended(self, kept: bool) -> None:
+        if kept and self.peak > -100:
+            self.levels.append(self.peak)
+        self.peak = -120.0
 
 
 class Segmenter:
@@ -60,6 +111,7 @@ class Segmenter:
         eng.reset()
         win = eng.window
         win_s = win / RATE
+        gate = LevelGate(s.snr_db, s.drop_db, win_s)
         start_wins = max(1, round(s.start_ms / 1000 / win_s))
         end_wins = max(1, round(s.hangover_ms / 1000 / win_s))
         pre_roll = deque(maxlen=max(1, round(s.pre_roll_ms / 1000 / win_s)) + start_wins)
@@ -75,9 +127,9 @@ class Segmenter:
             audio = np.concatenate(speech)
             seg_end = seg_start + len(audio) / RATE - end_wins_trailing * win_s
             speech = None
-            if seg_end - seg_start - s.pre_roll_ms / 1000 >= s.min_speech_ms / 1000:
-                return SpeechEnded(round(seg_start, 3), round(seg_end, 3), audio, RATE)
-            return None
+            kept = seg_end - seg_start - s.pre_roll_ms / 1000 >= s.min_speech_ms / 1000
+            gate.utterance_ended(kept)
+            return SpeechEnded(round(seg_start, 3), round(seg_end, 3), audio, RATE) if kept else None
 
         for ev in events:
             if not isinstance(ev, AudioFrame):
@@ -92,6 +144,9 @@ class Segmenter:
                 prob = eng.speech_prob(w)
                 # hysteresis (as Silero's own iterator does): harder to start than to go on
                 voiced = prob >= (s.threshold if speech is None else s.threshold - s.release)
+                voiced = gate.loud_enough(gate.energy_db(w), speech is None) and voiced
+                if voiced:
+                    gate.voiced(gate.energy_db(w))
                 if speech is None:
                     pre_roll.append((t0, w))
                     voiced_run = voiced_run + 1 if voiced else 0
@@ -105,8 +160,9 @@ class Segmenter:
                     speech.append(w)
                     silent_run = 0 if voiced else silent_run + 1
                     if silent_run >= end_wins:
-                        # keep a little of the trailing silence: Whisper likes a soft end
-                        keep = min(silent_run, max(1, end_wins // 3))
+                        # keep 300 ms of what followed the last loud window: Whisper likes a
+                        # soft end, and a word's quiet tail ("thanks") may lie under the gates
+                        keep = min(silent_run, max(1, round(0.3 / win_s)))
                         drop = silent_run - keep
                         speech = speech[:len(speech) - drop] if drop else speech
                         out = close(keep)

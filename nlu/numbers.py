@@ -141,10 +141,35 @@ class NumberRun:
         return parse_number(" ".join(self.words))
 
 
+# words Whisper writes for a digit it heard in a run of digits ("to zero to five five five")
+HOMOPHONES = {"to": "two", "too": "two", "for": "four", "fore": "four", "won": "one", "ate": "eight"}
+
+
+def _read_homophones(toks: list[Token]) -> list[Token]:
+    """A homophone is a digit inside a spoken digit string of four or more digits (order and
+    phone numbers): "my number is to zero to five five five" reads 2 0 2 5 5 5, while "five
+    to seven" and "two for five dollars" stay as they are."""
+    def digit(t: Token) -> bool:
+        return t.text in UNITS or (t.is_digits and len(t.text) == 1)
+    out = list(toks)
+    for _ in range(2):  # a homophone next to another ("to zero to") is read on the second pass
+        for i, t in enumerate(out):
+            if t.text in HOMOPHONES and ((i > 0 and digit(out[i - 1])) or (i + 1 < len(out) and digit(out[i + 1]))):
+                trial = out[:i] + [Token(HOMOPHONES[t.text], t.start, t.end)] + out[i + 1:]
+                lo = hi = i
+                while lo > 0 and digit(trial[lo - 1]):
+                    lo -= 1
+                while hi + 1 < len(trial) and digit(trial[hi + 1]):
+                    hi += 1
+                if hi - lo + 1 >= 4:
+                    out = trial
+    return out
+
+
 def number_runs(text: str) -> list[NumberRun]:
     """Maximal runs of number tokens ("four five six seven", "45 67", "1-2-3-4") with char spans.
     "oh"/"o" and "a"/"and" only count inside a run, never at its start."""
-    toks = tokens(text)
+    toks = _read_homophones(tokens(text))
     runs, i = [], 0
     while i < len(toks):
         t = toks[i]

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from voicebot.device import ctranslate2_device
 from voicebot.events import NLUResult, Transcript
 
 
@@ -54,5 +55,10 @@ def load_nlu(model: str = "auto", device: str = "auto"):
     path = DEFAULT_MODEL_DIR if model == "auto" else Path(model)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path}: no trained NLU model there (run `voicebot train --model-dir {path}`)")
+    onnx, weights = path / "model.onnx", path / "model.safetensors"
+    if (onnx.is_file() and onnx.stat().st_mtime >= weights.stat().st_mtime
+            and ctranslate2_device(device) == "cpu"):  # a GPU runs the torch model
+        from nlu.heads import OnnxNLU
+        return OnnxNLU(path)
     from nlu.multitask import MultiTaskNLU
     return MultiTaskNLU.load(path, device=device)

@@ -14,7 +14,7 @@ import torch
 import yaml
 from torch import nn
 
-from nlu.multitask import MultiTaskNLU, bio_labels
+from nlu.multitask import MultiTaskNLU, bio_labels, export_onnx
 
 
 @dataclass
@@ -163,6 +163,7 @@ def train(examples: list[dict], model_dir: str | Path, cfg: TrainConfig, device:
     saved["history"] = history
     saved["train_seconds"] = round(time.perf_counter() - t_start, 1)
     cfg_path.write_text(json.dumps(saved, indent=2) + "\n")  # in staging: nothing reads it yet
+    export_onnx(MultiTaskNLU.load(staging, "cpu"), staging / "model.onnx")  # the best epoch, for serving
     old = final.with_name(f".{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():

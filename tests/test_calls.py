@@ -82,25 +82,32 @@ def test_batch_goes_on_past_bad_files(bot, tmp_path):
     (tmp_path / "text.wav").write_text("not audio at all\n" * 50)
     sf.write(tmp_path / "silence.wav", np.zeros(16000 * 3, np.float32), 16000)
     sf.write(tmp_path / "zero.wav", np.zeros(0, np.float32), 8000)
+    whole = (SAMPLES / "order_status.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(whole[:len(whole) // 3])  # the header promises 15.7 s
     good = SAMPLES / "store_questions.flac"
     err = tmp_path / "stderr.txt"
     with open(err, "w") as f:
         results = process_calls(bot, [str(tmp_path / "empty.wav"), str(tmp_path / "text.wav"), str(tmp_path / "missing.wav"),
-                                      str(tmp_path / "silence.wav"), str(tmp_path / "zero.wav"), str(good)],
+                                      str(tmp_path / "silence.wav"), str(tmp_path / "zero.wav"), str(tmp_path / "cut.wav"),
+                                      str(good)],
                                 tmp_path / "out", progress=False, err=f)
     by = {r.call: r for r in results}
     assert by["empty"].error and by["text"].error and by["missing"].error
     assert not by["silence"].error and by["silence"].turns == []  # silence: no turns, no invented text
     assert not by["zero"].error and by["zero"].turns == []
     assert len(by["store_questions"].turns) == 4
+    assert not by["cut"].error and by["cut"].warning.startswith("truncated: the header promises 15.7")
+    assert 1 <= len(by["cut"].turns) <= 2  # what is there is still processed
     lines = err.read_text().splitlines()
+    assert any(line.startswith("voicebot: warning: ") and "cut.wav: truncated" in line for line in lines)
     assert any("empty.wav: empty file" in line for line in lines)
     assert any("text.wav: not a readable audio file" in line for line in lines)
     assert any("missing.wav: no such file" in line for line in lines)
     assert all(line.startswith("voicebot: ") for line in lines)  # one line each, no traceback
     rows = list(csv.DictReader(open(tmp_path / "out" / "summary.csv")))
     assert {r["call"]: r["status"] for r in rows} == {"empty": "error", "text": "error", "missing": "error",
-                                                      "silence": "ok", "zero": "ok", "store_questions": "ok"}
+                                                      "silence": "ok", "zero": "ok", "cut": "ok", "store_questions": "ok"}
+    assert {r["call"]: bool(r["warning"]) for r in rows}["cut"] and not any(r["warning"] for r in rows if r["call"] != "cut")
     silence = json.loads((tmp_path / "out" / "silence" / "transcript.json").read_text())
     assert silence["turns"] == []
 

@@ -42,6 +42,7 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path):
     assert config["labels"]["tags"] == list(TAGS) and config["train_config"]["epochs"] == 1
     model = MultiTaskNLU.load(tmp_path / "m", device="cpu")
     r = model.parse("where is my order")
+    assert (tmp_path / "m" / "model.onnx").stat().st_size > 1_000_000  # exported for serving
     assert r.intent in config["labels"]["intents"] and 0 <= r.confidence <= 1
     # trained beside the model dir, moved into place at the end: nothing else left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
@@ -109,7 +110,20 @@ def test_tagged_date_pieces_become_whole_dates(trained):
 
 
 def test_pipeline_uses_the_trained_model_when_asked(trained):
+    """On a CPU the trained model is served from its ONNX export (no torch at start-up), and
+    it understands exactly what the torch model does."""
+    from nlu.heads import OnnxNLU
     from nlu.stage import load_nlu
-    assert isinstance(load_nlu(str(trained), "cpu"), MultiTaskNLU)
+    served = load_nlu(str(trained), "cpu")
+    assert isinstance(served, OnnxNLU)
+    texts = ["where is order four five six seven", "I was charged twice on December the fifth for 25 dollars",
+             "", "uh hi", "the coffee maker arrived broken and I want my money back"]
+    torch_model = MultiTaskNLU.load(trained, device="cpu")
+    for a, b in zip(served.parse_batch(texts), torch_model.parse_batch(texts)):
+        assert (a.intent, a.sentiment, a.entities) == (b.intent, b.sentiment, b.entities)
+        assert a.confidence == pytest.approx(b.confidence, abs=1e-4)
+    # weights saved after the export: the export is stale, the torch model serves
+    torch_model.save(trained / "copy")
+    assert isinstance(load_nlu(str(trained / "copy"), "cpu"), MultiTaskNLU)
     with pytest.raises(FileNotFoundError, match="no trained NLU model"):
         load_nlu("/no/such/model")

@@ -31,6 +31,20 @@ def test_parse_number(spoken, value):
     assert parse_number(spoken) == value
 
 
+@pytest.mark.parametrize("heard, digits", [
+    # Whisper writes homophones for digits it hears inside a spoken number
+    ("my phone number is to zero to five five five zero one four three", ["2025550143"]),
+    ("order for five six seven", ["4567"]),
+    ("it's nine won two three", ["9123"]),
+    # ... but not elsewhere: a short run is a time or a price, "to"/"for" stay words
+    ("I need it by five to seven", ["5", "7"]),
+    ("give me two for five dollars", ["2", "5"]),
+    ("I want to go for five minutes", ["5"]),
+])
+def test_digit_homophones_inside_long_numbers(heard, digits):
+    assert [r.digits for r in number_runs(heard)] == digits
+
+
 def test_number_runs_keep_offsets():
     text = "order four five six seven, it cost 25 dollars"
     runs = number_runs(text)

@@ -78,12 +78,37 @@ def test_config_from_yaml(tmp_path):
     ("asr: [1, 2]\n", "expected a mapping"),
     ("asr: {model: [\n", "not valid YAML"),
     ("- a\n- b\n", "must be a mapping"),
+    # types and ranges are checked when the file loads, not when a model first uses them
+    ("asr: {beam_size: five}\n", r"c\.yml\.asr\.beam_size: expected int, got 'five'"),
+    ("asr: {beam_size: 0}\n", r"asr\.beam_size: 0 is out of range \(1 to 20\)"),
+    ("asr: {short_context: maybe}\n", r"asr\.short_context: expected bool, got 'maybe'"),
+    ("asr: {threads: 1.5}\n", r"asr\.threads: expected int, got 1\.5"),
+    ("asr: {model: null}\n", r"asr\.model: a value is needed, not null"),
+    ("vad: {engine: fancy}\n", r"vad\.engine: 'fancy' is not one of silero, webrtc"),
+    ("vad: {aggressiveness: 5}\n", r"vad\.aggressiveness: 5 is out of range \(0 to 3\)"),
+    ("audio: {frame_ms: 25}\n", r"audio\.frame_ms: 25 is not one of 10, 20, 30"),
+    ("device: tpu\n", r"c\.yml\.device: 'tpu' is not one of auto, cpu, cuda"),
 ])
 def test_config_errors_name_the_file_and_key(tmp_path, text, message):
     path = tmp_path / "c.yml"
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         Config.load(path)
+
+
+def test_config_accepts_ints_for_floats_and_null_where_optional():
+    cfg = Config.from_dict({"asr": {"margin_s": 2}, "tts": {"sample_rate": None}, "vad": {"threshold": 1}})
+    assert cfg.asr.margin_s == 2 and cfg.tts.sample_rate is None and cfg.vad.threshold == 1
+
+
+def test_cli_names_a_bad_config_value_before_loading_models(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "c.yml").write_text("asr: {beam_size: five}\n")
+    r = subprocess.run([sys.executable, "-m", "voicebot.cli", "transcribe", "x.wav", "--config", str(tmp_path / "c.yml")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.strip().endswith("asr.beam_size: expected int, got 'five'")
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_missing_config():

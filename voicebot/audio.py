@@ -41,6 +41,38 @@ def audio_info(path: str | os.PathLike) -> sf._SoundFileInfo:
         raise AudioError(f"{p}: not a readable audio file ({reason})") from None
 
 
+def truncation(path: str | os.PathLike) -> str | None:
+    """For a WAV whose header promises more audio than the file holds (a recording cut off
+    mid-write or mid-copy), a one-line warning; libsndfile reads what is there and says nothing."""
+    import struct
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] not in (b"RIFF", b"RIFX") or head[8:12] != b"WAVE":
+                return None
+            endian = "<" if head[:4] == b"RIFF" else ">"
+            rate = block = 0
+            while chunk := f.read(8):
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack(endian + "I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = f.read(size)
+                    rate, block = struct.unpack(endian + "I", fmt[4:8])[0], struct.unpack(endian + "H", fmt[12:14])[0]
+                    continue
+                if cid == b"data":
+                    have = p.stat().st_size - f.tell()
+                    if size in (0, 0xFFFFFFFF) or size <= have or not rate or not block:
+                        return None  # streaming writers leave 0 or -1 there: not a promise
+                    return (f"{p}: truncated: the header promises {size / block / rate:.2f} s, "
+                            f"the file holds {have / block / rate:.2f} s")
+                f.seek(size + (size & 1), 1)
+    except OSError:
+        return None
+    return None
+
+
 def _pick_channel(block: np.ndarray, channel: int | None, path: Path) -> np.ndarray:
     if block.ndim == 1:
         return block

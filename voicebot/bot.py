@@ -19,7 +19,8 @@ class Bot:
         c = self.config.asr
         return load_recognizer(c.backend, c.model, device=self.config.device, compute_type=c.compute_type,
                                beam_size=c.beam_size, threads=c.threads, short_context=c.short_context,
-                               margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s)
+                               margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s,
+                               spell_digits=c.spell_digits)
 
     @cached_property
     def nlu(self):
@@ -61,7 +62,7 @@ class Bot:
 
     def asr(self):
         from asr.base import ASRStage
-        return ASRStage(self.recognizer, self.config.asr.no_speech_threshold)
+        return ASRStage(self.recognizer, self.config.asr.no_speech_threshold, self.config.asr.context_s)
 
     def tts(self):
         from tts.base import TTSStage

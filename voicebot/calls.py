@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.audio import AudioError, file_frames, find_audio_files, write_wav
+from voicebot.audio import AudioError, file_frames, find_audio_files, truncation, write_wav
 from voicebot.bot import Bot
 from voicebot.events import AudioChunk, BotReply, NLUResult
 from voicebot.files import atomic_write_text
 
-SUMMARY_FIELDS = ["call", "file", "status", "error", "audio_s", "turns", "intents", "handover",
+SUMMARY_FIELDS = ["call", "file", "status", "error", "warning", "audio_s", "turns", "intents", "handover",
                   "asr_ms_mean", "nlu_ms_mean", "tts_first_audio_ms_mean"]
 
 
@@ -32,13 +32,14 @@ class CallResult:
     audio_s: float = 0.0
     handover: bool = False
     error: str = ""
+    warning: str = ""
 
     def summary_row(self) -> dict:
         def mean(key):
             values = [t["latency_ms"][key] for t in self.turns if t["latency_ms"].get(key) is not None]
             return round(float(np.mean(values)), 1) if values else ""
         return {"call": self.call, "file": self.file, "status": "error" if self.error else "ok",
-                "error": self.error, "audio_s": round(self.audio_s, 2), "turns": len(self.turns),
+                "error": self.error, "warning": self.warning, "audio_s": round(self.audio_s, 2), "turns": len(self.turns),
                 "intents": " ".join(t["intent"] for t in self.turns), "handover": self.handover,
                 "asr_ms_mean": mean("asr"), "nlu_ms_mean": mean("nlu"),
                 "tts_first_audio_ms_mean": mean("tts_first_audio")}
@@ -56,6 +57,7 @@ def call_name(path: Path, taken: set[str]) -> str:
 def process_call(bot: Bot, path: Path, out_dir: Path, name: str, channel: int | None = None) -> CallResult:
     """Run one call through the pipeline; raises AudioError for unusable audio."""
     result = CallResult(name, str(path))
+    result.warning = (truncation(path) or "").split(": ", 1)[-1]
     call_dir = out_dir / name
     frames = file_frames(path, bot.config.audio.frame_ms, channel)
     last_t = 0.0
@@ -99,6 +101,7 @@ def process_call(bot: Bot, path: Path, out_dir: Path, name: str, channel: int | 
     finish_reply()
     result.audio_s = round(last_t, 3)
     doc = {"call": name, "file": str(path), "audio_s": result.audio_s, "handover": result.handover,
+           **({"warning": result.warning} if result.warning else {}),
            "config": {"asr": f"{bot.config.asr.backend}/{bot.config.asr.model}", "vad": bot.config.vad.engine,
                       "tts": bot.config.tts.engine}, "turns": result.turns}
     atomic_write_text(call_dir / "transcript.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
@@ -135,6 +138,8 @@ def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int
             bar.update(task, description=f"call {name}")
             try:
                 results.append(process_call(bot, path, out_dir, name, channel))
+                if results[-1].warning:
+                    print(f"voicebot: warning: {path}: {results[-1].warning}", file=err)
             except AudioError as e:
                 print(f"voicebot: {e}", file=err)
                 results.append(CallResult(name, str(path), error=str(e).split(": ", 1)[-1]))

@@ -189,6 +189,20 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_score(args) -> int:
+    from voicebot.bot import Bot
+    from voicebot.score import run
+    return run(args, lambda: Bot(load_config(args)))
+
+
+def cmd_make_test_calls(args) -> int:
+    from voicebot.testcalls import default_calls, write_call
+    calls = default_calls(tuple(args.noise or ("white", "hum", "babble")), tuple(args.level or (-50.0,)), args.rounds)
+    for i, call in enumerate(calls):
+        print(write_call(call, args.out, seed=i))
+    return 0
+
+
 class UsageError(Exception):
     pass
 
@@ -231,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--context", action="append", choices=["short", "30s"], help="faster-whisper encoder window")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--compute-type", action="append", help="int8, float16, float32 (faster-whisper)")
-    p.add_argument("--beam-size", type=int, default=1)
+    p.add_argument("--beam-size", type=int, default=5)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
@@ -247,6 +261,21 @@ def build_parser() -> argparse.ArgumentParser:
     from tts.bench import add_arguments as tts_bench_arguments
     tts_bench_arguments(p)
     p.set_defaults(func=cmd_bench_tts)
+
+    p = sub.add_parser("score", help="score recorded calls against reference transcripts: WER, turns, intents "
+                       "(beside plain faster-whisper with --plain)")
+    from voicebot.score import add_arguments as score_arguments
+    score_arguments(p)
+    _engine_options(p)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("make-test-calls", help="synthesize test calls in espeak-ng/flite voices with noise, "
+                       "with reference transcripts")
+    p.add_argument("out", help="output directory")
+    p.add_argument("--noise", action="append", choices=["white", "hum", "babble", "none"])
+    p.add_argument("--level", action="append", type=float, help="noise level in dBFS (default -50; babble 15 dB louder)")
+    p.add_argument("--rounds", type=int, default=1, help="each script this many times (the second round's caller is 12 dB quieter)")
+    p.set_defaults(func=cmd_make_test_calls)
 
     p = sub.add_parser("train", help="train the multi-task NLU model (intent, sentiment, entities)")
     p.add_argument("--config", default=str(Path(__file__).resolve().parent.parent / "nlu" / "train_config.yml"))

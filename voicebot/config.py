@@ -10,6 +10,8 @@ Every section is a dataclass with defaults, so a YAML file only names what it ch
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,12 +31,20 @@ class ASRConfig:
     backend: str = "faster-whisper"  # faster-whisper | openai-whisper
     model: str = "base"  # tiny.en, base, a hub name, or a local path
     compute_type: str = "auto"  # int8 on CPU, float16 on GPU
-    beam_size: int = 1
+    # beam 5 and a 3 s margin: on noisy test calls in other voices, greedy decoding with a 1 s
+    # margin lost 3-4 WER points to the 30 s window (docs/benchmarks.md, "Noisy calls")
+    beam_size: int = 5
     threads: int = 0  # 0: the library's default
     short_context: bool = True  # encode the utterance's own length, not a padded 30 s window
-    margin_s: float = 1.0
+    margin_s: float = 3.0
     max_tokens_per_s: float = 8.0
     no_speech_threshold: float = 0.6
+    # the caller's previous turn (up to this long) goes before the next one in Whisper's window,
+    # its text as the decoder's prefix: same voice, same line, heard better; 0 turns it off
+    context_s: float = 10.0
+    # numbers spelled out ("four four one two zero"), not digits: Whisper's digit writing merges
+    # and splits runs ("414120", "5.5.5.219.884.0"); the NLU reads the words
+    spell_digits: bool = True
 
 
 @dataclass
@@ -92,18 +102,73 @@ class Config:
         return dataclasses.asdict(self)
 
 
-def _build(cls, data: dict, where: str):
+# checked when a file loads, so a bad value is named before any model loads:
+# a set lists the choices, a pair is a numeric range (inclusive)
+LIMITS = {
+    "device": {"auto", "cpu", "cuda"},
+    "audio.frame_ms": {10, 20, 30},
+    "audio.channel": (0, 63),
+    "vad.engine": {"webrtc", "silero"},
+    "vad.aggressiveness": (0, 3),
+    "vad.threshold": (0.0, 1.0),
+    "vad.release": (0.0, 1.0),
+    "vad.pre_roll_ms": (0, 2000),
+    "vad.hangover_ms": (30, 5000),
+    "vad.start_ms": (0, 2000),
+    "vad.min_speech_ms": (0, 10000),
+    "vad.max_utterance_s": (1.0, 30.0),
+    "vad.snr_db": (0.0, 40.0),
+    "vad.drop_db": (0.0, 60.0),
+    "asr.backend": {"faster-whisper", "openai-whisper"},
+    "asr.beam_size": (1, 20),
+    "asr.threads": (0, 256),
+    "asr.margin_s": (0.0, 29.0),
+    "asr.max_tokens_per_s": (1.0, 100.0),
+    "asr.no_speech_threshold": (0.0, 1.0),
+    "asr.context_s": (0.0, 20.0),
+    "tts.engine": {"piper", "coqui"},
+    "tts.sample_rate": (4000, 96000),
+    "tts.length_scale": (0.1, 10.0),
+    "tts.first_piece_chars": (0, 10000),
+}
+
+
+def _check(key: str, value, hint, where: str):
+    """`value` against its annotation (int, float, bool, str, X | None) and LIMITS[key]."""
+    union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+    kinds = [a for a in (typing.get_args(hint) if union else (hint,)) if a is not type(None)]
+    if value is None:
+        if union and len(kinds) < len(typing.get_args(hint)):
+            return None
+        raise ValueError(f"{where}: a value is needed, not null")
+
+    def fits(k):
+        if isinstance(value, bool):
+            return k is bool
+        return isinstance(value, (int, float)) if k is float else isinstance(value, k)
+    if not any(fits(k) for k in kinds):
+        raise ValueError(f"{where}: expected {' or '.join(k.__name__ for k in kinds)}, got {value!r}")
+    limit = LIMITS.get(key)
+    if isinstance(limit, set) and value not in limit:
+        raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(str, sorted(limit)))}")
+    if isinstance(limit, tuple) and not limit[0] <= value <= limit[1]:
+        raise ValueError(f"{where}: {value!r} is out of range ({limit[0]} to {limit[1]})")
+    return value
+
+
+def _build(cls, data: dict, where: str, path: str = ""):
     if not isinstance(data, dict):
         raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(fields)})")
+    hints = typing.get_type_hints(cls)
     values = {}
     for name, value in data.items():
         default = getattr(cls(), name)
         if dataclasses.is_dataclass(default):
-            values[name] = _build(type(default), value or {}, f"{where}.{name}")
+            values[name] = _build(type(default), value or {}, f"{where}.{name}", f"{path}{name}.")
         else:
-            values[name] = value
+            values[name] = _check(f"{path}{name}", value, hints[name], f"{where}.{name}")
     return cls(**values)

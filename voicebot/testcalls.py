@@ -26,7 +26,8 @@ RATE = 16000
 VOICES = ["espeak:en-us", "flite:slt", "espeak:en-gb-scotland", "flite:kal16", "flite:awb",
           "espeak:en-gb", "flite:rms"]
 
-# (turns as (text, intent)); order numbers are the sample database's
+# turns as (text, intent), "" where no intent fits; the first order numbers are the
+# sample database's, the last scripts have long digit strings (order and phone numbers)
 SCRIPTS: list[list[tuple[str, str]]] = [
     [("Hi there, I want to check on my order.", "order_status"),
      ("The order number is four five six seven.", "order_status"),
@@ -62,6 +63,12 @@ SCRIPTS: list[list[tuple[str, str]]] = [
     [("Hello, how do I cancel my premium subscription?", "cancel_subscription"),
      ("You should add a dark mode to your app.", "suggestion"),
      ("Thanks, bye.", "goodbye")],
+    [("My order number is four four one two zero.", "order_status"),
+     ("Please call me back at five five five, two one nine, eight eight four zero.", ""),
+     ("Thank you.", "thanks")],
+    [("Hi, it's about order nine zero zero one seven.", "order_status"),
+     ("My phone number is two zero two, five five five, zero one four three.", ""),
+     ("Okay, goodbye.", "goodbye")],
 ]
 # sentences for babble: other people talking in the room
 BABBLE = ["The weather has been lovely all week.", "Did you see the game last night?",
@@ -129,14 +136,14 @@ class TestCall:
     level_dbfs: float = -50.0
     telephone: bool = False  # 8 kHz mu-law, 300-3400 Hz
     gap_s: float = 1.5
+    speech_db: float = -3.0  # the caller's peak level (a quiet line is -15 or lower)
 
 
 def render(call: TestCall, seed: int = 0) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """The call's 16 kHz audio and each turn's (start, end) in seconds."""
     parts, spans, t = [np.zeros(RATE // 2, np.float32)], [], 0.5
     for text, _ in call.turns:
-        speech = speak(text, call.voice)
-        speech = _trim(speech)
+        speech = _trim(speak(text, call.voice)) * 10 ** ((call.speech_db + 3) / 20)
         spans.append((round(t, 3), round(t + len(speech) / RATE, 3)))
         parts += [speech, np.zeros(int(call.gap_s * RATE), np.float32)]
         t += len(speech) / RATE + call.gap_s
@@ -173,18 +180,24 @@ def write_call(call: TestCall, out_dir: str | Path, seed: int = 0) -> Path:
             sf.write(tmp, resample(audio, RATE, 8000), 8000, subtype="ULAW", format="WAV")
         else:
             sf.write(tmp, audio, RATE, subtype="PCM_16", format="WAV")
-    atomic_write_text(out_dir / f"{call.name}.txt", "".join(f"{t}\t{i}\n" for t, i in call.turns))
+    atomic_write_text(out_dir / f"{call.name}.txt", "".join(f"{t}\t{i}\n" if i else f"{t}\n" for t, i in call.turns))
     return path
 
 
-def default_calls(noises=("white", "hum", "babble"), levels=(-50.0,)) -> list[TestCall]:
-    """The standard set: each script once, voices, noises and levels in turn, every other call by phone."""
+def default_calls(noises=("white", "hum", "babble"), levels=(-50.0,), rounds: int = 1) -> list[TestCall]:
+    """The standard set: each script `rounds` times; voices, noises, levels and the caller's
+    level (loud, then 12 dB quieter) in turn; every other call by phone."""
     calls = []
-    for i, turns in enumerate(SCRIPTS):
-        kind = noises[i % len(noises)]
+    for n in range(rounds * len(SCRIPTS)):
+        turns = SCRIPTS[n % len(SCRIPTS)]
+        kind = noises[n % len(noises)]
         # babble is speech: at the level of steady noise it is inaudible; -20 dB under the caller
-        level = levels[i % len(levels)] + (15 if kind == "babble" else 0)
-        tel = i % 2 == 1
-        calls.append(TestCall(f"call{i + 1:02d}_{kind}{int(-level)}_{'8k' if tel else '16k'}", turns,
-                              VOICES[i % len(VOICES)], kind, level, tel))
+        tel = n % 2 == 1
+        speech_db = -3.0 if n // len(SCRIPTS) % 2 == 0 else -15.0
+        level = levels[n // len(noises) % len(levels)]
+        if kind == "babble":  # other voices: 20 dB (15 dB at the louder level) under the caller
+            level = speech_db - 15 - (20 if level <= -45 else 15)
+        calls.append(TestCall(f"call{n + 1:02d}_{kind}{int(-level)}_{'8k' if tel else '16k'}"
+                              f"{'_quiet' if speech_db < -3 else ''}", turns, VOICES[n % len(VOICES)],
+                              kind, level, tel, speech_db=speech_db))
     return calls

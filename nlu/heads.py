@@ -1,0 +1,118 @@
+"""What every runtime of the multi-task model shares: labels, decoding, entities.
+
+`Heads.parse_batch` turns a runtime's raw scores (intent and sentiment probabilities, a tag
+per word piece with its character offsets) into NLUResults. Two runtimes: `MultiTaskNLU`
+(torch, nlu/multitask.py: training and GPUs) and `OnnxNLU` below (onnxruntime and the
+`tokenizers` library: no torch or transformers import, the default on a CPU).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from voicebot.events import Entity, NLUResult
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# said as dates, but mostly not meant as one ("that's all for today"): added only when tagged
+IDIOMS = {"today", "tonight"}
+
+
+def decode_spans(offsets: list[tuple[int, int]], tags: list[str]) -> list[tuple[int, int, str]]:
+    """Contiguous B/I pieces of one type become one (start, end, type) character span."""
+    spans: list[list] = []
+    for (s, e), tag in zip(offsets, tags):
+        if s == e or tag == "O":
+            continue
+        kind, etype = tag.split("-", 1)
+        if spans and spans[-1][2] == etype and (kind == "I" or s == spans[-1][1]):
+            spans[-1][1] = e  # continue the span (also a B glued to it inside one word)
+        else:
+            spans.append([s, e, etype])
+    return [tuple(x) for x in spans]
+
+
+class Heads:
+    def __init__(self, labels: dict, info: dict | None = None):
+        self.intents, self.sentiments, self.tags = labels["intents"], labels["sentiments"], labels["tags"]
+        self.info = info or {}
+        from nlu.entities import EntityExtractor
+        self.normalizer = EntityExtractor()
+
+    def scores(self, texts: list[str]):
+        """(intent probabilities, sentiment probabilities, tag ids per piece, piece offsets)."""
+        raise NotImplementedError
+
+    def parse_batch(self, texts: list[str]) -> list[NLUResult]:
+        texts = [t.strip() for t in texts]
+        out: list[NLUResult | None] = [None] * len(texts)
+        todo = [i for i, t in enumerate(texts) if t]
+        for i in set(range(len(texts))) - set(todo):
+            out[i] = NLUResult(texts[i], "out_of_scope", 0.0, "neutral")
+        if todo:
+            t0 = time.perf_counter()
+            ip, sp, tag_ids, offsets = self.scores([texts[i] for i in todo])
+            ms = (time.perf_counter() - t0) * 1000 / len(todo)
+            for row, i in enumerate(todo):
+                spans = decode_spans([tuple(o) for o in offsets[row]], [self.tags[t] for t in tag_ids[row]])
+                ents = self.entities(texts[i], spans)
+                out[i] = NLUResult(texts[i], self.intents[int(ip[row].argmax())], float(ip[row].max()),
+                                   self.sentiments[int(sp[row].argmax())], ents, nlu_ms=ms)
+        return out
+
+    def parse(self, text: str) -> NLUResult:
+        return self.parse_batch([text])[0]
+
+    def entities(self, text: str, spans: list[tuple[int, int, str]]) -> tuple[Entity, ...]:
+        """Tagged spans with normalized values. Dates get help from the rules, which see the
+        whole sentence: a tagged piece of a date ("fifth" of "december the fifth", "tomorrow"
+        of "the day after tomorrow") becomes the date around it, and a date the tagger
+        missed is added when the rules resolve it to a day."""
+        dates = [e for e in self.normalizer.extract(text) if e.type == "date"]
+        found = [self.entity(text, start, end, kind, dates) for start, end, kind in spans]
+        found += [d for d in dates if ISO_DATE.fullmatch(d.value) and d.text.lower() not in IDIOMS
+                  and not any(f.start < d.end and d.start < f.end for f in found)]
+        return tuple(sorted(dict.fromkeys(found), key=lambda e: e.start))  # two pieces of one date: once
+
+    def entity(self, text: str, start: int, end: int, kind: str, dates: list[Entity] = ()) -> Entity:
+        words = text[start:end]
+        value = self.normalizer.normalize(kind, words)
+        if kind == "date":
+            for rule in dates:
+                if rule.start < end and start < rule.end and (
+                        not ISO_DATE.fullmatch(value) or (rule.start <= start and end <= rule.end)):
+                    return rule
+        return Entity(kind, value, words, start, end)
+
+
+class OnnxNLU(Heads):
+    """The exported model (model.onnx beside the weights) run by onnxruntime."""
+
+    def __init__(self, model_dir: str | Path, threads: int = 0):
+        import onnxruntime
+        from tokenizers import Tokenizer
+        d = Path(model_dir)
+        config = json.loads((d / "config.json").read_text())
+        super().__init__(config["labels"], config)
+        self.tokenizer = Tokenizer.from_file(str(d / "tokenizer" / "tokenizer.json"))
+        self.tokenizer.enable_truncation(config.get("max_tokens", 64))
+        self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(d / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+
+    def scores(self, texts: list[str]):
+        enc = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], np.int64)
+        mask = np.array([e.attention_mask for e in enc], np.int64)
+        intent, sentiment, tags = self.session.run(None, {"input_ids": ids, "attention_mask": mask})
+        return _softmax(intent), _softmax(sentiment), tags.argmax(-1), [e.offsets for e in enc]
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)

@@ -1,0 +1,74 @@
+"""The call scorer: turn segmentation from word alignment, WER, intents, digit strings; and
+`voicebot score` end to end on noisy test calls in voices other than the bot's, beside plain
+faster-whisper."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from voicebot.score import Reference, align, read_reference, score_call
+
+REF = Reference(["I want to check my order.", "The order number is four five six seven.", "Thanks, bye."],
+                ["order_status", "order_status", "goodbye"])
+
+
+def test_align_maps_reference_words_to_hypothesis_words():
+    assert align("a b c d".split(), "a x c d".split()) == [0, 1, 2, 3]  # substitution keeps its place
+    assert align("a b c d".split(), "a c d".split()) == [0, None, 1, 2]  # deletion
+    assert align("a b".split(), "a q b".split()) == [0, 2]  # insertion skipped
+
+
+def test_turns_right_merged_split_missed():
+    right = score_call("c", REF, ["I want to check my order.", "The order number is 4567.", "Thanks, bye."],
+                       ["order_status", "order_status", "goodbye"])
+    assert (right.right, right.merged, right.split, right.missed, right.errors) == (3, 0, 0, 0, 0)
+    assert (right.numbers, right.numbers_right, right.intents_right) == (1, 1, 3)
+    merged = score_call("c", REF, ["I want to check my order. The order number is four five six seven.", "Thanks, bye."],
+                        ["order_status", "goodbye"])
+    assert (merged.right, merged.merged) == (1, 2) and merged.errors == 0
+    split = score_call("c", REF, ["I want to check", "my order.", "The order number is 4 5 6 7.", "Thanks, bye."],
+                       [None, "order_status", "order_status", "goodbye"])
+    assert (split.right, split.split) == (2, 1)
+    missed = score_call("c", REF, ["I want to check my order.", "Thanks, bye."], ["order_status", "goodbye"])
+    assert (missed.right, missed.missed, missed.numbers_right) == (2, 1, 0)
+    assert missed.errors == 5  # the whole second turn ("four five six seven" is one word: 4567)
+    # one misheard word that lands in the neighbouring turn is an ASR error, not a merge
+    noisy = score_call("c", REF, ["I want to check my order. and", "The order number is 4567.", "Thanks, bye."],
+                       ["order_status", "order_status", "goodbye"])
+    assert noisy.right == 3 and noisy.errors == 1
+
+
+def test_reference_file(tmp_path):
+    (tmp_path / "a.txt").write_text("Hello there.\tgreet\n\nMy number is two zero two five.\n")
+    ref = read_reference(tmp_path / "a.txt")
+    assert ref.turns == ["Hello there.", "My number is two zero two five."] and ref.intents == ["greet", None]
+    (tmp_path / "b.txt").write_text("\n")
+    with pytest.raises(ValueError, match=r"b\.txt: no reference turns"):
+        read_reference(tmp_path / "b.txt")
+
+
+@pytest.mark.slow
+def test_score_noisy_calls_beside_plain_faster_whisper(tmp_path):
+    """Two noisy test calls (espeak-ng and flite, one by phone): the default pipeline finds
+    every turn, understands them, and its WER is in the plain library's range."""
+    from voicebot.testcalls import default_calls, write_call
+    calls = default_calls(levels=(-50.0,))
+    for i in (0, 3):  # white noise at 16 kHz (espeak en-us); white noise by phone (flite kal16)
+        write_call(calls[i], tmp_path / "calls", seed=i)
+    (tmp_path / "calls" / "notes.wav").write_text("not audio")  # no reference, not audio: named, skipped
+    r = subprocess.run([sys.executable, "-m", "voicebot.cli", "score", str(tmp_path / "calls"), "--plain",
+                        "--plain-model", "tiny.en", "--out", str(tmp_path / "out"), "--json", str(tmp_path / "s.json"),
+                        "-q", "--nlu-model", "baseline"], capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert r.returncode == 1, r.stderr  # the file without a reference
+    assert "notes.wav: no reference notes.txt beside it" in r.stderr and "Traceback" not in r.stderr
+    report = json.loads((tmp_path / "s.json").read_text())
+    ours = report["systems"]["voicebot"]["total"]
+    plain = report["systems"]["plain faster-whisper tiny.en"]["total"]
+    assert ours["turns"] == 6 and ours["right"] == 6
+    assert ours["wer"] <= 0.15 and plain["wer"] is not None
+    assert ours["numbers"] == 1 and ours["numbers_right"] == 1  # "four five six seven"
+    assert ours["intent_accuracy"] >= 0.8
+    assert ours["seconds"] > 0 and plain["seconds"] > 0
+    assert "voicebot" in r.stdout and "plain faster-whisper tiny.en" in r.stdout
