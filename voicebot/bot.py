@@ -47,9 +47,15 @@ class Bot:
         return load_synthesizer(c.engine, **options)
 
     def warm_up(self) -> None:
-        """Run each engine once: first calls pay for lazy loading and kernel set-up, and a
-        caller should not. Also makes per-turn latencies comparable from the first turn on."""
+        """Load the engines side by side (their loads are mostly native code that lets the
+        other threads run), then run each once: first calls pay for lazy set-up, and a caller
+        should not. Also makes per-turn latencies comparable from the first turn on."""
         import numpy as np
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(3) as pool:
+            for job in [pool.submit(lambda: self.recognizer), pool.submit(lambda: self.nlu),
+                        pool.submit(lambda: self.synthesizer)]:
+                job.result()  # an engine that cannot load raises here
         self.recognizer.transcribe(np.zeros(16000, np.float32))
         self.nlu.parse("hello")
         for _ in self.synthesizer.synthesize("Hello."):
