@@ -35,12 +35,6 @@ class Recognizer(Protocol):
         """16 kHz mono float32 in, text out."""
 
 
-def numeral_tokens(decode, eot: int) -> list[int]:
-    """Tokens that write digits. Suppressed, Whisper spells numbers out ("four four one two
-    zero"), which keeps each spoken digit a word instead of merged or split runs ("414120")."""
-    return [i for i in range(eot) if any(c.isdigit() for c in decode([i]))]
-
-
 def is_silence(r: Recognition, no_speech_threshold: float = 0.6, logprob_threshold: float = -1.0) -> bool:
     """Whisper's own rule: likely no speech AND an unsure decode means nothing was said."""
     return not r.text.strip() or (r.no_speech_prob > no_speech_threshold and r.avg_logprob < logprob_threshold)
@@ -52,7 +46,7 @@ class ASRStage:
     def __init__(self, recognizer: Recognizer, no_speech_threshold: float = 0.6, context_s: float = 10.0):
         self.recognizer = recognizer
         self.no_speech_threshold = no_speech_threshold
-        self.context_s = context_s  # a previous turn up to this long is the next one's context; 0: none
+        self.context_s = context_s  # earlier turns up to this long are a turn's context; 0: none
 
     def __call__(self, events: Iterable) -> Iterator:
         heard: list[Context] = []  # one stage per call: the context never crosses calls

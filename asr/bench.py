@@ -33,7 +33,7 @@ class BenchConfig:
     model: str
     device: str = "cpu"
     compute_type: str = "auto"
-    beam_size: int = 5
+    beam_size: int = 1
     threads: int = 0
 
     @property

@@ -15,9 +15,11 @@ line (see asr.base.Context).
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from asr.base import Context, Recognition, is_silence, numeral_tokens
+from asr.base import Context, Recognition, is_silence
 from asr.models import faster_whisper_model
 from voicebot.device import compute_type as pick_compute_type, ctranslate2_device
 
@@ -29,9 +31,9 @@ class FasterWhisper:
     name = "faster-whisper"
 
     def __init__(self, model: str = "base", device: str = "auto", compute_type: str = "auto",
-                 beam_size: int = 5, threads: int = 0, short_context: bool = True,
-                 margin_s: float = 3.0, retry_margin_s: float = 3.0, max_tokens_per_s: float = 8.0,
-                 language: str = "en", spell_digits: bool = True):
+                 beam_size: int = 1, threads: int = 0, short_context: bool = True,
+                 margin_s: float = 1.0, retry_margin_s: float = 3.0, max_tokens_per_s: float = 8.0,
+                 language: str = "en"):
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -39,6 +41,9 @@ class FasterWhisper:
         self.device = ctranslate2_device(device)
         self.compute_type = pick_compute_type(self.device, compute_type)
         self.model_name = model
+        # CTranslate2's own default is 4 threads: on a 2-core machine that oversubscribes the
+        # cores (measured: 80 noisy turns in 8.1 s with it, 6.7 s with 2 threads)
+        threads = threads or min(4, os.cpu_count() or 1)
         self.model = WhisperModel(faster_whisper_model(model), device=self.device,
                                   compute_type=self.compute_type, cpu_threads=threads)
         multilingual = self.model.model.is_multilingual
@@ -46,8 +51,6 @@ class FasterWhisper:
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe",
                                    language=self.language)
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
-        if spell_digits:
-            self.suppress = sorted(set(self.suppress) | set(numeral_tokens(self.tokenizer.tokenizer.decode, self.tokenizer.eot)))
         self.beam_size = beam_size
         self.short_context = short_context
         self.margin_s = margin_s
@@ -128,7 +131,7 @@ class FasterWhisper:
 
     def _full(self, audio: np.ndarray) -> Recognition:
         segments, _ = self.model.transcribe(
-            audio, language=self.language, beam_size=self.beam_size, suppress_tokens=list(self.suppress),
+            audio, language=self.language, beam_size=self.beam_size,
             condition_on_previous_text=False, vad_filter=False)
         segs = list(segments)
         if not segs:

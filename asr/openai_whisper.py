@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from asr.base import Context, Recognition, numeral_tokens
+from asr.base import Context, Recognition
 from asr.models import openai_whisper_model
 from voicebot.device import torch_device
 
@@ -13,7 +13,7 @@ class OpenAIWhisper:
     name = "openai-whisper"
 
     def __init__(self, model: str = "tiny.en", device: str = "auto", beam_size: int = 1,
-                 threads: int = 0, language: str = "en", spell_digits: bool = True, **_ignored):
+                 threads: int = 0, language: str = "en", **_ignored):
         import whisper
         if threads:
             import torch
@@ -29,11 +29,6 @@ class OpenAIWhisper:
                                f"failed ({getattr(e, 'reason', e)}); pass a .pt path") from None
         self.language = language if self.model.is_multilingual else "en"
         self.beam_size = beam_size
-        self.suppress = [-1]  # Whisper's default set
-        if spell_digits:
-            from whisper.tokenizer import get_tokenizer
-            tok = get_tokenizer(self.model.is_multilingual)
-            self.suppress += numeral_tokens(tok.encoding.decode, tok.eot)
 
     def transcribe(self, audio: np.ndarray, context: Context | None = None) -> Recognition:
         audio = np.asarray(audio, np.float32)
@@ -42,8 +37,7 @@ class OpenAIWhisper:
         out = self.model.transcribe(
             audio, language=self.language, fp16=self.device == "cuda", temperature=0.0,
             beam_size=self.beam_size if self.beam_size > 1 else None,
-            initial_prompt=context.text if context else None, suppress_tokens=self.suppress,
-            condition_on_previous_text=False, verbose=None)
+            initial_prompt=context.text if context else None, condition_on_previous_text=False, verbose=None)
         segs = out["segments"]
         if not segs:
             return Recognition("", 1.0, -10.0)

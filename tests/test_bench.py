@@ -49,7 +49,7 @@ def test_end_to_end_two_utterances_json_schema(tmp_path):
     assert len(report["results"]) == 2
     for r in report["results"]:
         assert r["backend"] == "faster-whisper" and r["context"] in ("short", "30s") and r["model"] == "tiny.en"
-        assert r["device"] == "cpu" and r["compute_type"] == "int8" and r["beam_size"] == 5
+        assert r["device"] == "cpu" and r["compute_type"] == "int8" and r["beam_size"] == 1
         assert set(r["latency_ms"]) >= {"p50", "p95", "max"}
         assert r["latency_ms"]["p50"] <= r["latency_ms"]["p95"] <= r["latency_ms"]["max"]
         assert r["rtf"] > 0 and r["load_s"] > 0 and r["peak_rss_mb"] > 50

@@ -19,8 +19,7 @@ class Bot:
         c = self.config.asr
         return load_recognizer(c.backend, c.model, device=self.config.device, compute_type=c.compute_type,
                                beam_size=c.beam_size, threads=c.threads, short_context=c.short_context,
-                               margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s,
-                               spell_digits=c.spell_digits)
+                               margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s)
 
     @cached_property
     def nlu(self):
@@ -68,7 +67,8 @@ class Bot:
 
     def asr(self):
         from asr.base import ASRStage
-        return ASRStage(self.recognizer, self.config.asr.no_speech_threshold, self.config.asr.context_s)
+        c = self.config.asr
+        return ASRStage(self.recognizer, c.no_speech_threshold, c.context_s)
 
     def tts(self):
         from tts.base import TTSStage
