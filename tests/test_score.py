@@ -60,6 +60,7 @@ def test_score_noisy_calls_beside_plain_faster_whisper(tmp_path):
     (tmp_path / "calls" / "notes.wav").write_text("not audio")  # no reference, not audio: named, skipped
     r = subprocess.run([sys.executable, "-m", "voicebot.cli", "score", str(tmp_path / "calls"), "--plain",
                         "--plain-model", "tiny.en", "--out", str(tmp_path / "out"), "--json", str(tmp_path / "s.json"),
+                        "--plot", str(tmp_path / "s.png"),
                         "-q", "--nlu-model", "baseline"], capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert r.returncode == 1, r.stderr  # the file without a reference
     assert "notes.wav: no reference notes.txt beside it" in r.stderr and "Traceback" not in r.stderr
@@ -72,3 +73,4 @@ def test_score_noisy_calls_beside_plain_faster_whisper(tmp_path):
     assert ours["intent_accuracy"] >= 0.8
     assert ours["seconds"] > 0 and plain["seconds"] > 0
     assert "voicebot" in r.stdout and "plain faster-whisper tiny.en" in r.stdout
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"

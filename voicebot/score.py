@@ -247,7 +247,32 @@ def run(args, bot_factory) -> int:
                                   f"({d['got_intent']}, expected {d['intent']})", markup=False)
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+    if args.plot:
+        plot(report, args.plot)
     return 1 if errors else 0
+
+
+def plot(report: dict, path: str) -> None:
+    """WER and turns right, one bar per system."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from voicebot.files import save_png
+    labels = list(report["systems"])
+    totals_ = [report["systems"][k]["total"] for k in labels]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, key, title in ((axes[0], "wer", "WER % (lower is better)"),
+                           (axes[1], "segmentation", "turns right % (higher is better)")):
+        values = [100 * (t[key] or 0) for t in totals_]
+        ax.barh(labels, values, color=["tab:blue", "tab:gray", "tab:orange", "tab:green"][:len(labels)] if len(labels) <= 4 else None)
+        ax.set_title(title)
+        for i, v in enumerate(values):
+            ax.text(v, i, f" {v:.1f}", va="center")
+        ax.set_xlim(0, max(values + [1]) * 1.2)
+    fig.suptitle(f"{totals_[0]['calls']} calls, {report['audio_s']:.0f} s of audio")
+    fig.tight_layout()
+    save_png(fig, path)
 
 
 def _duration(path: Path) -> float:
@@ -263,5 +288,6 @@ def add_arguments(p) -> None:
     p.add_argument("--plain", action="store_true", help="also run plain faster-whisper with its defaults")
     p.add_argument("--plain-model", default="base", help="model for --plain (default base)")
     p.add_argument("--json", help="write the scores as JSON")
+    p.add_argument("--plot", help="write WER and turn segmentation as a PNG")
     p.add_argument("-v", "--verbose", action="store_true", help="list every turn that was not right")
     p.add_argument("-q", "--quiet", action="store_true")
