@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from voicebot.events import NLUResult, Transcript
+from voicebot.events import Interrupted, NLUResult, Transcript
 
 
 class NLUStage:
@@ -27,7 +27,8 @@ class NLUStage:
 
 
 class DialogueStage:
-    """Stage: NLUResult in (passed on), then the conversation's BotReply."""
+    """Stage: NLUResult in (passed on), then the conversation's BotReply. An Interrupted
+    (live calls) tells the conversation its last reply was cut."""
 
     def __init__(self, conversation, greet: bool = False):
         self.conversation = conversation
@@ -40,6 +41,8 @@ class DialogueStage:
             yield ev
             if isinstance(ev, NLUResult):
                 yield self.conversation.respond(ev)
+            elif isinstance(ev, Interrupted):
+                self.conversation.reply_cut(ev)
 
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "nlu"

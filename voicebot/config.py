@@ -60,6 +60,24 @@ class TTSConfig:
 
 
 @dataclass
+class LiveConfig:
+    """Turn-taking in live calls (voicebot.live). Times are of call audio."""
+    # the VAD engine for live audio (the rest of the `vad` section applies): webrtc takes steady
+    # noise for speech (measured: white noise at -60 dBFS or mains hum at -50 is one endless
+    # utterance), Silero does not; "" keeps the vad section's engine
+    vad_engine: str = "silero"
+    short_pause_ms: int = 200  # the VAD hangover: a pause this long triggers a speculative transcript
+    silence_ms: int = 700  # end of turn after this much silence when the words do not settle it
+    incomplete_ms: int = 1500  # ... after a trailing filler or an unfinished phrase ("my order number is")
+    confident: float = 0.8  # a complete request at this intent confidence ends the turn at the short pause
+    barge_in: str = "on"  # on | off | cautious
+    min_voiced_ms: int = 250  # caller speech this long over the bot's voice is looked at (on)
+    cautious_voiced_ms: int = 700  # ... in cautious mode, which also wants two words that are not a backchannel
+    echo_max_delay_ms: int = 400  # where to look for the bot's own voice in the microphone
+    greet: bool = True
+
+
+@dataclass
 class Config:
     device: str = "auto"  # auto | cpu | cuda
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -68,6 +86,7 @@ class Config:
     nlu: NLUConfig = field(default_factory=NLUConfig)
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "Config":
