@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -247,6 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     from tts.bench import add_arguments as tts_bench_arguments
     tts_bench_arguments(p)
     p.set_defaults(func=cmd_bench_tts)
+
+    # live conversation: each command's options and code live in its own module
+    for name, module, text in [("chat", "voicebot.chat", "talk to the dialogue by text in the terminal (stdin works too)"),
+                               ("talk", "voicebot.transports.pyaudio_io", "a live call on this computer's microphone and speaker"),
+                               ("bench-latency", "voicebot.bench_latency", "voice-to-voice latency of live calls on the simulated device")]:
+        p = sub.add_parser(name, help=text)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+        _engine_options(p)
+        p.set_defaults(func=mod.main)
 
     p = sub.add_parser("train", help="train the multi-task NLU model (intent, sentiment, entities)")
     p.add_argument("--config", default=str(Path(__file__).resolve().parent.parent / "nlu" / "train_config.yml"))

@@ -66,10 +66,14 @@ class LiveConfig:
     # noise for speech (measured: white noise at -60 dBFS or mains hum at -50 is one endless
     # utterance), Silero does not; "" keeps the vad section's engine
     vad_engine: str = "silero"
-    short_pause_ms: int = 200  # the VAD hangover: a pause this long triggers a speculative transcript
-    silence_ms: int = 700  # end of turn after this much silence when the words do not settle it
-    incomplete_ms: int = 1500  # ... after a trailing filler or an unfinished phrase ("my order number is")
-    confident: float = 0.8  # a complete request at this intent confidence ends the turn at the short pause
+    short_pause_ms: int = 150  # the VAD hangover: a pause this long starts a speculative transcript
+    # silence that ends a turn, chosen from the speculative words: a confident request of three
+    # words or more; anything else (short answers like "Yes," often go on: "Yes, please cancel it");
+    # after a trailing filler or an unfinished phrase ("my order number is")
+    complete_ms: int = 350
+    silence_ms: int = 700
+    incomplete_ms: int = 1500
+    confident: float = 0.8  # intent confidence of a complete request
     barge_in: str = "on"  # on | off | cautious
     min_voiced_ms: int = 250  # caller speech this long over the bot's voice is looked at (on)
     cautious_voiced_ms: int = 700  # ... in cautious mode, which also wants two words that are not a backchannel

@@ -3,8 +3,9 @@
 `TurnTaker` is a stage after the VAD's `Segmenter`, which runs with a short hangover
 (`live.short_pause_ms`), so every short pause ends a segment. At each one the words so far
 are transcribed and understood speculatively; from them the stage decides how much silence
-ends the turn: none more for a complete, confident request, the usual `silence_ms` when
-unsure, `incomplete_ms` after a filler or an unfinished phrase ("my order number is").
+ends the turn: `complete_ms` for a complete, confident request, `silence_ms` when unsure or
+short, `incomplete_ms` after a filler or an unfinished phrase ("my order number is"). The
+transcript is ready by then, so a confident turn is answered as soon as its silence is up.
 If the caller speaks again before that, the speculative result is dropped and the next
 segment is heard together with the earlier ones.
 
@@ -49,15 +50,15 @@ def end_wait_s(nlu: NLUResult, cfg) -> float:
     w = words(nlu.text)
     if not w or w[-1] in FILLERS or w[-1] in UNFINISHED or nlu.text.rstrip().endswith((",", "...", "…", "-")):
         return cfg.incomplete_ms / 1000
-    if nlu.confidence >= cfg.confident and nlu.intent != "out_of_scope":
-        return 0.0  # the VAD's short pause was enough: answer now
+    if nlu.confidence >= cfg.confident and nlu.intent != "out_of_scope" and len(w) >= 3:
+        return cfg.complete_ms / 1000
     return cfg.silence_ms / 1000
 
 
 def interrupts(text: str, reply: BotReply | None, cautious: bool = False) -> bool:
     """Words heard over the bot's voice that mean the caller wants the floor."""
     w = words(text)
-    content = [x for x in w if x not in BACKCHANNEL]
+    content = [x for x in w if not all(part in BACKCHANNEL for part in x.split("-"))]  # uh-huh, uh-uh, mm-hmm
     if not content:
         return False  # a backchannel, or nothing (a cough, a click)
     if reply is not None:  # the bot's own words coming back through the microphone
