@@ -110,3 +110,4 @@ class Interrupted:
     reply: BotReply
     heard_s: float  # reply audio the transport had played
     heard_text: str = ""  # the words that fit in heard_s (an estimate)
+    decided_t: float = 0.0  # call time when it was decided (t plus the time to read the words)

@@ -189,7 +189,8 @@ class LiveSession:
             self._playing.clear()
             heard = min(len(p.reply.text), int(p.played_s * CHARS_PER_S))
             text = p.reply.text[:heard].rsplit(" ", 1)[0] if heard < len(p.reply.text) else p.reply.text
-            ev = dataclasses.replace(ev, reply=p.reply, heard_s=round(p.played_s, 3), heard_text=text)
+            ev = dataclasses.replace(ev, reply=p.reply, heard_s=round(p.played_s, 3), heard_text=text,
+                                     decided_t=round(self.clock(), 3))
             self._emit(ev)  # the transport stops now
         for turn in self.turns:
             if turn["reply"] and turn.get("_reply") is p.reply:

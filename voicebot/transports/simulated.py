@@ -58,7 +58,7 @@ class Heard:
 @dataclass
 class Run:
     lines: list[Heard] = field(default_factory=list)
-    interruptions: list[dict] = field(default_factory=list)  # {"t", "stopped", "heard_s"}
+    interruptions: list[dict] = field(default_factory=list)  # {"t", "decided", "stopped", "heard_s", "heard_text"}
     replies: list[tuple[float, str]] = field(default_factory=list)  # (device time played, text)
     speaker: np.ndarray | None = None
     mic: np.ndarray | None = None
@@ -87,7 +87,7 @@ class SimulatedDevice:
         elif isinstance(ev, Interrupted):
             with self._lock:
                 self._out.clear()  # what has not been played is never played
-                self._interruptions.append({"t": ev.t, "stopped": None, "heard_s": ev.heard_s,
+                self._interruptions.append({"t": ev.t, "decided": ev.decided_t, "stopped": None, "heard_s": ev.heard_s,
                                             "heard_text": ev.heard_text})
 
     def _take(self, n: int) -> tuple[np.ndarray, BotReply | None, int]:
@@ -118,6 +118,8 @@ class SimulatedDevice:
         current: np.ndarray | None = caller.audio if isinstance(caller, Recording) else None
         pos = 0
         line_done_at = 0.0  # when the caller last finished a line (or the call began)
+        asked_at = 0.0  # ... a line said after a reply (during_reply lines talk over the reply to it)
+        after = True
         last_sound = -1.0  # device time of the last reply sample played
         reply_began: float | None = None
         wait_from = 0.0
@@ -128,12 +130,13 @@ class SimulatedDevice:
             if current is None and lines:
                 ln = lines[0]
                 if ln.when == "during_reply":
-                    due = reply_began is not None and reply_began > line_done_at and self.t >= reply_began + ln.delay_s
+                    due = reply_began is not None and reply_began > asked_at and self.t >= reply_began + ln.delay_s
                 else:
                     answered = last_sound > line_done_at or (not run.lines and not caller.greeting)
                     due = (answered and self.t >= last_sound + ln.delay_s) or self.t >= wait_from + caller.patience_s
                 if due:
                     lines.pop(0)
+                    after = ln.when != "during_reply"
                     current, pos = ln.audio, 0
                     run.lines.append(Heard(ln.text, round(self.t, 3), round(self.t + voiced_end(ln.audio), 3)))
             block = np.zeros(b, np.float32)
@@ -144,6 +147,7 @@ class SimulatedDevice:
                 if pos >= len(current):
                     current = None
                     line_done_at = wait_from = self.t + len(piece) / RATE
+                    asked_at = line_done_at if after else asked_at
             # the speaker: the next block of the bot's audio
             out, started, n = self._take(b)
             if started is not None:
