@@ -11,11 +11,16 @@ NLU_MODEL ?= models/nlu
 
 setup: $(VENV)/.installed
 
+# Debian packages: test voices (espeak-ng, flite, sox), PortAudio headers and a compiler to
+# build PyAudio (the `live` extra, `voicebot talk`), PulseAudio for the virtual sound card the tests use
+LIVE_DEBS ?= portaudio19-dev gcc python3-dev pulseaudio pulseaudio-utils libasound2-plugins
+
 $(VENV)/.installed: pyproject.toml
+	bash scripts/system-deps.sh $(LIVE_DEBS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev]" "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev,live]" "$(TORCH)"
 	$(PY) -m voicebot.setup_models
 	touch $@
 

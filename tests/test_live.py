@@ -65,7 +65,7 @@ def cough(seed=0) -> np.ndarray:
 
 def test_a_whole_conversation(bot):
     lines = [Line(say(t, v), text=t) for t, v in [("I want to check on my order.", "flite:slt"),
-                                                   ("The order number is four five six seven.", "flite:kal16"),
+                                                   ("The order number is four five six seven.", "espeak:en-us"),
                                                    ("Thank you, goodbye.", "flite:awb")]]
     run, session, _ = call(bot, Script(lines), noise=noise("white", 20, -50))
     turns = session.turns
