@@ -51,7 +51,10 @@ def run_call(bot, turns, voice, noise_kind, level, pause, echo_ms, echo_db, seed
             used.add(min(cands)[1])
         row = {"voice": voice, "noise": noise_kind, "said": text, "expected": intent,
                "heard": turn["text"] if turn else None, "intent": turn["intent"] if turn else None,
-               "voice_to_voice": None if heard.reply_start is None else round(1000 * (heard.reply_start - heard.voice_end), 1)}
+               "reply": turn["reply"] if turn else None,
+               # a line that made no turn was not answered, whatever the bot said next
+               "voice_to_voice": None if heard.reply_start is None or turn is None
+               else round(1000 * (heard.reply_start - heard.voice_end), 1)}
         for k in PARTS:
             row[k] = turn["latency_ms"][k] if turn else None
         if row["voice_to_voice"] is not None and all(row[k] is not None for k in PARTS):

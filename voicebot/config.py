@@ -68,9 +68,10 @@ class LiveConfig:
     vad_engine: str = "silero"
     short_pause_ms: int = 150  # the VAD hangover: a pause this long starts a speculative transcript
     # silence that ends a turn, chosen from the speculative words: a confident request of three
-    # words or more; anything else (short answers like "Yes," often go on: "Yes, please cancel it");
-    # after a trailing filler or an unfinished phrase ("my order number is")
+    # words or more; a confident answer of one or two (they often go on: "Yes, please cancel it");
+    # anything else; after a trailing filler or an unfinished phrase ("my order number is")
     complete_ms: int = 350
+    short_answer_ms: int = 500
     silence_ms: int = 700
     incomplete_ms: int = 1500
     confident: float = 0.8  # intent confidence of a complete request

@@ -10,7 +10,8 @@ Two threads per session, joined by a queue, so capture never waits for a model:
   push_audio still returns at once) -> echo canceller -> VAD Segmenter -> TurnTaker, which
   transcribes and understands each turn (voicebot.turns) and decides barge-ins;
 - speak: caller turns -> DialogueStage -> TTSStage.speak -> AudioChunk events.
-`on_event` gets Transcript, NLUResult, BotReply, AudioChunk and Interrupted, one at a time,
+`on_event` gets Transcript, NLUResult, BotReply, AudioChunk, Interrupted (and Error if an
+engine fails), one at a time,
 from either thread: keep it quick (hand the event to the transport's own queue or socket).
 Interrupted is the control path: the listen thread sends it straight to `on_event` (the
 transport drops what it has not played yet) and marks the reply cut, so the speak thread
@@ -19,6 +20,7 @@ with the seconds the caller heard (from `played`).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import queue
 import threading
@@ -31,7 +33,7 @@ import soxr
 from nlu.stage import DialogueStage
 from voicebot.audio import resample
 from voicebot.echo import EchoCanceller
-from voicebot.events import AudioChunk, AudioFrame, BotReply, Interrupted, NLUResult, Transcript
+from voicebot.events import AudioFrame, BotReply, Error, Interrupted, NLUResult, Transcript
 from voicebot.turns import TurnTaker, tag_frames
 
 RATE = 16000
@@ -134,7 +136,13 @@ class LiveSession:
 
     def close(self, timeout: float = 5.0) -> None:
         self.closed = True
-        self._inbox.put(_STOP)  # blocking put: the listener is draining, there is room soon
+        while True:  # make room for the stop mark: the frames still queued are not wanted now
+            try:
+                self._inbox.put_nowait(_STOP)
+                break
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._inbox.get_nowait()
         for t in self._threads:
             t.join(timeout)
 
@@ -169,6 +177,8 @@ class LiveSession:
                     self._new_turn(ev)
                 elif isinstance(ev, Transcript):
                     self._emit(ev)
+        except Exception as e:  # an engine failed: say so; the call cannot go on hearing
+            self._emit(Error("listen", f"{type(e).__name__}: {e}"))
         finally:
             self._todo.put(_STOP)
 
@@ -198,6 +208,12 @@ class LiveSession:
         self._todo.put(ev)  # the dialogue learns what was heard
 
     def _speak(self, greet: bool) -> None:
+        try:
+            self._speak_turns(greet)
+        except Exception as e:
+            self._emit(Error("speak", f"{type(e).__name__}: {e}"))
+
+    def _speak_turns(self, greet: bool) -> None:
         turn_of: dict[int, dict] = {}
 
         def todo():

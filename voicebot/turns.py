@@ -3,8 +3,8 @@
 `TurnTaker` is a stage after the VAD's `Segmenter`, which runs with a short hangover
 (`live.short_pause_ms`), so every short pause ends a segment. At each one the words so far
 are transcribed and understood speculatively; from them the stage decides how much silence
-ends the turn: `complete_ms` for a complete, confident request, `silence_ms` when unsure or
-short, `incomplete_ms` after a filler or an unfinished phrase ("my order number is"). The
+ends the turn: `complete_ms` for a complete, confident request (`short_answer_ms` if it is one
+or two words), `silence_ms` when unsure, `incomplete_ms` after a filler or an unfinished phrase ("my order number is"). The
 transcript is ready by then, so a confident turn is answered as soon as its silence is up.
 If the caller speaks again before that, the speculative result is dropped and the next
 segment is heard together with the earlier ones.
@@ -72,8 +72,8 @@ def end_wait_s(nlu: NLUResult, cfg) -> float:
     w = words(nlu.text)
     if not w or w[-1] in FILLERS or w[-1] in UNFINISHED or nlu.text.rstrip().endswith((",", "...", "…", "-")):
         return cfg.incomplete_ms / 1000
-    if nlu.confidence >= cfg.confident and nlu.intent != "out_of_scope" and len(w) >= 3:
-        return cfg.complete_ms / 1000
+    if nlu.confidence >= cfg.confident and nlu.intent != "out_of_scope":
+        return (cfg.complete_ms if len(w) >= 3 else cfg.short_answer_ms) / 1000
     return cfg.silence_ms / 1000
 
 

@@ -15,7 +15,7 @@ from collections import deque
 
 import numpy as np
 
-from voicebot.events import AudioChunk, BotReply, Interrupted, NLUResult, Transcript
+from voicebot.events import AudioChunk, BotReply, Interrupted
 
 RATE = 16000
 BLOCK = 320  # 20 ms

@@ -90,7 +90,8 @@ class SimulatedDevice:
                 self._interruptions.append({"t": ev.t, "decided": ev.decided_t, "stopped": None, "heard_s": ev.heard_s,
                                             "heard_text": ev.heard_text})
 
-    def _take(self, n: int) -> tuple[np.ndarray, BotReply | None, int]:
+    def _take(self, n: int) -> tuple[np.ndarray, BotReply | None, int, int]:
+        """The next `n` samples to play; the reply whose first chunk starts in them, and where; how many were audio."""
         out = np.zeros(n, np.float32)
         started, at, i = None, 0, 0
         with self._lock:
@@ -107,9 +108,9 @@ class SimulatedDevice:
             for x in self._interruptions:
                 if x["stopped"] is None:  # the block now starting holds what was left: silence from here
                     x["stopped"] = round(self.t, 3)
-        return out, started, i
+        return out, started, at, i
 
-    def run(self, session, caller: Script | Recording, max_s: float = 60.0, tail_s: float = 1.5) -> Run:
+    def run(self, session, caller: Script | Recording, max_s: float = 60.0, tail_s: float = 3.0) -> Run:
         """Play the call in real time; returns when the caller is done and the bot has been quiet `tail_s`."""
         b = self.block
         run = Run()
@@ -149,9 +150,10 @@ class SimulatedDevice:
                     line_done_at = wait_from = self.t + len(piece) / RATE
                     asked_at = line_done_at if after else asked_at
             # the speaker: the next block of the bot's audio
-            out, started, n = self._take(b)
-            if started is not None:
-                reply_began = round(self.t + np.argmax(out != 0) / RATE if out.any() else self.t, 3)
+            out, started, at, n = self._take(b)
+            if started is not None:  # its first sample as played (a reply's first chunk may start with silence)
+                sound = np.flatnonzero(out[at:])
+                reply_began = round(self.t + (at + (sound[0] if len(sound) else 0)) / RATE, 3)
                 run.replies.append((reply_began, started.text))
                 for h in run.lines:
                     if h.reply_start is None and h.voice_end <= reply_began:
