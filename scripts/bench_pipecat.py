@@ -81,8 +81,9 @@ class Sink(FrameProcessor):
 
 async def run(lines, model_dir, voice_dir, pause):
     replier, sink = Replier([r for _, _, r in lines]), Sink()
-    stt = WhisperSTTService(model=model_dir, device="cpu", compute_type="int8")
-    tts = PiperTTSService(voice_id="en_US-joe-medium", download_dir=voice_dir, sample_rate=RATE)
+    stt = WhisperSTTService(settings=WhisperSTTService.Settings(model=model_dir), device="cpu", compute_type="int8")
+    tts = PiperTTSService(settings=PiperTTSService.Settings(voice="en_US-joe-medium"), download_dir=voice_dir,
+                          sample_rate=RATE)
     vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=0.2)))
     task = PipelineTask(Pipeline([vad, stt, replier, tts, sink]),
                         params=PipelineParams(audio_in_sample_rate=RATE, audio_out_sample_rate=RATE))

@@ -115,7 +115,6 @@ def test_backchannels_a_cough_and_echo_do_not_interrupt(bot):
     assert len(session.turns) == 1 and session.turns[0]["intent"] == "store_hours"
     reply_s = np.count_nonzero(np.abs(run.speaker) > 1e-3) / RATE
     assert reply_s > 7.0  # the whole reply was played (about 9 s of speech)
-    print(f"echo suppression {session.transcript()['echo_suppression_db']} dB")
 
 
 def test_a_pause_mid_sentence_does_not_split_the_turn(bot):

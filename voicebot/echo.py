@@ -74,8 +74,10 @@ class EchoCanceller:
             near = range(max(0, lag - 4), min(self.max_lag, lag + 4) + 1)  # a little drift
             lag = max((L for L in near if ok[L]), key=lambda L: score[L], default=lag)
             gain = self.gain
-        else:
+        elif score[lag] > 0.8 * xx:
             gain = corr[lag] / energy[lag]
+        else:  # no echo path known (yet, or none at all): a fit would only take bits of the caller's voice
+            return x
         r = seg[self.max_lag - lag:self.max_lag - lag + n]
         y = (x - gain * r).astype(np.float32)
         self.energy_in += float(np.dot(x, x))
