@@ -3,16 +3,17 @@
 `TurnTaker` is a stage after the VAD's `Segmenter`, which runs with a short hangover
 (`live.short_pause_ms`), so every short pause ends a segment. At each one the words so far
 are transcribed and understood speculatively; from them the stage decides how much silence
-ends the turn: `complete_ms` for a complete, confident request (`short_answer_ms` if it is one
-or two words), `silence_ms` when unsure, `incomplete_ms` after a filler or an unfinished phrase ("my order number is"). The
-transcript is ready by then, so a confident turn is answered as soon as its silence is up.
-If the caller speaks again before that, the speculative result is dropped and the next
-segment is heard together with the earlier ones.
+ends the turn: `complete_ms` for a complete, confident request (`short_answer_ms` if it is
+one or two words), `silence_ms` when unsure, `incomplete_ms` after a filler or an unfinished
+phrase ("my order number is"). The transcript is ready by then, so a confident turn is
+answered as soon as its silence is up. If the caller speaks again before that, the guess is
+dropped and the next segment is heard together with the earlier ones.
 
 While the bot is talking, caller speech is a barge-in candidate: once it has lasted
-`min_voiced_ms` its words are looked at, and only words that are not a backchannel
-("uh-huh", "okay", "right"), not the bot's own reply coming back, and not nothing (a cough)
-interrupt. A candidate that ends without interrupting is dropped, not answered.
+`min_voiced_ms` it is looked at (and again every 0.2 s or so while it goes on): it interrupts
+only if it holds voiced, periodic sound (a cough has none), Whisper is sure of its words, and
+they are not a backchannel ("uh-huh", "okay", "right") nor the bot's own reply coming back.
+A candidate that ends without interrupting is dropped, not answered.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ FILLERS = set("um uh er erm hmm mm like so well".split())
 # a request does not end on these words
 UNFINISHED = set("a an the to of for and or but because with my your our is are was am it's i'm about from on "
                  "in at by if that this it number".split()) - {"it"}
+BE, SUBJECTS = {"is", "are", "was", "am"}, set("it that this he she they we i you".split())  # "leave it as it is"
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 
@@ -70,7 +72,8 @@ def digits(w: list[str]) -> list[str]:
 def end_wait_s(nlu: NLUResult, cfg) -> float:
     """Silence after the last word that ends this turn, from what the words say."""
     w = words(nlu.text)
-    if not w or w[-1] in FILLERS or w[-1] in UNFINISHED or nlu.text.rstrip().endswith((",", "...", "…", "-")):
+    ends_open = bool(w) and w[-1] in UNFINISHED and not (len(w) > 1 and w[-1] in BE and w[-2] in SUBJECTS)
+    if not w or w[-1] in FILLERS or ends_open or nlu.text.rstrip().endswith((",", "...", "…", "-")):
         return cfg.incomplete_ms / 1000
     if nlu.confidence >= cfg.confident and nlu.intent != "out_of_scope":
         return (cfg.complete_ms if len(w) >= 3 else cfg.short_answer_ms) / 1000
