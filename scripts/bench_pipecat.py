@@ -6,7 +6,7 @@ Run with a Python that has pipecat-ai (in its own throwaway virtualenv, never th
     /tmp/pipecat-venv/bin/python scripts/bench_pipecat.py runs/bench-latency.json --json runs/bench-pipecat.json
 It reads the lines, voices and replies of a `voicebot bench-latency --json` run, so both systems
 hear the same callers and speak the same replies (Pipecat has no dialogue policy: a processor
-answers each transcript with the reply our bot gave). Pipeline: Silero VAD (stop_secs 0.2, as
+answers each transcript with the reply our bot gave to that line). Pipeline: Silero VAD (stop_secs 0.2, as
 the issue's peer) -> WhisperSTTService (faster-whisper base, int8: its defaults decode a 30 s
 window with beam 5) -> reply -> PiperTTSService (the same Piper joe voice). Audio is fed in real
 time in 20 ms frames; voice to voice is from the frame holding the caller's last voiced sample
@@ -44,19 +44,19 @@ FRAME = 320  # 20 ms
 
 
 class Replier(FrameProcessor):
-    """Answers each transcript with the next scripted reply."""
+    """Answers each transcript with our bot's reply to the line being said (a line Pipecat
+    splits in two is answered twice, as a bot would)."""
 
-    def __init__(self, replies):
+    def __init__(self):
         super().__init__()
-        self.replies = list(replies)
-        self.heard: list[tuple[float, str]] = []
+        self.reply = ""
+        self.heard: list[str] = []
 
     async def process_frame(self, frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame):
-            self.heard.append((time.perf_counter(), frame.text))
-            if self.replies:
-                await self.push_frame(TTSSpeakFrame(self.replies.pop(0)))
+            self.heard.append(frame.text.strip())
+            await self.push_frame(TTSSpeakFrame(self.reply))
             return
         await self.push_frame(frame, direction)
 
@@ -80,7 +80,7 @@ class Sink(FrameProcessor):
 
 
 async def run(lines, model_dir, voice_dir, pause):
-    replier, sink = Replier([r for _, _, r in lines]), Sink()
+    replier, sink = Replier(), Sink()
     stt = WhisperSTTService(settings=WhisperSTTService.Settings(model=model_dir), device="cpu", compute_type="int8")
     tts = PiperTTSService(settings=PiperTTSService.Settings(voice="en_US-joe-medium"), download_dir=voice_dir,
                           sample_rate=RATE)
@@ -105,7 +105,8 @@ async def run(lines, model_dir, voice_dir, pause):
 
         for _ in range(int(1.0 * RATE / FRAME)):  # settle
             await send(np.zeros(FRAME, np.float32))
-        for text, voice, _ in lines:
+        for text, voice, reply in lines:
+            replier.reply, h0 = reply, len(replier.heard)
             audio = _trim(speak(text, voice))
             loud = np.flatnonzero(np.abs(audio) > 0.02)
             last = loud[-1] + 1 if len(loud) else len(audio)
@@ -118,11 +119,15 @@ async def run(lines, model_dir, voice_dir, pause):
                     end_t = t0 + (k - 1) * FRAME / RATE + (last - i) / RATE  # when its last voiced sample was due
             sink.done.clear()
             waited = 0
-            while len(sink.first_audio) == n_first and waited < 8 * RATE // FRAME:
+            # the first reply audio that starts after the caller's last voiced sample (a reply to
+            # the first half of a split line may already be playing: the line counts in "split")
+            after = lambda: [t for t in sink.first_audio[n_first:] if t > end_t]  # noqa: E731
+            while not after() and waited < 8 * RATE // FRAME:
                 await send(np.zeros(FRAME, np.float32))
                 waited += 1
-            v2v = round(1000 * (sink.first_audio[-1] - end_t), 1) if len(sink.first_audio) > n_first else None
-            results.append({"said": text, "voice": voice, "voice_to_voice": v2v})
+            v2v = round(1000 * (after()[0] - end_t), 1) if after() else None
+            results.append({"said": text, "voice": voice, "voice_to_voice": v2v,
+                            "heard": " | ".join(replier.heard[h0:])})  # " | ": Pipecat cut the line in turns
             while sink.speaking:  # the reply plays out (Piper makes it faster than real time)
                 await send(np.zeros(FRAME, np.float32))
             for _ in range(int(pause * RATE / FRAME)):
@@ -131,8 +136,6 @@ async def run(lines, model_dir, voice_dir, pause):
 
     runner = PipelineRunner(handle_sigint=False)
     await asyncio.gather(runner.run(task), feed())
-    for r, (_, text) in zip(results, replier.heard):
-        r["heard"] = text.strip()
     return results
 
 
@@ -154,8 +157,9 @@ def main():
     results = asyncio.run(run(lines, args.model, voice_dir, args.pause))
     v = sorted(r["voice_to_voice"] for r in results if r["voice_to_voice"] is not None)
     summary = {"p50": round(float(np.percentile(v, 50)), 1), "p95": round(float(np.percentile(v, 95)), 1),
-               "answered": len(v), "lines": len(results), "turns": results}
-    print(json.dumps({k: summary[k] for k in ("p50", "p95", "answered", "lines")}))
+               "answered": len(v), "lines": len(results), "split": sum(" | " in r["heard"] for r in results),
+               "turns": results}
+    print(json.dumps({k: summary[k] for k in ("p50", "p95", "answered", "lines", "split")}))
     if args.json:
         Path(args.json).write_text(json.dumps({"voice_to_voice_ms": summary}, indent=2) + "\n")
 
