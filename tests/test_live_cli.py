@@ -117,7 +117,7 @@ def test_talk_through_pyaudio_on_a_virtual_sound_card(vaudio, tmp_path):
         assert talk.wait(timeout=20) == 0  # it hangs up once the goodbye has been played
     finally:
         talk.kill()
-        time.sleep(0.5)
+        time.sleep(1.0)  # what the sound server still holds reaches the recorder
         rec.send_signal(signal.SIGINT)
         rec.wait(timeout=10)
     turns = json.loads((tmp_path / "transcript.json").read_text())["turns"]
@@ -125,7 +125,9 @@ def test_talk_through_pyaudio_on_a_virtual_sound_card(vaudio, tmp_path):
     # what came out of the speaker, heard back by the project's own ASR
     from asr import load_recognizer
     from voicebot.audio import load_audio
-    heard = load_recognizer("faster-whisper", "base").transcribe(load_audio(spk)).text.lower()
-    for words in ("thanks for calling", "we accept visa", "paypal", "goodbye"):
-        assert words in heard, heard
+    audio = np.concatenate([load_audio(spk), np.zeros(16000, np.float32)])  # a last word needs silence after it
+    heard = load_recognizer("faster-whisper", "base").transcribe(audio).text.lower()
+    # word by word: Whisper writes "we'd accept" or "bye bye" for "Goodbye!" on some runs
+    for word in ("thanks", "calling", "accept", "visa", "paypal", "bye"):
+        assert word in heard, heard
     assert np.abs(load_audio(spk)).max() > 0.1

@@ -139,7 +139,7 @@ def talk(bot, input_device=None, output_device=None, seconds: float | None = Non
         with view.live(session):
             while seconds is None or time.monotonic() - t0 < seconds:
                 if ended.is_set() and session.now_playing() is None:
-                    time.sleep(spk.get_output_latency() + 0.3)  # what the sound system still holds
+                    time.sleep(spk.get_output_latency() + 1.0)  # what the sound system still holds (PulseAudio buffers more than PortAudio says)
                     break  # the goodbye has been played
                 time.sleep(0.05)
     except KeyboardInterrupt:
