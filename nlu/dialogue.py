@@ -47,6 +47,7 @@ class Conversation:
         self.failed_lookups = 0
         self.handed_over = False
         self.turns = 0
+        self.last_cut = None  # the caller cut the last reply short (live calls): an events.Interrupted
 
     def greeting(self) -> BotReply:
         return BotReply(self.domain.greeting)
@@ -56,6 +57,12 @@ class Conversation:
         text, handover, end = self._decide(nlu)
         self.turns += 1
         return BotReply(text, nlu, handover, end, (time.perf_counter() - t0) * 1000)
+
+    def reply_cut(self, cut) -> None:
+        """The caller interrupted the last reply after hearing `cut.heard_text` of it."""
+        self.last_cut = cut
+        if self.confirm_cancel and "?" not in cut.heard_text:
+            self.confirm_cancel = None  # a "yes" to a question not heard is not a yes
 
     # ---- the rules, in order of precedence
     def _decide(self, nlu: NLUResult) -> tuple[str, bool, bool]:

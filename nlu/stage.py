@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from voicebot.device import ctranslate2_device
-from voicebot.events import NLUResult, Transcript
+from voicebot.events import Interrupted, NLUResult, Transcript
 
 
 class NLUStage:
@@ -28,7 +28,8 @@ class NLUStage:
 
 
 class DialogueStage:
-    """Stage: NLUResult in (passed on), then the conversation's BotReply."""
+    """Stage: NLUResult in (passed on), then the conversation's BotReply. An Interrupted
+    (live calls) tells the conversation its last reply was cut."""
 
     def __init__(self, conversation, greet: bool = False):
         self.conversation = conversation
@@ -41,6 +42,8 @@ class DialogueStage:
             yield ev
             if isinstance(ev, NLUResult):
                 yield self.conversation.respond(ev)
+            elif isinstance(ev, Interrupted):
+                self.conversation.reply_cut(ev)
 
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "nlu"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the project and its tests need, installed once (a stamp makes it a no-op).
 #   voices other than the bot's own for test calls: espeak-ng, flite; audio tools: sox
+#   (the Makefile adds PortAudio, gcc and PulseAudio for `voicebot talk` and its test)
 # Usage: scripts/system-deps.sh [PACKAGE...]   (extra packages for one make target)
 # Not root, or no apt-get: the missing packages are named and the script fails.
 set -euo pipefail

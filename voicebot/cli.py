@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -39,6 +40,11 @@ def load_config(args):
     if args.asr_backend == "openai-whisper" and args.asr_model is None and cfg.asr.model == "base":
         cfg.asr.model = "tiny.en"  # the model openai-whisper has offline here
     return cfg
+
+
+def _bot(args):
+    from voicebot.bot import Bot
+    return Bot(load_config(args))
 
 
 def cmd_call(args) -> int:
@@ -273,9 +279,25 @@ def build_parser() -> argparse.ArgumentParser:
                        "with reference transcripts")
     p.add_argument("out", help="output directory")
     p.add_argument("--noise", action="append", choices=["white", "hum", "babble", "none"])
-    p.add_argument("--level", action="append", type=float, help="noise level in dBFS (default -50; babble 15 dB louder)")
+    p.add_argument("--level", action="append", type=float, help="steady noise level in dBFS (default -50; babble goes 20 dB under the caller, 15 at -40)")
     p.add_argument("--rounds", type=int, default=1, help="each script this many times (the second round's caller is 12 dB quieter)")
     p.set_defaults(func=cmd_make_test_calls)
+
+    # live conversation: each command's options and code live in its own module
+    for name, module, text in [("chat", "voicebot.chat", "talk to the dialogue by text in the terminal (stdin works too)"),
+                               ("talk", "voicebot.transports.pyaudio_io", "a live call on this computer's microphone and speaker"),
+                               ("bench-latency", "voicebot.bench_latency", "voice-to-voice latency of live calls on the simulated device")]:
+        p = sub.add_parser(name, help=text)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+        _engine_options(p)
+        p.set_defaults(func=mod.main)
+
+    p = sub.add_parser("serve", help="a web page that talks to the bot through the browser microphone")
+    from voicebot import server
+    server.add_arguments(p)  # --host, --port, --token (default $VOICEBOT_TOKEN)
+    _engine_options(p)
+    p.set_defaults(func=lambda args: server.run(args, lambda: _bot(args)))
 
     p = sub.add_parser("train", help="train the multi-task NLU model (intent, sentiment, entities)")
     p.add_argument("--config", default=str(Path(__file__).resolve().parent.parent / "nlu" / "train_config.yml"))

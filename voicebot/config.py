@@ -68,6 +68,29 @@ class TTSConfig:
 
 
 @dataclass
+class LiveConfig:
+    """Turn-taking in live calls (voicebot.live). Times are of call audio."""
+    # the VAD engine for live audio (the rest of the `vad` section applies): webrtc takes steady
+    # noise for speech (measured: white noise at -60 dBFS or mains hum at -50 is one endless
+    # utterance), Silero does not; "" keeps the vad section's engine
+    vad_engine: str = "silero"
+    short_pause_ms: int = 150  # the VAD hangover: a pause this long starts a speculative transcript
+    # silence that ends a turn, chosen from the speculative words: a confident request of three
+    # words or more; a confident answer of one or two (they often go on: "Yes, please cancel it");
+    # anything else; after a trailing filler or an unfinished phrase ("my order number is")
+    complete_ms: int = 350
+    short_answer_ms: int = 500
+    silence_ms: int = 700
+    incomplete_ms: int = 1500
+    confident: float = 0.8  # intent confidence of a complete request
+    barge_in: str = "on"  # on | off | cautious
+    min_voiced_ms: int = 250  # caller speech this long over the bot's voice is looked at (on)
+    cautious_voiced_ms: int = 700  # ... in cautious mode, which also wants two words that are not a backchannel
+    echo_max_delay_ms: int = 400  # where to look for the bot's own voice in the microphone
+    greet: bool = True
+
+
+@dataclass
 class Config:
     device: str = "auto"  # auto | cpu | cuda
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -76,6 +99,7 @@ class Config:
     nlu: NLUConfig = field(default_factory=NLUConfig)
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "Config":
@@ -128,6 +152,9 @@ LIMITS = {
     "tts.sample_rate": (4000, 96000),
     "tts.length_scale": (0.1, 10.0),
     "tts.first_piece_chars": (0, 10000),
+    "live.vad_engine": {"", "webrtc", "silero"},
+    "live.barge_in": {"on", "off", "cautious"},
+    "live.confident": (0.0, 1.0),
 }
 
 

@@ -100,3 +100,14 @@ class Error:
     stage: str
     message: str
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The caller barged in: stop playing the reply now. Sent to the transport at once, beside
+    the audio (never queued behind it), and to the dialogue, which learns how much was heard."""
+    t: float  # call time of the caller audio that decided it
+    reply: BotReply
+    heard_s: float  # reply audio the transport had played
+    heard_text: str = ""  # the words that fit in heard_s (an estimate)
+    decided_t: float = 0.0  # call time when it was decided (t plus the time to read the words)

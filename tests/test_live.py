@@ -1,0 +1,189 @@
+"""Live calls on the simulated duplex device, in real time, with the real models.
+
+Callers are espeak-ng and flite voices (never the bot's own), with noise under them; what
+is checked is what a caller gets: the words understood, the replies played, when playback
+stops. Each test is one short call (10-25 s of real time).
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from voicebot.testcalls import noise, speak
+from voicebot.transports.simulated import Line, Recording, Script, SimulatedDevice
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def bot():
+    from voicebot.bot import Bot
+    from voicebot.config import Config
+    cfg = Config()
+    cfg.tts.sample_rate = RATE  # the simulated device's rate
+    b = Bot(cfg)
+    b.warm_up()
+    return b
+
+
+def call(bot, caller, greet=True, barge_in="on", **device):
+    from voicebot.live import LiveSession
+    bot.config.live.barge_in = barge_in
+    dev = SimulatedDevice(**device)
+    events = []
+
+    def on_event(ev):
+        events.append(ev)
+        dev.on_event(ev)
+    session = LiveSession(bot, on_event=on_event, greet=greet)
+    try:
+        run = dev.run(session, caller, max_s=60)
+    finally:
+        session.close()
+    return run, session, events
+
+
+def say(text, voice="espeak:en-us", wpm=None):
+    from voicebot.testcalls import _trim
+    return _trim(speak(text, voice, wpm))
+
+
+def cough(seed=0) -> np.ndarray:
+    """A cough: a burst of band-passed noise, sharp attack, 80 ms decay, twice."""
+    from scipy.signal import butter, sosfilt
+    rng = np.random.default_rng(seed)
+    n = int(0.35 * RATE)
+    sos = butter(2, [300, 2500], btype="band", fs=RATE, output="sos")
+    env = np.exp(-np.arange(n) / (0.08 * RATE)) * (1 - np.exp(-np.arange(n) / 80))
+    one = sosfilt(sos, rng.standard_normal(n)) * env
+    x = np.concatenate([one, np.zeros(RATE // 8), 0.7 * one])
+    return (0.6 * x / np.abs(x).max()).astype(np.float32)
+
+
+def test_a_whole_conversation(bot):
+    # digits read slowly, as people do: at 160 words a minute Whisper base wrote 45677 or
+    # "456 salmon" for one reading in six; at 130 none in eight
+    lines = [Line(say(t, v, wpm), text=t) for t, v, wpm in [("I want to check on my order.", "flite:slt", None),
+                                                             ("The order number is four five six seven.", "flite:kal16", 130),
+                                                             ("Thank you, goodbye.", "flite:awb", None)]]
+    run, session, _ = call(bot, Script(lines), noise=noise("white", 20, -50))
+    turns = session.turns
+    assert [t["intent"] for t in turns] == ["order_status", "order_status", "goodbye"]
+    assert turns[0]["reply"] == "Sure. What's your order number?"
+    assert "4 5 6 7" in turns[1]["reply"] and "headphones" in turns[1]["reply"]
+    assert "Goodbye" in turns[2]["reply"]
+    assert run.replies[0][1].startswith("Thanks for calling")  # the greeting opens the call
+    assert all(h.reply_start is not None for h in run.lines)  # every line was answered out loud
+    assert not run.interruptions and session.dropped_frames == 0
+
+
+def test_barge_in_stops_playback_and_the_dialogue_knows(bot):
+    lines = [Line(say("What time do your stores open on Sunday?", "flite:slt")),
+             Line(say("Wait, do you accept PayPal?", "espeak:en-gb"), "during_reply", 1.5)]
+    run, session, _ = call(bot, Script(lines, greeting=False), greet=False, echo_delay_ms=120, echo_db=-6,
+                           noise=noise("white", 20, -50))
+    assert len(run.interruptions) == 1
+    cut = run.interruptions[0]
+    onset = run.lines[1].start
+    print(f"barge-in: the caller began at {onset:.2f} s; words that cut in heard up to {cut['t']:.2f} s, "
+          f"read by {cut['decided']:.2f} s; playback silent from {cut['stopped']:.2f} s: "
+          f"{1000 * (cut['stopped'] - cut['decided']):.0f} ms after the decision, "
+          f"{1000 * (cut['stopped'] - onset):.0f} ms after the caller began")
+    assert cut["stopped"] - cut["decided"] <= 0.2  # the control path: decision to silence
+    # from the first sound: 250 ms of voice, Whisper reading it (once or twice), the stop;
+    # 0.4-1.0 s measured on 2 busy cores
+    assert cut["stopped"] - onset <= 1.5
+    # nothing of the cut reply is played after the stop: the speaker is quiet until the next reply
+    next_reply = run.replies[1][0]
+    quiet = run.speaker[int((cut["stopped"] + 0.02) * RATE):int(next_reply * RATE)]
+    assert np.abs(quiet).max() < 1e-4
+    assert [t["intent"] for t in session.turns] == ["store_hours", "payment_methods"]
+    assert "PayPal" in session.turns[1]["reply"]
+    heard = session.turns[0]["reply_cut"]
+    assert heard and 1.0 < heard["heard_s"] < 3.0 and session.turns[0]["reply"].startswith(heard["heard_text"])
+    assert session.conversation.last_cut.heard_s == heard["heard_s"]
+
+
+def test_backchannels_a_cough_and_echo_do_not_interrupt(bot):
+    lines = [Line(say("What time do your stores open on Sunday?", "flite:slt")),
+             Line(say("uh-huh", "espeak:en-us"), "during_reply", 1.2),
+             Line(cough(), "during_reply", 3.0),
+             Line(say("okay", "flite:awb"), "during_reply", 4.8),
+             Line(say("right", "espeak:en-gb"), "during_reply", 6.5)]
+    run, session, _ = call(bot, Script(lines, greeting=False), greet=False, echo_delay_ms=150, echo_db=-6,
+                           noise=noise("white", 20, -50))
+    assert not run.interruptions
+    assert len(session.turns) == 1 and session.turns[0]["intent"] == "store_hours"
+    reply_s = np.count_nonzero(np.abs(run.speaker) > 1e-3) / RATE
+    assert reply_s > 7.0  # the whole reply was played (about 9 s of speech)
+
+
+def test_a_pause_mid_sentence_does_not_split_the_turn(bot):
+    gap = np.zeros(int(1.0 * RATE), np.float32)
+    audio = np.concatenate([np.zeros(RATE // 2, np.float32), say("My order number is"), gap,
+                            say("four five six seven."), np.zeros(RATE // 2, np.float32)])
+    audio += noise("hum", len(audio) / RATE, -50)
+    run, session, _ = call(bot, Recording(audio), greet=False)
+    assert len(session.turns) == 1, [t["text"] for t in session.turns]
+    assert session.turns[0]["entities"] == [{"type": "order_number", "value": "4567"}]
+    assert "4 5 6 7" in session.turns[0]["reply"]
+
+
+def test_noise_gaps_do_not_merge_turns(bot):
+    gap = noise("white", 1.2, -40, seed=3)
+    audio = np.concatenate([np.zeros(RATE // 2, np.float32), say("What time do your stores open on Sunday?", "flite:kal16"),
+                            gap, say("Do you accept PayPal?", "espeak:en-gb"), np.zeros(RATE // 2, np.float32)])
+    audio += noise("white", len(audio) / RATE, -50, seed=4)
+    run, session, _ = call(bot, Recording(audio), greet=False, barge_in="off")
+    assert [t["intent"] for t in session.turns] == ["store_hours", "payment_methods"]
+
+
+def test_push_audio_never_blocks_and_close_leaves_no_thread(bot):
+    from voicebot.live import LiveSession
+    got = []
+    session = LiveSession(bot, on_event=got.append, greet=True)
+    x = say("I was charged twice for the same order.")
+    worst = 0.0
+    for _ in range(40):  # 40 utterances at once at 8 kHz, far faster than real time
+        t0 = time.perf_counter()
+        session.push_audio(x[::2], 8000)
+        worst = max(worst, time.perf_counter() - t0)
+    assert worst < 0.05
+    session.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("live-")]
+    assert session.dropped_frames > 0  # a backlog over 10 s is dropped, not queued for ever
+
+
+
+@pytest.mark.parametrize("text, confidence, wait", [
+    ("What time do your stores open on Sunday?", 0.99, "complete_ms"),
+    ("No, leave it as it is.", 0.99, "complete_ms"),
+    ("Yes.", 0.99, "short_answer_ms"),
+    ("My order number is", 0.99, "incomplete_ms"),
+    ("I want to check on um", 0.99, "incomplete_ms"),
+    ("I'd like to,", 0.99, "incomplete_ms"),
+    ("Blade, blade", 0.30, "silence_ms"),
+])
+def test_the_words_choose_the_silence_that_ends_a_turn(text, confidence, wait):
+    from voicebot.config import LiveConfig
+    from voicebot.events import NLUResult
+    from voicebot.turns import end_wait_s
+    cfg = LiveConfig()
+    assert end_wait_s(NLUResult(text, "store_hours", confidence, "neutral"), cfg) == getattr(cfg, wait) / 1000
+
+
+@pytest.mark.parametrize("text, short, cut_in", [
+    ("Uh-huh.", True, False), ("Okay.", True, False), ("Right, right.", True, False), ("Mm-hmm", True, False),
+    ("", False, False), ("A-A-A", True, False),
+    ("Wait.", True, True), ("Loki", True, False), ("Loki", False, True),
+    ("Do you accept PayPal?", True, True),
+    ("and Sunday from 10 am", False, False),  # the bot's own reply coming back
+])
+def test_which_words_cut_the_bot_off(text, short, cut_in):
+    from voicebot.events import BotReply
+    from voicebot.turns import interrupts
+    reply = BotReply("Our stores are open Monday to Saturday from 9 am to 8 pm, and Sunday from 10 am to 6 pm.")
+    assert interrupts(text, reply, short=short) == cut_in

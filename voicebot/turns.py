@@ -1,0 +1,223 @@
+"""Turn-taking for live calls: when the caller has finished, and when they cut in.
+
+`TurnTaker` is a stage after the VAD's `Segmenter`, which runs with a short hangover
+(`live.short_pause_ms`), so every short pause ends a segment. At each one the words so far
+are transcribed and understood speculatively; from them the stage decides how much silence
+ends the turn: `complete_ms` for a complete, confident request (`short_answer_ms` if it is
+one or two words), `silence_ms` when unsure, `incomplete_ms` after a filler or an unfinished
+phrase ("my order number is"). The transcript is ready by then, so a confident turn is
+answered as soon as its silence is up. If the caller speaks again before that, the guess is
+dropped and the next segment is heard together with the earlier ones.
+
+While the bot is talking, caller speech is a barge-in candidate: once it has lasted
+`min_voiced_ms` it is looked at (and again every 0.2 s or so while it goes on): it interrupts
+only if it holds voiced, periodic sound (a cough has none), Whisper is sure of its words, and
+they are not a backchannel ("uh-huh", "okay", "right") nor the bot's own reply coming back.
+A candidate that ends without interrupting is dropped, not answered.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from asr.base import ASRStage, is_silence
+from nlu.stage import NLUStage
+from voicebot.events import AudioFrame, BotReply, Interrupted, NLUResult, SpeechEnded, SpeechStarted, Transcript
+
+BACKCHANNEL = set("uh-huh uh huh mm mhm mm-hmm hmm um okay ok right yeah yes yep sure alright all i see got it "
+                  "oh ah aha good great fine cool thank thanks you".split())
+CUT_IN = set("stop wait no sorry hold hang excuse actually hey hello but cancel agent operator pardon what".split())
+FILLERS = set("um uh er erm hmm mm like so well".split())
+# a request does not end on these words
+UNFINISHED = set("a an the to of for and or but because with my your our is are was am it's i'm about from on "
+                 "in at by if that this it number".split()) - {"it"}
+BE, SUBJECTS = {"is", "are", "was", "am"}, set("it that this he she they we i you".split())  # "leave it as it is"
+WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def voiced_s(audio: np.ndarray, rate: int = 16000) -> float:
+    """Seconds of periodic sound (a voice's pitch, 70-400 Hz) in `audio`. A cough, a click or a
+    breath is noise, with none; the shortest "right" or "wait" has 0.15 s (measured)."""
+    n = rate * 30 // 1000
+    frames = [audio[i:i + n] for i in range(0, len(audio) - n + 1, n)]
+    if not frames:
+        return 0.0
+    rms = np.array([np.sqrt(np.mean(f ** 2)) for f in frames])
+    floor = max(0.1 * float(rms.max()), 1e-3)  # within 20 dB of the loudest
+    voiced = 0
+    for f, e in zip(frames, rms):
+        if e < floor:
+            continue
+        f = f - f.mean()
+        ac = np.correlate(f, f, "full")[n - 1:]
+        if ac[rate // 400:rate // 70].max() > 0.5 * (ac[0] + 1e-12):
+            voiced += 1
+    return voiced * n / rate
+
+
+def digits(w: list[str]) -> list[str]:
+    """"4567" -> "4", "5", "6", "7": the bot reads numbers digit by digit, Whisper writes them whole."""
+    return [d for x in w for d in (list(x) if x.isdigit() else [x])]
+
+
+def end_wait_s(nlu: NLUResult, cfg) -> float:
+    """Silence after the last word that ends this turn, from what the words say."""
+    w = words(nlu.text)
+    ends_open = bool(w) and w[-1] in UNFINISHED and not (len(w) > 1 and w[-1] in BE and w[-2] in SUBJECTS)
+    if not w or w[-1] in FILLERS or ends_open or nlu.text.rstrip().endswith((",", "...", "…", "-")):
+        return cfg.incomplete_ms / 1000
+    if nlu.confidence >= cfg.confident and nlu.intent != "out_of_scope":
+        return (cfg.complete_ms if len(w) >= 3 else cfg.short_answer_ms) / 1000
+    return cfg.silence_ms / 1000
+
+
+def interrupts(text: str, reply: BotReply | None, cautious: bool = False, short: bool = False) -> bool:
+    """Words heard over the bot's voice that mean the caller wants the floor. `short`: less than
+    0.8 s of speech so far, where one word is a backchannel misheard as often as not ("okay"
+    came back as "Loki"), unless it is a word people cut in with."""
+    w = words(text)
+    # uh-huh, uh-uh, mm-hmm are backchannels too; "A-A-A" (a mumble, Whisper's way) is no word
+    content = [x for x in w if not all(p in BACKCHANNEL or len(p) < 2 for p in x.split("-"))]
+    if not content:
+        return False  # a backchannel, or nothing (a cough, a click)
+    if reply is not None:  # the bot's own words coming back through the microphone
+        said, w = set(digits(words(reply.text))), digits(w)
+        if sum(x in said for x in w) >= 0.8 * len(w):
+            return False
+    if cautious:
+        return len(content) >= 2
+    return len(content) >= 2 or not short or content[0] in CUT_IN
+
+
+@dataclass(frozen=True)
+class Heard:
+    """A microphone frame that has passed the VAD: the stage's clock and its audio."""
+    frame: AudioFrame
+
+
+def tag_frames(events: Iterable) -> Iterator:
+    """Stage before the Segmenter: each frame goes on to it and is also seen after it."""
+    for ev in events:
+        yield ev
+        if isinstance(ev, AudioFrame):
+            yield Heard(ev)
+
+
+class TurnTaker:
+    """Stage: SpeechStarted/SpeechEnded/Heard in; Transcript + NLUResult per caller turn and
+    Interrupted (reply left to the session to fill in) out."""
+
+    def __init__(self, recognizer, nlu, cfg, now_playing: Callable[[], BotReply | None],
+                 no_speech_threshold: float = 0.6, keep_s: float = 30.0):
+        self.asr = ASRStage(recognizer, no_speech_threshold)
+        self.nlu = NLUStage(nlu)
+        self.cfg = cfg
+        self.now_playing = now_playing
+        self.frames: deque[AudioFrame] = deque(maxlen=int(keep_s / 0.01))
+
+    def audio(self, start: float, end: float) -> np.ndarray | None:
+        audio = [f.samples for f in self.frames if f.t + len(f.samples) / f.sample_rate > start and f.t < end]
+        return np.concatenate(audio) if audio else None
+
+    def understand(self, start: float, end: float) -> NLUResult | None:
+        audio = self.audio(start, end)
+        if audio is None:
+            return None
+        ev = SpeechEnded(start, end, audio, self.frames[0].sample_rate)
+        return next((r for r in self.nlu(self.asr([ev])) if isinstance(r, NLUResult)), None)
+
+    def words_over_bot(self, start: float, end: float, early: bool = True) -> str:
+        """What the caller said over the bot's voice, when it was surely speech: some voicing
+        (not a cough), and words Whisper is sure of (on noise it makes up sentences); `early`
+        (the caller is still speaking: a fragment) asks for surer words than a whole burst."""
+        audio = self.audio(start, end)
+        if audio is None or voiced_s(audio) < 0.1:
+            return ""
+        r = self.asr.recognizer.transcribe(audio)
+        unsure = is_silence(r, self.asr.no_speech_threshold) or (early and r.avg_logprob < -1.0)
+        return "" if unsure else r.text
+
+    def __call__(self, events: Iterable) -> Iterator:
+        cfg = self.cfg
+        mode = cfg.barge_in
+        if mode not in ("on", "off", "cautious"):
+            raise ValueError(f"live.barge_in must be on, off or cautious, not {mode!r}")
+        cautious = mode == "cautious"
+        first_check = (cfg.cautious_voiced_ms if cautious else cfg.min_voiced_ms) / 1000
+        turn_start = turn_end = None  # the turn being heard: its first segment's start, its last's end
+        spec: NLUResult | None = None  # what the words so far mean (None: no words yet)
+        wait = 0.0  # ... and the silence after turn_end that ends the turn
+        burst: float | None = None  # start of the caller speech now going on
+        over_bot = interrupted = False  # it is heard over the bot's voice; it has cut the bot off
+        cand, cand_until = None, -1.0  # start of the speech over the bot (bursts a short pause apart are one)
+        check_at = now = 0.0
+        for ev in events:
+            if isinstance(ev, Heard):
+                self.frames.append(ev.frame)
+                now = ev.frame.t + len(ev.frame.samples) / ev.frame.sample_rate
+                reply = self.now_playing()
+                if burst is not None and reply is not None and not interrupted:
+                    if not over_bot:  # the bot began to speak during this burst
+                        over_bot, cand, check_at = True, burst, burst + first_check
+                    if mode != "off" and now >= check_at:
+                        t0 = time.perf_counter()
+                        if interrupts(self.words_over_bot(cand - 0.2, now), reply, cautious, now - cand < 0.8):
+                            interrupted = True
+                            yield Interrupted(round(now, 3), reply, 0.0)
+                        # look again soon, but not so often that transcribing makes us fall behind
+                        check_at = now + max(0.2, 2 * (time.perf_counter() - t0))
+                if turn_start is not None and burst is None and now - turn_end >= wait:
+                    if spec is not None:
+                        yield from self._release(spec)
+                    turn_start = spec = None  # (no words by now: it was noise)
+            elif isinstance(ev, SpeechStarted):
+                burst, interrupted, spec = ev.t, False, None  # the caller goes on: what we guessed is void
+                over_bot = self.now_playing() is not None
+                if over_bot:
+                    if cand is None or ev.t > cand_until:
+                        cand, check_at = ev.t, ev.t + first_check
+                    else:  # more after a short pause: look again at all of it soon
+                        check_at = ev.t + 0.15
+            elif isinstance(ev, SpeechEnded):
+                burst = None
+                if over_bot and not interrupted:
+                    playing = self.now_playing()
+                    # a short burst is a backchannel more often than not: it needs words as sure as a fragment
+                    span = ev.end - cand
+                    heard = self.words_over_bot(cand - 0.2, ev.end, span < 0.8) if span >= first_check else ""
+                    if not interrupts(heard, playing, cautious, span < 0.8):
+                        over_bot, cand_until = False, ev.end + 0.6
+                        continue  # a click, a cough, a backchannel or echo: not a turn
+                    if mode != "off" and playing is not None:
+                        yield Interrupted(round(now, 3), playing, 0.0)
+                    interrupted = True
+                if over_bot and interrupted and turn_start is None:
+                    turn_start = cand  # the turn began with the speech that cut in
+                over_bot = interrupted = False
+                cand = None
+                turn_start = ev.start if turn_start is None else turn_start
+                turn_end = ev.end
+                spec = self.understand(turn_start, turn_end)
+                # no words yet (noise, or a phrase Whisper cannot make out alone): wait for more
+                wait = end_wait_s(spec, cfg) if spec is not None else cfg.incomplete_ms / 1000
+                if spec is not None and now - turn_end >= wait:
+                    yield from self._release(spec)
+                    turn_start = spec = None
+            else:
+                yield ev
+        if spec is not None:
+            yield from self._release(spec)
+
+    @staticmethod
+    def _release(nlu: NLUResult) -> Iterator:
+        yield Transcript(nlu.text, nlu.start, nlu.end, nlu.asr_ms)
+        yield nlu
