@@ -59,6 +59,7 @@ async function start() {
 }
 
 function capture(block) {
+  if (!ctx) return;  // a block the worklet sent just before Stop closed the audio
   const joined = new Float32Array(pending.length + block.length);
   joined.set(pending);
   joined.set(block, pending.length);
@@ -93,6 +94,7 @@ function play(data) {
 // Tell the server how much reply audio has started playing: the echo canceller lines it up with
 // the microphone, and a barge-in knows what the caller heard.
 function reportPlayed() {
+  if (!ctx) return;
   const now = ctx.currentTime;
   let seconds = 0;
   for (const s of segments) {
