@@ -144,9 +144,10 @@ class Segmenter:
                 prob = eng.speech_prob(w)
                 # hysteresis (as Silero's own iterator does): harder to start than to go on
                 voiced = prob >= (s.threshold if speech is None else s.threshold - s.release)
-                voiced = gate.loud_enough(gate.energy_db(w), speech is None) and voiced
+                energy = gate.energy_db(w)
+                voiced = gate.loud_enough(energy, speech is None) and voiced
                 if voiced:
-                    gate.voiced(gate.energy_db(w))
+                    gate.voiced(energy)
                 if speech is None:
                     pre_roll.append((t0, w))
                     voiced_run = voiced_run + 1 if voiced else 0

@@ -196,9 +196,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_score(args) -> int:
-    from voicebot.bot import Bot
     from voicebot.score import run
-    return run(args, lambda: Bot(load_config(args)))
+    return run(args, lambda: _bot(args))
 
 
 def cmd_make_test_calls(args) -> int:

@@ -96,9 +96,11 @@ def score_call(name: str, ref: Reference, hyp_turns: list[str], hyp_intents: lis
     hyp_turn = [j for j, t in enumerate(hyp_norm) for _ in t]
     s = CallScore(name, len(ref_words), turns=len(ref.turns), found=len(hyp_turns))
     if ref_words:
-        s.errors = jiwer.process_words(" ".join(ref_words), " ".join(hyp_words) or "").wer * len(ref_words) \
-            if hyp_words else len(ref_words)
-        s.errors = round(s.errors)
+        if hyp_words:
+            out = jiwer.process_words(" ".join(ref_words), " ".join(hyp_words))
+            s.errors = out.substitutions + out.deletions + out.insertions
+        else:
+            s.errors = len(ref_words)
     # which recognized turns each reference turn's words landed in, and the reverse
     holds: list[dict[int, int]] = [{} for _ in ref.turns]
     for k, j in enumerate(align(ref_words, hyp_words)):
