@@ -90,7 +90,7 @@ async def run(lines, model_dir, voice_dir, pause):
     results = []
 
     async def feed():
-        from voicebot.testcalls import _trim, noise, speak
+        from voicebot.testcalls import trim, noise, speak
         hiss = noise("white", 30.0, -50.0)
         k = 0
         t0 = time.perf_counter()
@@ -107,7 +107,7 @@ async def run(lines, model_dir, voice_dir, pause):
             await send(np.zeros(FRAME, np.float32))
         for text, voice, reply in lines:
             replier.reply, h0 = reply, len(replier.heard)
-            audio = _trim(speak(text, voice))
+            audio = trim(speak(text, voice))
             loud = np.flatnonzero(np.abs(audio) > 0.02)
             last = loud[-1] + 1 if len(loud) else len(audio)
             audio = np.pad(audio, (0, -len(audio) % FRAME))

@@ -47,8 +47,8 @@ def call(bot, caller, greet=True, barge_in="on", **device):
 
 
 def say(text, voice="espeak:en-us", wpm=None):
-    from voicebot.testcalls import _trim
-    return _trim(speak(text, voice, wpm))
+    from voicebot.testcalls import trim
+    return trim(speak(text, voice, wpm))
 
 
 def cough(seed=0) -> np.ndarray:

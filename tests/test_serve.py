@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voicebot.testcalls import _trim, speak
+from voicebot.testcalls import trim, speak
 
 RATE = 16000
 TOKEN = "s3cret-token"
@@ -71,8 +71,8 @@ def locked(bot):
 @pytest.fixture(scope="module")
 def turns():
     """The caller's two turns, each in its own voice."""
-    return [np.concatenate([np.zeros(RATE // 2, np.float32), _trim(speak("I want to check on my order.", "flite:slt"))]),
-            _trim(speak("The order number is four five six seven.", "espeak:en-us"))]
+    return [np.concatenate([np.zeros(RATE // 2, np.float32), trim(speak("I want to check on my order.", "flite:slt"))]),
+            trim(speak("The order number is four five six seven.", "espeak:en-us"))]
 
 
 class Client:
@@ -220,10 +220,11 @@ def test_a_call_from_the_browser(warm, server, turns, tmp_path):
     assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (scripts/system-deps.sh installs chromium)"
     import playwright.sync_api as playwright
     wav = tmp_path / "caller.wav"
-    # a pause for the first reply to be heard; the fake microphone loops its file: silence after
+    # a pause for the first reply to be heard whole (7 s: with 4 s, one run in three on a busy machine
+    # the reply was still playing when the caller went on); the fake microphone loops its file: silence after
     # the call keeps it from starting over
     silence = np.zeros(RATE, np.float32)
-    sf.write(wav, np.concatenate([turns[0], *[silence] * 4, turns[1], *[silence] * 40]), RATE, subtype="PCM_16")
+    sf.write(wav, np.concatenate([turns[0], *[silence] * 7, turns[1], *[silence] * 40]), RATE, subtype="PCM_16")
     args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={wav}",

@@ -30,9 +30,9 @@ def add_arguments(p) -> None:
 
 def run_call(bot, turns, voice, noise_kind, level, pause, echo_ms, echo_db, seed=0) -> list[dict]:
     from voicebot.live import LiveSession
-    from voicebot.testcalls import noise, speak
+    from voicebot.testcalls import noise, speak, trim
     from voicebot.transports.simulated import Line, Script, SimulatedDevice
-    lines = [Line(_trim(speak(text, voice)), "after_reply", pause, text) for text, _ in turns]
+    lines = [Line(trim(speak(text, voice)), "after_reply", pause, text) for text, _ in turns]
     dev = SimulatedDevice(echo_delay_ms=echo_ms, echo_db=echo_db,
                           noise=noise(noise_kind, 20.0, level, seed) if noise_kind != "none" else None)
     session = LiveSession(bot, on_event=dev.on_event, out_rate=16000)
@@ -63,11 +63,6 @@ def run_call(bot, turns, voice, noise_kind, level, pause, echo_ms, echo_db, seed
             row["other"] = None
         out.append(row)
     return out
-
-
-def _trim(audio):
-    from voicebot.testcalls import _trim as trim
-    return trim(audio)
 
 
 def summarize(rows: list[dict]) -> dict:

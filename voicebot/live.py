@@ -39,6 +39,7 @@ from voicebot.turns import TurnTaker, tag_frames
 RATE = 16000
 CHARS_PER_S = 15.0  # the Piper voice's speaking rate, to guess the words in part of a reply
 _STOP = object()
+PLAYED_SLACK = RATE // 100  # 10 ms
 
 
 class _Playing:
@@ -47,6 +48,12 @@ class _Playing:
     def __init__(self, reply: BotReply):
         self.reply, self.sent_s, self.played_s, self.done = reply, 0.0, 0.0, False
         self.unplayed: deque[np.ndarray] = deque()
+
+    def finished(self) -> bool:
+        """All sent and played. The 16 kHz copies and the transport's count of what it played
+        (at its own rate, in rounded steps) can differ by a few samples: without this slack a
+        reply played to its end stayed "playing", and the caller's next turn read as a barge-in."""
+        return self.done and sum(len(a) for a in self.unplayed) <= PLAYED_SLACK
 
 
 class LiveSession:
@@ -118,7 +125,7 @@ class LiveSession:
                     ref.append(a)
                     n -= len(a)
                     p.played_s += len(a) / RATE
-                if p.done and not p.unplayed:
+                if p.finished():
                     self._playing.popleft()
                 elif not p.unplayed:
                     break
@@ -251,8 +258,8 @@ class LiveSession:
                         p.unplayed.append(resample(chunk.samples, chunk.sample_rate, RATE))
                     p.sent_s += len(chunk.samples) / chunk.sample_rate
                     p.done = chunk.last
-                    if p.done and p.played_s >= p.sent_s - 1e-3 and self._playing and self._playing[0] is p:
-                        self._playing.popleft()  # nothing left to play (an empty reply)
+                    if p.finished() and self._playing and self._playing[0] is p:
+                        self._playing.popleft()  # played already (or an empty reply)
                     self._emit(chunk)
 
 

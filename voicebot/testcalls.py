@@ -143,7 +143,7 @@ def render(call: TestCall, seed: int = 0) -> tuple[np.ndarray, list[tuple[float,
     """The call's 16 kHz audio and each turn's (start, end) in seconds."""
     parts, spans, t = [np.zeros(RATE // 2, np.float32)], [], 0.5
     for text, _ in call.turns:
-        speech = _trim(speak(text, call.voice)) * 10 ** ((call.speech_db + 3) / 20)
+        speech = trim(speak(text, call.voice)) * 10 ** ((call.speech_db + 3) / 20)
         spans.append((round(t, 3), round(t + len(speech) / RATE, 3)))
         parts += [speech, np.zeros(int(call.gap_s * RATE), np.float32)]
         t += len(speech) / RATE + call.gap_s
@@ -161,7 +161,7 @@ def telephone_band(audio: np.ndarray) -> np.ndarray:
     return sosfiltfilt(sos, audio).astype(np.float32)
 
 
-def _trim(speech: np.ndarray, floor: float = 0.01) -> np.ndarray:
+def trim(speech: np.ndarray, floor: float = 0.01) -> np.ndarray:
     """Cut the synthesizer's own leading and trailing silence, so gaps are what we set."""
     loud = np.flatnonzero(np.abs(speech) > floor)
     if not len(loud):
