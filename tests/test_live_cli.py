@@ -101,7 +101,8 @@ def test_talk_through_pyaudio_on_a_virtual_sound_card(vaudio, tmp_path):
     assert devices.returncode == 0 and "pulse" in devices.stdout
 
     spk = tmp_path / "speaker.wav"
-    rec = subprocess.Popen(["parecord", "--device=vspeaker.monitor", "--rate=16000", "--channels=1", str(spk)], env=vaudio)
+    rec = subprocess.Popen(["parecord", "--device=vspeaker.monitor", "--rate=16000", "--channels=1",
+                            "--latency-msec=50", str(spk)], env=vaudio)  # its default ~2 s buffer lost the end at SIGINT
     talk = subprocess.Popen([sys.executable, "-m", "voicebot.cli", "talk", "--seconds", "90", "--out", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=vaudio)
     seen: list[str] = []

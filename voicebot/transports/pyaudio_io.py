@@ -104,6 +104,19 @@ class Speaker:
         return out
 
 
+def _until_heard(spk, last_sound: float, most: float = 5.0) -> None:
+    """Wait until the sound system has played what it was given. Its own clock says when the
+    last sample reaches the speaker; PulseAudio holds more than PortAudio's reported latency, so
+    without this the goodbye was cut short when the streams closed."""
+    t0 = time.monotonic()
+    floor = spk.get_output_latency() + 0.5
+    while time.monotonic() - t0 < most:
+        clock_says = last_sound <= 0 or spk.get_time() >= last_sound + 0.3
+        if clock_says and time.monotonic() - t0 >= floor:
+            return
+        time.sleep(0.05)
+
+
 def talk(bot, input_device=None, output_device=None, seconds: float | None = None, out_dir=None,
          greet: bool = True) -> int:
     from voicebot.live import LiveSession
@@ -126,8 +139,13 @@ def talk(bot, input_device=None, output_device=None, seconds: float | None = Non
         session.push_audio(np.frombuffer(data, "<i2").astype(np.float32) / 32768, RATE)
         return None, pyaudio.paContinue
 
+    last_sound = [0.0]  # the stream clock's time when the last reply sample reaches the speaker
+
     def out_cb(data, frames, info, status):
-        return (np.clip(speaker.take(frames), -1, 1) * 32767).astype("<i2").tobytes(), pyaudio.paContinue
+        out = speaker.take(frames)
+        if np.any(out):
+            last_sound[0] = info.get("output_buffer_dac_time", 0.0) + frames / RATE
+        return (np.clip(out, -1, 1) * 32767).astype("<i2").tobytes(), pyaudio.paContinue
 
     with _quiet_stderr():
         mic = pa.open(RATE, 1, pyaudio.paInt16, input=True, frames_per_buffer=BLOCK, stream_callback=mic_cb,
@@ -139,7 +157,7 @@ def talk(bot, input_device=None, output_device=None, seconds: float | None = Non
         with view.live(session):
             while seconds is None or time.monotonic() - t0 < seconds:
                 if ended.is_set() and session.now_playing() is None:
-                    time.sleep(spk.get_output_latency() + 1.0)  # what the sound system still holds (PulseAudio buffers more than PortAudio says)
+                    _until_heard(spk, last_sound[0])
                     break  # the goodbye has been played
                 time.sleep(0.05)
     except KeyboardInterrupt:
