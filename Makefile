@@ -13,8 +13,9 @@ setup: $(VENV)/.installed
 
 # Debian packages: test voices (espeak-ng, flite, sox: scripts/system-deps.sh), PortAudio headers
 # and a compiler to build PyAudio (the `live` extra, `voicebot talk`), PulseAudio for the virtual
-# sound card the tests use, Chromium for the browser test of `voicebot serve`
-LIVE_DEBS ?= portaudio19-dev gcc python3-dev pulseaudio pulseaudio-utils libasound2-plugins chromium
+# sound card the tests use, Chromium for the browser test of `voicebot serve`, baresip (a SIP
+# softphone) for the test of `voicebot serve --sip`
+LIVE_DEBS ?= portaudio19-dev gcc python3-dev pulseaudio pulseaudio-utils libasound2-plugins chromium baresip
 
 $(VENV)/.installed: pyproject.toml scripts/system-deps.sh
 	bash scripts/system-deps.sh $(LIVE_DEBS)

@@ -68,6 +68,21 @@ class TTSConfig:
 
 
 @dataclass
+class SIPConfig:
+    """The SIP phone line (`voicebot serve --sip`, voicebot.transports.sip): UDP, no registrar."""
+    host: str = "127.0.0.1"  # address to listen on; 0.0.0.0 for every interface
+    port: int = 5060
+    # the address put in Contact and SDP (where the caller sends SIP and RTP); "": host, or the
+    # address of the interface that reaches the caller when host is 0.0.0.0
+    advertise: str = ""
+    user: str = "bot"  # the user part of the bot's own SIP URI
+    rtp_port_min: int = 10000  # one UDP port per call from this range
+    rtp_port_max: int = 10999
+    max_calls: int = 16  # more at once are answered 486 Busy Here
+    handover_uri: str = ""  # until phone.handover_uri
+
+
+@dataclass
 class LiveConfig:
     """Turn-taking in live calls (voicebot.live). Times are of call audio."""
     # the VAD engine for live audio (the rest of the `vad` section applies): webrtc takes steady
@@ -100,6 +115,7 @@ class Config:
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    sip: SIPConfig = field(default_factory=SIPConfig)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "Config":
@@ -155,6 +171,10 @@ LIMITS = {
     "live.vad_engine": {"", "webrtc", "silero"},
     "live.barge_in": {"on", "off", "cautious"},
     "live.confident": (0.0, 1.0),
+    "sip.port": (1, 65535),
+    "sip.rtp_port_min": (1024, 65535),
+    "sip.rtp_port_max": (1024, 65535),
+    "sip.max_calls": (1, 1000),
 }
 
 
