@@ -1,6 +1,7 @@
 """`voicebot serve`: talk to the bot from a web page, the browser's microphone over a WebSocket.
 
     voicebot serve [--host 127.0.0.1] [--port 8080] [--token SECRET]   # or VOICEBOT_TOKEN=SECRET
+    voicebot serve --sip [HOST:PORT]    # also a SIP phone line (voicebot/transports/sip.py)
 
 Routes: `GET /` the page (voicebot/web), `GET /health` (JSON, no auth), `WS /ws` (one call).
 The engines are loaded once and shared; each WebSocket gets its own LiveSession, closed with it.
@@ -53,6 +54,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     parser.add_argument("--token", default=os.environ.get("VOICEBOT_TOKEN"),
                         help="a secret the page must send before a call (default: $VOICEBOT_TOKEN; none: open)")
+    parser.add_argument("--sip", nargs="?", const="", metavar="HOST:PORT",
+                        help="also answer phone calls over SIP/UDP (default: the config's sip section, 127.0.0.1:5060)")
 
 
 def run(args, bot_factory) -> int:
@@ -62,7 +65,16 @@ def run(args, bot_factory) -> int:
     if not args.token and args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s with no --token: anyone who reaches it can call the bot", args.host)
     print(f"voicebot serve: http://{args.host}:{args.port}/", flush=True)
-    uvicorn_server(make_app(bot, args.token), args.host, args.port).run()
+    sip = None
+    if args.sip is not None:  # the phone line, on the same engines
+        from voicebot.transports import sip as sip_line
+        sip = sip_line.serve(bot, args.sip)
+        print(f"voicebot serve: sip:{sip.user}@{sip.adv_host}:{sip.port} (UDP)", flush=True)
+    try:
+        uvicorn_server(make_app(bot, args.token), args.host, args.port).run()
+    finally:
+        if sip is not None:
+            sip.stop()
     return 0
 
 

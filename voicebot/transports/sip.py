@@ -390,6 +390,7 @@ class SipServer:
                 del self.calls[call.id]
 
     def sendto(self, data: bytes, addr) -> None:
+        log.debug("SIP to %s:%d:\n%s", addr[0], addr[1], data.decode("utf8", "replace"))
         try:
             self.sock.sendto(data, addr)
         except OSError as e:
@@ -404,6 +405,7 @@ class SipServer:
                 data, addr = self.sock.recvfrom(MAX_DATAGRAM)
             except OSError:
                 continue
+            log.debug("SIP from %s:%d:\n%s", addr[0], addr[1], data.decode("utf8", "replace"))
             if not data.strip(b"\r\n\x00"):
                 continue  # keep-alives (RFC 5626 CRLF, pyVoIP's zeros)
             try:
@@ -541,6 +543,16 @@ class SipServer:
             log.warning("SIP from %s:%d: %s", addr[0], addr[1], message)
 
 
+def serve(bot, where: str = "") -> SipServer:
+    """A started SipServer on `where` (HOST:PORT, HOST or :PORT; "" the config's), one PhoneCall a call."""
+    host, _, port = where.rpartition(":") if ":" in where else (where, "", "")
+    try:
+        port = int(port) if port else None
+    except ValueError:
+        raise SystemExit(f"voicebot serve: --sip wants HOST:PORT, got {where!r}") from None
+    return SipServer(bot, lambda call: LiveMedia(bot, call), host or None, port).start()
+
+
 def _offer(msg: _Message):
     """(caller's RTP address, codec, telephone-event type or None) from the INVITE's SDP, or why not."""
     body = msg.body
@@ -604,3 +616,5 @@ class LiveMedia:
 
     def close(self) -> None:
         self.session.close()
+        for t in self.session.turns:
+            log.info("call %s: heard %r (%s) -> %r", self.call.id, t["text"], t["intent"], t["reply"])

@@ -1,0 +1,306 @@
+"""The SIP phone line (voicebot/transports/sip.py): baresip, a real softphone, calls the bot on
+loopback with a WAV of espeak-ng/flite speech as its microphone; what baresip heard (its sndfile
+dump) is transcribed back with the project's ASR. Bad datagrams and stray RTP come from a plain
+UDP socket. Ports are chosen free at run time; every process, thread and port is checked gone.
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import random
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voicebot.audio import resample
+from voicebot.testcalls import speak, trim
+
+RATE = 8000
+
+
+def free_udp_range(n: int) -> int:
+    """The first of n consecutive UDP ports on loopback that are free now."""
+    for _ in range(200):
+        base = random.randrange(20000, 60000 - n, 2)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free UDP port range")
+
+
+def ports_free(first: int, last: int) -> bool:
+    try:
+        socks = []
+        for p in range(first, last + 1):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+
+
+def caller_wav(path, lines, tail_s: float = 20.0) -> None:
+    """[(seconds of silence before, text, voice)] as 8 kHz 16-bit mono, with silence after: baresip
+    hangs up when its source file ends, so the tail outlasts the bot's last reply."""
+    parts = []
+    for pause, text, voice in lines:
+        parts += [np.zeros(int(pause * RATE), np.float32), resample(trim(speak(text, voice)), 16000, RATE)]
+    parts.append(np.zeros(int(tail_s * RATE), np.float32))
+    sf.write(path, np.concatenate(parts), RATE, subtype="PCM_16")
+
+
+def baresip(tmp, bot_port: int, wav, seconds: int, uri: str | None = None) -> dict:
+    """Dial the bot from baresip with `wav` as the microphone; what it heard, and its output."""
+    d = tmp / "baresip"
+    d.mkdir()
+    sip_port, rtp = free_udp_range(1), free_udp_range(20)
+    (d / "config").write_text(f"""sip_listen 127.0.0.1:{sip_port}
+sip_transports udp
+net_interface 127.0.0.1
+audio_source aufile,{wav}
+rtp_ports {rtp}-{rtp + 19}
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module sndfile.so
+snd_path {d}
+module_app account.so
+module_app menu.so
+""")
+    (d / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip_port}>;regint=0;audio_codecs=PCMU/8000/1,PCMA/8000/1\n")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(["baresip", "-f", str(d), "-t", str(seconds), "-e",
+                             f"/dial {uri or f'sip:bot@127.0.0.1:{bot_port}'}"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        for line in proc.stdout:  # until the call ends (-t runs baresip on after it), or -t is up
+            lines.append(line)
+            if "terminated (duration" in line:
+                break
+    finally:
+        time.sleep(0.5)  # sndfile closes its dumps as the call goes
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    out = "".join(lines)
+    dec = glob.glob(str(d / "dump-*-dec.wav"))
+    heard = sf.read(dec[0], dtype="float32")[0] if dec else np.zeros(0, np.float32)
+    return {"out": out, "heard": heard, "took_s": time.monotonic() - t0}
+
+
+@pytest.fixture(scope="module")
+def human():
+    """A UDP socket standing for the human agents' phone: it records what it gets, answers 486."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    got, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                data, addr = sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            got.append(data.decode("utf8", "replace"))
+            if data.startswith(b"INVITE"):
+                head = data.split(b"\r\n\r\n")[0].decode().split("\r\n")
+                keep = [h for h in head[1:] if h.split(":")[0].lower() in ("via", "from", "to", "call-id", "cseq")]
+                sock.sendto(("\r\n".join(["SIP/2.0 486 Busy Here", *keep, "Content-Length: 0", "", ""])).encode(), addr)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield f"sip:human@127.0.0.1:{sock.getsockname()[1]}", got
+    stop.set()
+    t.join(2)
+    sock.close()
+
+
+@pytest.fixture(scope="module")
+def bot(human):
+    from voicebot.bot import Bot
+    from voicebot.config import Config
+    cfg = Config()
+    cfg.sip.rtp_port_min = free_udp_range(10)
+    cfg.sip.rtp_port_max = cfg.sip.rtp_port_min + 9
+    cfg.sip.handover_uri = human[0]
+    bot = Bot(cfg)
+    bot.warm_up()
+    return bot
+
+
+@pytest.fixture(scope="module")
+def server(bot):
+    from voicebot.transports.sip import serve
+    srv = serve(bot, "127.0.0.1:0")
+    yield srv
+    srv.stop()
+    left = [t.name for t in threading.enumerate() if t.name.startswith(("sip", "rtp-", "live-"))]
+    assert not left, f"threads left behind: {left}"
+    assert ports_free(bot.config.sip.rtp_port_min, bot.config.sip.rtp_port_max)
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    from asr import load_recognizer
+    return load_recognizer("faster-whisper", "base")
+
+
+def heard_text(recognizer, audio) -> str:
+    assert len(audio) > RATE, "baresip heard nothing"
+    return recognizer.transcribe(resample(audio, RATE, 16000)).text.lower()
+
+
+def wait_idle(server, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while server.calls and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not server.calls, "a call was left open"
+
+
+@pytest.mark.slow
+def test_baresip_calls_and_the_bot_answers_and_hangs_up(server, recognizer, tmp_path, caplog):
+    caplog.set_level(logging.INFO, "voicebot.sip")
+    wav = tmp_path / "caller.wav"
+    # digits spoken by espeak-ng or flite come through 8 kHz mu-law as "for time big" or "45677"
+    # to Whisper base (tried): the call asks things it hears every time
+    caller_wav(wav, [(8.0, "What are your store opening hours?", "flite:rms"),
+                     (10.0, "No, that's all. Thank you, goodbye.", "flite:slt")], tail_s=25.0)
+    got = baresip(tmp_path, server.port, wav, seconds=60)
+    assert "Call established" in got["out"]
+    # the bot hung up after its goodbye (baresip: "session closed") before baresip's file ran out
+    assert "session closed" in got["out"] and "end of file)" not in got["out"], got["out"][-2000:]
+    assert any("the bot hung up" in r.getMessage() for r in caplog.records)
+    text = heard_text(recognizer, got["heard"])
+    for words in ("brightline", "help you", "monday to saturday", "goodbye"):
+        assert words in text.replace("bright line", "brightline"), text
+    wait_idle(server)
+    assert ports_free(server.ports.start, server.ports.stop - 1)
+
+
+@pytest.mark.slow
+def test_handover_sends_the_caller_to_the_configured_uri(server, human, recognizer, tmp_path, caplog):
+    caplog.set_level(logging.INFO, "voicebot.sip")
+    uri, got_human = human
+    wav = tmp_path / "caller.wav"
+    caller_wav(wav, [(8.0, "I want to speak to a real person, please.", "espeak:en-gb")], tail_s=25.0)
+    got = baresip(tmp_path, server.port, wav, seconds=50)
+    text = heard_text(recognizer, got["heard"])
+    assert "colleague" in text, text
+    # baresip obeyed the REFER: it called the human agents' URI, got 486, told the bot (NOTIFY)
+    assert any(m.startswith(f"INVITE {uri} ") for m in got_human), got_human
+    assert any("handed over to " + uri in r.getMessage() for r in caplog.records)
+    assert "session closed" in got["out"], got["out"][-2000:]  # and the bot then hung up
+    wait_idle(server)
+
+
+class RawPeer:
+    """A plain UDP socket speaking just enough SIP to hold a call, and sending stray RTP."""
+
+    def __init__(self, server_port: int):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(5)
+        self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp.bind(("127.0.0.1", 0))
+        self.port, self.server = self.sock.getsockname()[1], ("127.0.0.1", server_port)
+        self.call_id = f"raw-{random.getrandbits(32):x}"
+
+    def request(self, method: str, cseq: int, to_tag: str = "", body: str = "") -> None:
+        lines = [f"{method} sip:bot@127.0.0.1:{self.server[1]} SIP/2.0",
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{random.getrandbits(40):x}",
+                 "Max-Forwards: 70", f"From: <sip:raw@127.0.0.1:{self.port}>;tag=rawtag",
+                 f"To: <sip:bot@127.0.0.1:{self.server[1]}>" + (f";tag={to_tag}" if to_tag else ""),
+                 f"Call-ID: {self.call_id}", f"CSeq: {cseq} {method}",
+                 f"Contact: <sip:raw@127.0.0.1:{self.port}>"]
+        lines += ["Content-Type: application/sdp"] if body else []
+        lines += [f"Content-Length: {len(body)}", "", body]
+        self.sock.sendto("\r\n".join(lines).encode(), self.server)
+
+    def response(self, want: str) -> str:
+        while True:
+            msg = self.sock.recv(65535).decode()
+            if msg.startswith(f"SIP/2.0 {want}"):
+                return msg
+
+    def sdp(self) -> str:
+        port = self.rtp.getsockname()[1]
+        return (f"v=0\r\no=raw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
+    def close(self):
+        self.sock.close()
+        self.rtp.close()
+
+
+def rtp_packet(pt: int, seq: int, payload: bytes = b"\xff" * 160) -> bytes:
+    return bytes([0x80, pt]) + seq.to_bytes(2, "big") + (seq * 160).to_bytes(4, "big") + b"\0\0\0\x07" + payload
+
+
+@pytest.mark.slow
+def test_bad_sip_and_stray_rtp_are_dropped_with_one_line_each(server, recognizer, tmp_path, caplog):
+    caplog.set_level(logging.INFO, "voicebot.sip")
+    peer = RawPeer(server.port)
+    try:
+        junk = [b"\x16\x03\x01 hello, this is not SIP at all",
+                b"INVITE sip:bot@x SIP/2.0\r\nVia SIP/2.0/UDP nowhere\r\n\r\n",  # a header with no colon
+                b"INVITE sip:bot@x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9\r\n\r\n",  # no Call-ID, From...
+                "BYE sip:bot@x SIP/2.0\r\nCall-ID: \xff\r\n\r\n".encode("latin-1")]  # not UTF-8
+        for data in junk:
+            peer.sock.sendto(data, peer.server)
+        time.sleep(0.5)
+        malformed = [r for r in caplog.records if "malformed SIP message dropped" in r.getMessage()]
+        assert len(malformed) == 1  # one line per source and kind in 10 s, not one per datagram
+
+        # a call from the raw peer, then RTP from a stranger, of a wrong type, and garbage
+        peer.request("INVITE", 1, body=peer.sdp())
+        ok = peer.response("200")
+        tag = ok.split("To:")[1].split("tag=")[1].split("\r\n")[0]
+        bot_rtp = int(ok.split("m=audio ")[1].split()[0])
+        peer.request("ACK", 1, to_tag=tag)
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for seq in range(5):
+            stranger.sendto(rtp_packet(0, seq), ("127.0.0.1", bot_rtp))
+            peer.rtp.sendto(rtp_packet(8, seq), ("127.0.0.1", bot_rtp))  # PCMA in a PCMU call
+            peer.rtp.sendto(b"\x80", ("127.0.0.1", bot_rtp))
+        stranger.close()
+        time.sleep(0.5)
+        peer.request("BYE", 2, to_tag=tag)
+        peer.response("200")
+        wait_idle(server)
+    finally:
+        peer.close()
+    lines = [r.getMessage() for r in caplog.records]
+    for what in ("not the caller's", "not the negotiated 0", "bad RTP packet"):
+        assert sum(what in m for m in lines) == 1, lines
+    assert any("RTP packets dropped" in m and "'source': 5" in m and "'payload': 5" in m for m in lines), lines
+
+    # the server goes on: a proper call is answered and heard
+    wav = tmp_path / "caller.wav"
+    caller_wav(wav, [], tail_s=7.0)
+    got = baresip(tmp_path, server.port, wav, seconds=30)
+    assert "Call established" in got["out"]
+    assert "how can i help" in heard_text(recognizer, got["heard"])
+    wait_idle(server)
