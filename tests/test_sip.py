@@ -304,3 +304,21 @@ def test_bad_sip_and_stray_rtp_are_dropped_with_one_line_each(server, recognizer
     assert "Call established" in got["out"]
     assert "how can i help" in heard_text(recognizer, got["heard"])
     wait_idle(server)
+
+
+def test_the_callers_audio_keeps_its_time_through_loss_late_packets_and_pauses():
+    """The RTP receive buffer: G.711 silence (not zero bytes, a full-scale sample in mu-law) for a
+    lost packet, a late one dropped, and after a pause in sending (DTX) audio lands at its time."""
+    from voicebot.transports.sip import CUSHION, FRAME, _Jitter
+    silence = b"\xff" * FRAME
+    buf = _Jitter(b"\xff")
+    assert buf.read() == silence
+    buf.write(1000, b"a" * FRAME)
+    buf.write(1000 + 2 * FRAME, b"c" * FRAME)  # the packet between is lost
+    assert [buf.read() for _ in range(CUSHION // FRAME)] == [silence] * (CUSHION // FRAME)
+    assert [buf.read() for _ in range(3)] == [b"a" * FRAME, silence, b"c" * FRAME]
+    buf.write(1000 + FRAME, b"b" * FRAME)  # the lost one, after its time
+    assert buf.late == 1
+    assert [buf.read() for _ in range(10)] == [silence] * 10  # the caller's phone sends nothing
+    buf.write(1000 + 13 * FRAME, b"d" * FRAME)
+    assert buf.read() == b"d" * FRAME

@@ -60,6 +60,8 @@ CODECS = {0: "PCMU", 8: "PCMA"}
 SILENCE = {0: b"\xff", 8: b"\xd5"}  # G.711's zero sample: mu-law 0xFF, A-law 0xD5
 T1 = 0.5  # RFC 3261's round-trip estimate: 200 OK is resent after T1, 2 T1, ... until ACK
 MAX_DATAGRAM = 65535
+TRIM_BYTES = 8000 * 30  # an RTP buffer drops the audio it has read every 30 s
+CUSHION = 480  # 60 ms: how late a caller's RTP packet may come and still be heard
 WARN_EVERY_S = 10.0  # one log line per source and kind of bad input in this time, not one per datagram
 METHODS = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "NOTIFY", "REFER", "INFO", "UPDATE",
            "MESSAGE", "SUBSCRIBE", "PRACK", "REGISTER", "PUBLISH"]
@@ -113,20 +115,39 @@ class _Message(SIP.SIPMessage):
 
 
 class _Buffer(RTP.RTPPacketManager):
-    """pyVoIP's buffer (ordered by RTP timestamp) holding G.711 bytes, padded with G.711 silence."""
+    """pyVoIP's buffer (ordered by RTP timestamp) holding G.711 bytes, padded with G.711 silence,
+    keeping only what is not read yet: pyVoIP's keeps the whole call twice (28 MB an hour a
+    direction), and a packet older than what was read could make it reset the stream."""
 
     def __init__(self, silence: bytes):
         super().__init__()
         self.silence = silence
         self.taken = 0  # bytes of real audio read out: for the outgoing buffer, what was sent
+        self.late = 0  # packets that came after their time was played
 
     def read(self, length: int = FRAME) -> bytes:
         while self.rebuilding:
             time.sleep(0.002)
         with self.bufferLock:
             data = self.buffer.read(length)
+            if self.buffer.tell() >= TRIM_BYTES:  # forget what was read (offsets stay absolute)
+                at = self.buffer.tell()
+                self.buffer = io.BytesIO(self.buffer.read())
+                self.offset += at
+                self.log = {k: v for k, v in self.log.items() if k + len(v) > self.offset}
         self.taken += len(data)
         return data + self.silence * (length - len(data))
+
+    def write(self, offset: int, data: bytes) -> None:
+        with self.bufferLock:
+            if self.log:  # after the first packet, which sets the origin
+                at, end = offset - self.offset, self._size()
+                if at < self.buffer.tell():  # its time was played
+                    self.late += 1
+                    return
+                if at > end:  # a packet lost or not here yet: G.711 silence, not pyVoIP's zero bytes
+                    offset, data = offset - (at - end), self.silence * (at - end) + data
+        super().write(offset, data)
 
     def clear(self) -> None:
         """Skip what is not read yet (barge-in); later writes land at the new read position."""
@@ -136,10 +157,35 @@ class _Buffer(RTP.RTPPacketManager):
     def queued(self) -> int:
         """Bytes written and not read yet."""
         with self.bufferLock:
-            at = self.buffer.tell()
-            end = self.buffer.seek(0, io.SEEK_END)
-            self.buffer.seek(at)
-        return end - at
+            return self._size() - self.buffer.tell()
+
+    def _size(self) -> int:
+        at = self.buffer.tell()
+        end = self.buffer.seek(0, io.SEEK_END)
+        self.buffer.seek(at)
+        return end
+
+
+class _Jitter(_Buffer):
+    """The caller's audio. Each read is 20 ms of the call, audio or not (pyVoIP's reader stands
+    still when no audio is there, so after a pause in sending, DTX, the caller's audio came late
+    by the pause, more after each). The first packet comes after CUSHION of silence, so packets up
+    to that late still land at their time; later ones are dropped and counted."""
+
+    def read(self, length: int = FRAME) -> bytes:
+        with self.bufferLock:
+            if self.log:
+                at, end = self.buffer.tell(), self._size()
+                if end < at + length:
+                    self.buffer.seek(end)
+                    self.buffer.write(self.silence * (at + length - end))
+                    self.buffer.seek(at)
+        return super().read(length)
+
+    def write(self, offset: int, data: bytes) -> None:
+        if not self.log:
+            offset, data = offset - CUSHION, self.silence * CUSHION + data
+        super().write(offset, data)
 
 
 class _Rtp(RTP.RTPClient):
@@ -151,7 +197,7 @@ class _Rtp(RTP.RTPClient):
             assoc[dtmf_pt] = RTP.PayloadType.EVENT
         super().__init__(assoc, bind_ip, port, peer[0], peer[1], RTP.TransmitType.SENDRECV)
         self.pt, self.peer, self.name = pt, peer, name
-        self.pmin, self.pmout = _Buffer(SILENCE[pt]), _Buffer(SILENCE[pt])
+        self.pmin, self.pmout = _Jitter(SILENCE[pt]), _Buffer(SILENCE[pt])
         self.dropped: dict[str, int] = {}
         self.threads: list[threading.Thread] = []
 
@@ -293,7 +339,7 @@ class SipCall:
     def _pump(self) -> None:
         """Every 20 ms, on a fixed schedule: 160 bytes of the caller's audio to the media object."""
         start = time.monotonic()
-        next_t, resend, step = start + 0.1, start + T1, T1  # 100 ms of jitter cushion first
+        next_t, resend, step = start, start + T1, T1
         while not self.ended.wait(max(0.0, next_t - time.monotonic())):
             now = time.monotonic()
             if now - next_t > 1.0:  # starved of CPU for a second: catch up by skipping, not in a burst
