@@ -67,9 +67,9 @@ def caller_wav(path, lines, tail_s: float = 20.0) -> None:
     sf.write(path, np.concatenate(parts), RATE, subtype="PCM_16")
 
 
-def baresip(tmp, bot_port: int, wav, seconds: int, uri: str | None = None) -> dict:
+def baresip(tmp, bot_port: int, wav, seconds: int, uri: str | None = None, name: str = "baresip") -> dict:
     """Dial the bot from baresip with `wav` as the microphone; what it heard, and its output."""
-    d = tmp / "baresip"
+    d = tmp / name
     d.mkdir()
     sip_port, rtp = free_udp_range(1), free_udp_range(20)
     (d / "config").write_text(f"""sip_listen 127.0.0.1:{sip_port}
@@ -322,3 +322,62 @@ def test_the_callers_audio_keeps_its_time_through_loss_late_packets_and_pauses()
     assert [buf.read() for _ in range(10)] == [silence] * 10  # the caller's phone sends nothing
     buf.write(1000 + 13 * FRAME, b"d" * FRAME)
     assert buf.read() == b"d" * FRAME
+
+
+@pytest.mark.slow
+def test_two_callers_at_once_each_hear_their_own_answers(server, recognizer, tmp_path):
+    asks = {"a": ("What are your store opening hours?", "flite:rms", "monday to saturday", "visa"),
+            "b": ("Which payment methods do you accept?", "flite:awb", "visa", "monday")}
+    results = {}
+
+    def call(name):
+        wav = tmp_path / f"{name}.wav"
+        caller_wav(wav, [(7.0, asks[name][0], asks[name][1])], tail_s=14.0)
+        results[name] = baresip(tmp_path, server.port, wav, seconds=45, name=name)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in asks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for name, (_, _, mine, theirs) in asks.items():
+        assert "Call established" in results[name]["out"]
+        text = heard_text(recognizer, results[name]["heard"])
+        assert "how can i help" in text and mine in text and theirs not in text, (name, text)
+    wait_idle(server)
+
+
+@pytest.mark.slow
+def test_voicebot_serve_sip_answers_and_stops_cleanly(tmp_path, recognizer):
+    import os
+    import signal
+    import sys
+    rtp = free_udp_range(10)
+    (tmp_path / "phone.yml").write_text(f"sip: {{rtp_port_min: {rtp}, rtp_port_max: {rtp + 9}}}\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        http = s.getsockname()[1]
+    sip = free_udp_range(1)
+    proc = subprocess.Popen([sys.executable, "-m", "voicebot", "serve", "--port", str(http), "--sip",
+                             f"127.0.0.1:{sip}", "--config", str(tmp_path / "phone.yml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ})
+    try:
+        lines = []
+        for line in proc.stdout:  # it prints the SIP URI once the engines are warm
+            lines.append(line)
+            if "sip:bot@127.0.0.1" in line:
+                break
+        assert any(f"sip:bot@127.0.0.1:{sip}" in x for x in lines), "".join(lines)
+        wav = tmp_path / "caller.wav"
+        caller_wav(wav, [], tail_s=7.0)
+        got = baresip(tmp_path, sip, wav, seconds=30)
+        assert "Call established" in got["out"]
+        assert "how can i help" in heard_text(recognizer, got["heard"])
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 130 and "stopped (0 calls hung up)" in rest, rest  # Ctrl-C's status
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert ports_free(rtp, rtp + 9) and ports_free(sip, sip)

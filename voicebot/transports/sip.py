@@ -429,6 +429,7 @@ class SipServer:
             self.thread.join(5)
         if self.sock is not None:
             self.sock.close()
+        log.info("SIP on udp %s:%d stopped (%d calls hung up)", self.host, self.port, len(calls))
 
     def forget(self, call: SipCall) -> None:
         with self._lock:
