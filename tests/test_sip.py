@@ -87,7 +87,7 @@ module_app menu.so
 """)
     (d / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip_port}>;regint=0;audio_codecs=PCMU/8000/1,PCMA/8000/1\n")
     t0 = time.monotonic()
-    proc = subprocess.Popen(["baresip", "-f", str(d), "-t", str(seconds), "-e",
+    proc = subprocess.Popen(["stdbuf", "-oL", "baresip", "-f", str(d), "-t", str(seconds), "-e",
                              f"/dial {uri or f'sip:bot@127.0.0.1:{bot_port}'}"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
@@ -381,3 +381,34 @@ def test_voicebot_serve_sip_answers_and_stops_cleanly(tmp_path, recognizer):
             proc.kill()
             proc.wait()
     assert ports_free(rtp, rtp + 9) and ports_free(sip, sip)
+
+
+@pytest.mark.slow
+def test_a_cancelled_call_ends_with_487_and_leaves_nothing(server, caplog):
+    caplog.set_level(logging.INFO, "voicebot.sip")
+    peer = RawPeer(server.port)
+    try:
+        peer.request("INVITE", 1, body=peer.sdp())
+        peer.request("CANCEL", 1)  # at once, as a caller who gives up while it rings
+        finals = [peer.response("") for _ in range(3)]  # 180, 200 (to CANCEL), 487 (to the INVITE)
+        codes = sorted(m.split()[1] + " " + m.split("CSeq:")[1].split()[1] for m in finals)
+        assert codes == ["180 INVITE", "200 CANCEL", "487 INVITE"], finals
+        peer.request("ACK", 1)
+        wait_idle(server)
+    finally:
+        peer.close()
+    assert any("the caller cancelled" in r.getMessage() for r in caplog.records)
+    assert ports_free(server.ports.start, server.ports.stop - 1)
+
+
+@pytest.mark.slow
+def test_the_caller_cuts_the_bot_short(server, recognizer, tmp_path):
+    """Barge-in: the bot's audio not yet sent is dropped at once, and the new question answered."""
+    wav = tmp_path / "caller.wav"
+    # the answer takes ~9 s to say; the caller cuts in 4 s after asking
+    caller_wav(wav, [(8.0, "What are your store opening hours?", "flite:rms"),
+                     (4.0, "Sorry, stop. Which payment methods do you accept?", "flite:awb")], tail_s=14.0)
+    got = baresip(tmp_path, server.port, wav, seconds=45)
+    text = heard_text(recognizer, got["heard"])
+    assert "monday" in text and "visa" in text and "around the clock" not in text, text
+    wait_idle(server)
