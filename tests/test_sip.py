@@ -67,7 +67,8 @@ def caller_wav(path, lines, tail_s: float = 20.0) -> None:
     sf.write(path, np.concatenate(parts), RATE, subtype="PCM_16")
 
 
-def baresip(tmp, bot_port: int, wav, seconds: int, uri: str | None = None, name: str = "baresip") -> dict:
+def baresip(tmp, bot_port: int, wav, seconds: int, uri: str | None = None, name: str = "baresip",
+            codecs: str = "PCMU/8000/1,PCMA/8000/1") -> dict:
     """Dial the bot from baresip with `wav` as the microphone; what it heard, and its output."""
     d = tmp / name
     d.mkdir()
@@ -85,7 +86,7 @@ snd_path {d}
 module_app account.so
 module_app menu.so
 """)
-    (d / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip_port}>;regint=0;audio_codecs=PCMU/8000/1,PCMA/8000/1\n")
+    (d / "accounts").write_text(f"<sip:caller@127.0.0.1:{sip_port}>;regint=0;audio_codecs={codecs}\n")
     t0 = time.monotonic()
     proc = subprocess.Popen(["stdbuf", "-oL", "baresip", "-f", str(d), "-t", str(seconds), "-e",
                              f"/dial {uri or f'sip:bot@127.0.0.1:{bot_port}'}"],
@@ -297,11 +298,12 @@ def test_bad_sip_and_stray_rtp_are_dropped_with_one_line_each(server, recognizer
         assert sum(what in m for m in lines) == 1, lines
     assert any("RTP packets dropped" in m and "'source': 5" in m and "'payload': 5" in m for m in lines), lines
 
-    # the server goes on: a proper call is answered and heard
+    # the server goes on: a proper call (A-law only, this one) is answered and heard
     wav = tmp_path / "caller.wav"
     caller_wav(wav, [], tail_s=7.0)
-    got = baresip(tmp_path, server.port, wav, seconds=30)
-    assert "Call established" in got["out"]
+    got = baresip(tmp_path, server.port, wav, seconds=30, codecs="PCMA/8000/1")
+    assert "Call established" in got["out"] and "Set audio encoder: PCMA" in got["out"]
+    assert any("answered, PCMA" in r.getMessage() for r in caplog.records)
     assert "how can i help" in heard_text(recognizer, got["heard"])
     wait_idle(server)
 

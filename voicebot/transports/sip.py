@@ -5,7 +5,7 @@
 
 Each INVITE gets 180 Ringing, an RTP port of its own (`sip.rtp_port_min`..`max`), a media object
 from `media(call)` and then 200 OK with the SDP answer; every 20 ms the call's thread hands that
-object 160 bytes of the caller's G.711 (`media.audio(frame)`), and the object speaks through
+object 160 bytes of the caller's G.711 (`media.push(frame)`), and the object speaks through
 `call.send(g711)`, drops unplayed audio on barge-in with `call.clear()`, ends the call with
 `call.hangup()` (BYE) or hands it to a person with `call.transfer(uri)` (REFER). BYE and CANCEL
 from the caller end the call; OPTIONS and NOTIFY are answered 200, other methods 501.
@@ -345,7 +345,7 @@ class SipCall:
             if now - next_t > 1.0:  # starved of CPU for a second: catch up by skipping, not in a burst
                 next_t = now
             next_t += FRAME / 8000
-            self.media.audio(self.rtp.pmin.read(FRAME))
+            self.media.push(self.rtp.pmin.read(FRAME))
             if not self.acked and now >= resend:
                 if now - start > 64 * T1:
                     self.end("no ACK for our 200 OK", bye=True)
@@ -358,7 +358,7 @@ class SipCall:
     def _close(self) -> None:
         if self.media is not None:
             try:
-                self.media.close()
+                self.media.close(self.why or "closed")
             except Exception:
                 log.exception("call %s: closing its media failed", self.id)
         if self.bye:
@@ -397,6 +397,7 @@ class SipServer:
         self.adv_host = cfg.advertise
         self.ports = range(cfg.rtp_port_min, cfg.rtp_port_max + 1)
         self.max_calls = cfg.max_calls
+        self.prefer = 0  # PCMU
         self.calls: dict[str, SipCall] = {}
         self._next_port = 0
         self._lock = threading.Lock()
@@ -510,7 +511,7 @@ class SipServer:
         if busy:
             log.info("call %s from %s: %d calls already: busy", msg.headers["Call-ID"], addr[0], self.max_calls)
             return self.sendto(self._response(msg, 486, "Busy Here", secrets.token_hex(4)), addr)
-        offer = _offer(msg)
+        offer = _offer(msg, self.prefer)
         if isinstance(offer, str):
             self._warn(addr, "sdp", f"INVITE refused, 488: {offer}")
             return self.sendto(self._response(msg, 488, "Not Acceptable Here", secrets.token_hex(4)), addr)
@@ -600,7 +601,7 @@ def serve(bot, where: str = "") -> SipServer:
     return SipServer(bot, lambda call: LiveMedia(bot, call), host or None, port).start()
 
 
-def _offer(msg: _Message):
+def _offer(msg: _Message, prefer: int = 0):
     """(caller's RTP address, codec, telephone-event type or None) from the INVITE's SDP, or why not."""
     body = msg.body
     audio = [m for m in body.get("m", []) if m["type"] == "audio"]
@@ -608,8 +609,9 @@ def _offer(msg: _Message):
         return "no audio in the SDP offer"
     m = audio[0]
     pts = [int(p) for p in m["methods"] if p.isdigit()]
-    # the caller's order of preference among the two this bot speaks (PCMU listed first by baresip)
-    pt = next((p for p in pts if p in CODECS), None)
+    # the bot's preferred codec when offered (PCMU: pyVoIP's own PCMA path was broken, and it is
+    # what North American lines carry), else the other G.711
+    pt = prefer if prefer in pts else next((p for p in pts if p in CODECS), None)
     if pt is None:
         return f"no G.711 among the offered payload types {pts}"
     names = {int(p): a.get("rtpmap", {}).get("name", "") for p, a in m["attributes"].items() if p.isdigit()}
@@ -638,7 +640,7 @@ class LiveMedia:
         self.ending = None
         self.session = LiveSession(bot, on_event=self._on_event, out_rate=8000)
 
-    def audio(self, frame: bytes) -> None:
+    def push(self, frame: bytes) -> None:
         lin = self.audioop.ulaw2lin(frame, 2) if self.law == 0 else self.audioop.alaw2lin(frame, 2)
         import numpy as np
         self.session.push_audio(np.frombuffer(lin, "<i2").astype(np.float32) / 32768, 8000)
@@ -661,7 +663,7 @@ class LiveMedia:
         elif isinstance(ev, BotReply) and (ev.end_call or ev.handover):
             self.ending = "handover" if ev.handover else "end"
 
-    def close(self) -> None:
+    def close(self, reason: str) -> None:
         self.session.close()
         for t in self.session.turns:
             log.info("call %s: heard %r (%s) -> %r", self.call.id, t["text"], t["intent"], t["reply"])
