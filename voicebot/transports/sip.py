@@ -332,6 +332,8 @@ class SipCall:
                 self._pump()
         except Exception as e:  # a bug or an engine failure ends this call, never the server
             log.exception("call %s: failed", self.id)
+            if not self.answered:
+                self.server.sendto(self.server._response(self.invite, 500, "Server Internal Error", self.tag), self.addr)
             self.end(f"error: {type(e).__name__}: {e}", bye=True)
         finally:
             self._close()
@@ -356,17 +358,17 @@ class SipCall:
                 self.hangup("handed over")
 
     def _close(self) -> None:
-        if self.media is not None:
-            try:
-                self.media.close(self.why or "closed")
-            except Exception:
-                log.exception("call %s: closing its media failed", self.id)
-        if self.bye:
+        if self.bye:  # first: closing the media (joining threads, writing the record) takes a while
             self.server.send_request(self, "BYE")
         if self.rtp is not None:
             self.rtp.stop()
             if self.rtp.dropped:
                 log.info("call %s: RTP packets dropped: %s", self.id, self.rtp.dropped)
+        if self.media is not None:
+            try:
+                self.media.close(self.why or "closed")
+            except Exception:
+                log.exception("call %s: closing its media failed", self.id)
         self.server.forget(self)
         log.info("call %s: ended (%s)", self.id, self.why or "closed")
 
@@ -403,6 +405,7 @@ class SipServer:
         self._lock = threading.Lock()
         self._warned: dict[tuple, float] = {}
         self._stop = threading.Event()
+        self._stopping = False
         self.sock: socket.socket | None = None
         self.thread: threading.Thread | None = None
 
@@ -419,6 +422,7 @@ class SipServer:
 
     def stop(self) -> None:
         """Hang up every call (BYE), wait for their threads, close the socket."""
+        self._stopping = True  # new INVITEs get 503 from now on
         with self._lock:
             calls = list(self.calls.values())
         for call in calls:
@@ -508,6 +512,8 @@ class SipServer:
     def _invite(self, msg: _Message, addr) -> None:
         with self._lock:
             busy = len(self.calls) >= self.max_calls
+        if self._stopping:
+            return self.sendto(self._response(msg, 503, "Service Unavailable", secrets.token_hex(4)), addr)
         if busy:
             log.info("call %s from %s: %d calls already: busy", msg.headers["Call-ID"], addr[0], self.max_calls)
             return self.sendto(self._response(msg, 486, "Busy Here", secrets.token_hex(4)), addr)
