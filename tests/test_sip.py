@@ -146,16 +146,23 @@ def bot(human):
     cfg = Config()
     cfg.sip.rtp_port_min = free_udp_range(10)
     cfg.sip.rtp_port_max = cfg.sip.rtp_port_min + 9
-    cfg.sip.handover_uri = human[0]
+    cfg.phone.handover_uri = human[0]
     bot = Bot(cfg)
     bot.warm_up()
     return bot
 
 
 @pytest.fixture(scope="module")
-def server(bot):
+def store(tmp_path_factory):
+    from voicebot.records import CallStore
+    d = tmp_path_factory.mktemp("records")
+    return CallStore(f"sqlite:///{d}/calls.db", spool=d / "unsaved")
+
+
+@pytest.fixture(scope="module")
+def server(bot, store):
     from voicebot.transports.sip import serve
-    srv = serve(bot, "127.0.0.1:0")
+    srv = serve(bot, "127.0.0.1:0", store)
     yield srv
     srv.stop()
     left = [t.name for t in threading.enumerate() if t.name.startswith(("sip", "rtp-", "live-"))]
@@ -181,8 +188,13 @@ def wait_idle(server, timeout: float = 10.0) -> None:
     assert not server.calls, "a call was left open"
 
 
+def records(store, n: int) -> list[dict]:
+    """The last n call records, oldest first, with their turns."""
+    return [store.get_call(c["id"]) for c in reversed(store.list_calls(n))]
+
+
 @pytest.mark.slow
-def test_baresip_calls_and_the_bot_answers_and_hangs_up(server, recognizer, tmp_path, caplog):
+def test_baresip_calls_and_the_bot_answers_and_hangs_up(server, store, recognizer, tmp_path, caplog):
     caplog.set_level(logging.INFO, "voicebot.sip")
     wav = tmp_path / "caller.wav"
     # digits spoken by espeak-ng or flite come through 8 kHz mu-law as "for time big" or "45677"
@@ -193,16 +205,20 @@ def test_baresip_calls_and_the_bot_answers_and_hangs_up(server, recognizer, tmp_
     assert "Call established" in got["out"]
     # the bot hung up after its goodbye (baresip: "session closed") before baresip's file ran out
     assert "session closed" in got["out"] and "end of file)" not in got["out"], got["out"][-2000:]
-    assert any("the bot hung up" in r.getMessage() for r in caplog.records)
+    assert any("ended (the dialogue ended the call)" in r.getMessage() for r in caplog.records)
     text = heard_text(recognizer, got["heard"])
     for words in ("brightline", "help you", "monday to saturday", "goodbye"):
         assert words in text.replace("bright line", "brightline"), text
     wait_idle(server)
+    rec = records(store, 1)[0]
+    assert rec["transport"] == "sip" and rec["codec"] == "pcmu" and rec["caller"].startswith("sip:caller@")
+    assert [t["intent"] for t in rec["turns"]] == ["store_hours", "goodbye"], rec["turns"]
+    assert "Monday to Saturday" in rec["turns"][0]["reply"] and rec["end_reason"] == "the dialogue ended the call"
     assert ports_free(server.ports.start, server.ports.stop - 1)
 
 
 @pytest.mark.slow
-def test_handover_sends_the_caller_to_the_configured_uri(server, human, recognizer, tmp_path, caplog):
+def test_handover_sends_the_caller_to_the_configured_uri(server, store, human, recognizer, tmp_path, caplog):
     caplog.set_level(logging.INFO, "voicebot.sip")
     uri, got_human = human
     wav = tmp_path / "caller.wav"
@@ -215,6 +231,8 @@ def test_handover_sends_the_caller_to_the_configured_uri(server, human, recogniz
     assert any("handed over to " + uri in r.getMessage() for r in caplog.records)
     assert "session closed" in got["out"], got["out"][-2000:]  # and the bot then hung up
     wait_idle(server)
+    rec = records(store, 1)[0]
+    assert [t["intent"] for t in rec["turns"]] == ["human_agent"] and rec["handover"] == uri, rec
 
 
 class RawPeer:
@@ -327,7 +345,7 @@ def test_the_callers_audio_keeps_its_time_through_loss_late_packets_and_pauses()
 
 
 @pytest.mark.slow
-def test_two_callers_at_once_each_hear_their_own_answers(server, recognizer, tmp_path):
+def test_two_callers_at_once_each_hear_their_own_answers(server, store, recognizer, tmp_path):
     asks = {"a": ("What are your store opening hours?", "flite:rms", "monday to saturday", "visa"),
             "b": ("Which payment methods do you accept?", "flite:awb", "visa", "monday")}
     results = {}
@@ -347,6 +365,7 @@ def test_two_callers_at_once_each_hear_their_own_answers(server, recognizer, tmp
         text = heard_text(recognizer, results[name]["heard"])
         assert "how can i help" in text and mine in text and theirs not in text, (name, text)
     wait_idle(server)
+    assert sorted(t["intent"] for r in records(store, 2) for t in r["turns"]) == ["payment_methods", "store_hours"]
 
 
 @pytest.mark.slow
@@ -355,7 +374,9 @@ def test_voicebot_serve_sip_answers_and_stops_cleanly(tmp_path, recognizer):
     import signal
     import sys
     rtp = free_udp_range(10)
-    (tmp_path / "phone.yml").write_text(f"sip: {{rtp_port_min: {rtp}, rtp_port_max: {rtp + 9}}}\n")
+    db = f"sqlite:///{tmp_path}/calls.db"
+    (tmp_path / "phone.yml").write_text(f"sip: {{rtp_port_min: {rtp}, rtp_port_max: {rtp + 9}}}\n"
+                                        f"phone: {{db_url: '{db}'}}\n")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         http = s.getsockname()[1]
@@ -383,6 +404,9 @@ def test_voicebot_serve_sip_answers_and_stops_cleanly(tmp_path, recognizer):
             proc.kill()
             proc.wait()
     assert ports_free(rtp, rtp + 9) and ports_free(sip, sip)
+    from voicebot.records import CallStore
+    calls = CallStore(db).list_calls()
+    assert len(calls) == 1 and calls[0]["transport"] == "sip" and calls[0]["end_reason"] == "the caller hung up"
 
 
 @pytest.mark.slow

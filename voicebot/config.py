@@ -79,7 +79,6 @@ class SIPConfig:
     rtp_port_min: int = 10000  # one UDP port per call from this range
     rtp_port_max: int = 10999
     max_calls: int = 16  # more at once are answered 486 Busy Here
-    handover_uri: str = ""  # until phone.handover_uri
 
 
 @dataclass
@@ -106,6 +105,19 @@ class LiveConfig:
 
 
 @dataclass
+class PhoneConfig:
+    """Phone calls (voicebot.phone), whatever the transport (SIP, media stream)."""
+    db_url: str = "sqlite:///runs/calls.db"  # call records (voicebot.records): any SQLAlchemy URL
+    # where a call goes when the caller asks for a person: a SIP URI (SIP REFER) or, for a media
+    # stream, what the TwiML after <Connect> dials; "" hangs up after the handover reply
+    handover_uri: str = ""
+    silence_timeout_s: float = 20.0  # no caller speech, no bot audio this long: the bot hangs up
+    record_audio: bool = False  # a stereo WAV per call (caller left, bot right) in audio_dir
+    audio_dir: str = "runs/calls"
+    codec: str = "pcmu"  # G.711 mu-law (pcmu) or A-law (pcma): what the bot offers first
+
+
+@dataclass
 class Config:
     device: str = "auto"  # auto | cpu | cuda
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -115,6 +127,7 @@ class Config:
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    phone: PhoneConfig = field(default_factory=PhoneConfig)
     sip: SIPConfig = field(default_factory=SIPConfig)
 
     @classmethod
@@ -171,6 +184,8 @@ LIMITS = {
     "live.vad_engine": {"", "webrtc", "silero"},
     "live.barge_in": {"on", "off", "cautious"},
     "live.confident": (0.0, 1.0),
+    "phone.silence_timeout_s": (1.0, 3600.0),
+    "phone.codec": {"pcmu", "pcma"},
     "sip.port": (1, 65535),
     "sip.rtp_port_min": (1024, 65535),
     "sip.rtp_port_max": (1024, 65535),

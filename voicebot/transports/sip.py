@@ -1,14 +1,15 @@
 """The phone line over SIP: the bot as a SIP user agent on UDP, answering calls (no registrar).
 
-    server = SipServer(bot, media=factory)   # settings: the `sip` config section
-    server.start(); ...; server.stop()       # every call hung up, every thread and port freed
+    server = serve(bot, "127.0.0.1:5060")    # settings: the `sip` and `phone` config sections
+    ...; server.stop()                       # every call hung up, every thread and port freed
 
-Each INVITE gets 180 Ringing, an RTP port of its own (`sip.rtp_port_min`..`max`), a media object
-from `media(call)` and then 200 OK with the SDP answer; every 20 ms the call's thread hands that
-object 160 bytes of the caller's G.711 (`media.push(frame)`), and the object speaks through
-`call.send(g711)`, drops unplayed audio on barge-in with `call.clear()`, ends the call with
-`call.hangup()` (BYE) or hands it to a person with `call.transfer(uri)` (REFER). BYE and CANCEL
-from the caller end the call; OPTIONS and NOTIFY are answered 200, other methods 501.
+Each INVITE gets 180 Ringing, an RTP port of its own (`sip.rtp_port_min`..`max`), a PhoneCall
+(voicebot.phone: the conversation and its record) and then 200 OK with the SDP answer; every
+20 ms the call's thread pushes it 160 bytes of the caller's G.711, and through its Line it
+sends the bot's G.711 (`call.send`), drops unsent audio on barge-in (`call.clear`), hangs up
+(BYE) or hands the call to a person (`call.transfer(uri)`: REFER). BYE and CANCEL from the
+caller end the call; OPTIONS and NOTIFY are answered 200, other methods 501. (SipServer takes
+any `media(call)` factory whose objects have `push(frame)` and `close(reason)`.)
 
 pyVoIP 1.6.8 does the protocol work it does well: parsing SIP messages and SDP (SIPMessage) and
 RTP (RTPClient: packets, a jitter buffer ordered by timestamp, a sender every 20 ms, DTMF events).
@@ -52,6 +53,9 @@ import time
 
 import pyVoIP.VoIP  # noqa: F401  first: importing pyVoIP.SIP first fails on a circular import
 from pyVoIP import RTP, SIP
+
+from voicebot.phone import Line, PhoneCall
+from voicebot.records import CallStore
 
 log = logging.getLogger("voicebot.sip")
 
@@ -289,14 +293,6 @@ class SipCall:
         if self.rtp is not None:
             self.rtp.pmout.clear()
 
-    def sent_s(self) -> float:
-        """Seconds of the bot's audio sent so far (what the caller has heard, give or take the network)."""
-        return self.rtp.pmout.taken / 8000 if self.rtp is not None else 0.0
-
-    def queued_s(self) -> float:
-        """Seconds of the bot's audio waiting to be sent."""
-        return self.rtp.pmout.queued() / 8000 if self.rtp is not None else 0.0
-
     def hangup(self, why: str = "the bot hung up") -> None:
         self.end(why, bye=True)
 
@@ -327,8 +323,8 @@ class SipCall:
                 self.answered = True
                 self.rtp.start()
                 self.server.sendto(self.answer, self.addr)
-                log.info("call %s from %s (%s:%d): answered, %s, RTP port %d", self.id, self.caller, *self.addr,
-                         CODECS[self.rtp.pt], self.rtp.inPort)
+                log.info("call %s from %s (%s:%d): answered, %s, RTP port %d, record %s", self.id, self.caller,
+                         *self.addr, CODECS[self.rtp.pt], self.rtp.inPort, getattr(self.media, "id", "-"))
                 self._pump()
         except Exception as e:  # a bug or an engine failure ends this call, never the server
             log.exception("call %s: failed", self.id)
@@ -399,7 +395,8 @@ class SipServer:
         self.adv_host = cfg.advertise
         self.ports = range(cfg.rtp_port_min, cfg.rtp_port_max + 1)
         self.max_calls = cfg.max_calls
-        self.prefer = 0  # PCMU
+        self.prefer = 8 if bot.config.phone.codec == "pcma" else 0
+        self.store: CallStore | None = None  # closed by stop()
         self.calls: dict[str, SipCall] = {}
         self._next_port = 0
         self._lock = threading.Lock()
@@ -434,6 +431,8 @@ class SipServer:
             self.thread.join(5)
         if self.sock is not None:
             self.sock.close()
+        if self.store is not None:
+            self.store.close()
         log.info("SIP on udp %s:%d stopped (%d calls hung up)", self.host, self.port, len(calls))
 
     def forget(self, call: SipCall) -> None:
@@ -597,14 +596,46 @@ class SipServer:
             log.warning("SIP from %s:%d: %s", addr[0], addr[1], message)
 
 
-def serve(bot, where: str = "") -> SipServer:
-    """A started SipServer on `where` (HOST:PORT, HOST or :PORT; "" the config's), one PhoneCall a call."""
+class _Line(Line):
+    """What PhoneCall asks of the line, done by the SIP call (on PhoneCall's pace thread)."""
+
+    def __init__(self, call: SipCall):
+        self.call = call
+
+    def send_audio(self, payload: bytes) -> None:
+        self.call.send(payload)
+
+    def clear(self) -> None:
+        self.call.clear()
+
+    def hangup(self, reason: str) -> None:
+        self.call.hangup(reason)
+
+    def handover(self, uri: str) -> None:
+        self.call.transfer(uri)
+
+
+def phone_calls(bot, store: CallStore | None):
+    """The media factory of `voicebot serve --sip`: a PhoneCall (with its record) per SIP call."""
+    def media(call: SipCall) -> PhoneCall:
+        return PhoneCall(bot, _Line(call), codec=CODECS[call.rtp.pt].lower(),
+                         transport="sip", caller=f"sip:{call.caller}", callee=f"sip:{call.invite.headers['To']['address']}",
+                         external_id=call.id, store=store, played_by="sent")
+    return media
+
+
+def serve(bot, where: str = "", store: CallStore | None = None) -> SipServer:
+    """A started SipServer on `where` (HOST:PORT, HOST or :PORT; "" the config's), one PhoneCall a
+    call, their records in `store` (default: a CallStore on the config's phone.db_url)."""
     host, _, port = where.rpartition(":") if ":" in where else (where, "", "")
     try:
         port = int(port) if port else None
     except ValueError:
         raise SystemExit(f"voicebot serve: --sip wants HOST:PORT, got {where!r}") from None
-    return SipServer(bot, lambda call: LiveMedia(bot, call), host or None, port).start()
+    store = store or CallStore(bot.config.phone.db_url)
+    server = SipServer(bot, phone_calls(bot, store), host or None, port)
+    server.store = store
+    return server.start()
 
 
 def _offer(msg: _Message, prefer: int = 0):
@@ -615,8 +646,7 @@ def _offer(msg: _Message, prefer: int = 0):
         return "no audio in the SDP offer"
     m = audio[0]
     pts = [int(p) for p in m["methods"] if p.isdigit()]
-    # the bot's preferred codec when offered (PCMU: pyVoIP's own PCMA path was broken, and it is
-    # what North American lines carry), else the other G.711
+    # the bot's preferred codec (phone.codec) when offered, else the other G.711
     pt = prefer if prefer in pts else next((p for p in pts if p in CODECS), None)
     if pt is None:
         return f"no G.711 among the offered payload types {pts}"
@@ -633,43 +663,3 @@ def _route_address() -> str:
             return s.getsockname()[0]
         except OSError:
             return "127.0.0.1"
-
-
-class LiveMedia:
-    """Until PhoneCall: a LiveSession per call, G.711 both ways."""
-
-    def __init__(self, bot, call: SipCall):
-        import audioop  # noqa: pyVoIP needs it anyway (Python < 3.13)
-        from voicebot.live import LiveSession
-        self.audioop, self.call, self.law = audioop, call, call.rtp.pt
-        self.reported = 0.0
-        self.ending = None
-        self.session = LiveSession(bot, on_event=self._on_event, out_rate=8000)
-
-    def push(self, frame: bytes) -> None:
-        lin = self.audioop.ulaw2lin(frame, 2) if self.law == 0 else self.audioop.alaw2lin(frame, 2)
-        import numpy as np
-        self.session.push_audio(np.frombuffer(lin, "<i2").astype(np.float32) / 32768, 8000)
-        sent = self.call.sent_s()
-        if sent > self.reported:
-            self.session.played(sent - self.reported)
-            self.reported = sent
-        if self.ending and self.call.queued_s() == 0 and self.session.now_playing() is None:
-            kind, self.ending = self.ending, None
-            self.call.transfer(self.call.server.bot.config.sip.handover_uri) if kind == "handover" else self.call.hangup()
-
-    def _on_event(self, ev) -> None:
-        import numpy as np
-        from voicebot.events import AudioChunk, BotReply, Interrupted
-        if isinstance(ev, AudioChunk) and len(ev.samples):
-            pcm = (np.clip(ev.samples, -1, 1) * 32767).astype("<i2").tobytes()
-            self.call.send(self.audioop.lin2ulaw(pcm, 2) if self.law == 0 else self.audioop.lin2alaw(pcm, 2))
-        elif isinstance(ev, Interrupted):
-            self.call.clear()
-        elif isinstance(ev, BotReply) and (ev.end_call or ev.handover):
-            self.ending = "handover" if ev.handover else "end"
-
-    def close(self, reason: str) -> None:
-        self.session.close()
-        for t in self.session.turns:
-            log.info("call %s: heard %r (%s) -> %r", self.call.id, t["text"], t["intent"], t["reply"])
