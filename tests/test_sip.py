@@ -438,3 +438,27 @@ def test_the_caller_cuts_the_bot_short(server, recognizer, tmp_path):
     text = heard_text(recognizer, got["heard"])
     assert "monday" in text and "visa" in text and "around the clock" not in text, text
     wait_idle(server)
+
+
+@pytest.mark.slow
+def test_a_caller_who_vanishes_is_hung_up_after_the_silence_timeout(server, store, bot):
+    """The caller's phone loses its network: no BYE, no RTP. The bot hangs up (BYE) after
+    phone.silence_timeout_s, and the call's record says so."""
+    peer = RawPeer(server.port)
+    timeout = bot.config.phone.silence_timeout_s
+    bot.config.phone.silence_timeout_s = 2.0
+    try:
+        peer.request("INVITE", 1, body=peer.sdp())
+        tag = peer.response("200").split("To:")[1].split("tag=")[1].split("\r\n")[0]
+        peer.request("ACK", 1, to_tag=tag)
+        peer.sock.settimeout(20)  # the greeting (~4 s), then 2 s of silence
+        bye = ""
+        while not bye.startswith("BYE "):
+            bye = peer.sock.recv(65535).decode()
+        assert f"Call-ID: {peer.call_id}" in bye and f"tag={tag}" in bye.split("From:")[1].split("\r\n")[0]
+        wait_idle(server)
+    finally:
+        bot.config.phone.silence_timeout_s = timeout
+        peer.close()
+    rec = records(store, 1)[0]
+    assert rec["external_id"] == peer.call_id and rec["end_reason"] == "silence timeout" and rec["turns"] == []
