@@ -258,6 +258,11 @@ class RawPeer:
         lines += [f"Content-Length: {len(body)}", "", body]
         self.sock.sendto("\r\n".join(lines).encode(), self.server)
 
+    def answer(self, request: str, status: str) -> None:
+        keep = [h for h in request.split("\r\n\r\n")[0].split("\r\n")[1:]
+                if h.split(":")[0] in ("Via", "From", "To", "Call-ID", "CSeq")]
+        self.sock.sendto("\r\n".join([f"SIP/2.0 {status}", *keep, "Content-Length: 0", "", ""]).encode(), self.server)
+
     def response(self, want: str) -> str:
         while True:
             msg = self.sock.recv(65535).decode()
@@ -443,7 +448,7 @@ def test_the_caller_cuts_the_bot_short(server, recognizer, tmp_path):
 @pytest.mark.slow
 def test_a_caller_who_vanishes_is_hung_up_after_the_silence_timeout(server, store, bot):
     """The caller's phone loses its network: no BYE, no RTP. The bot hangs up (BYE) after
-    phone.silence_timeout_s, and the call's record says so."""
+    phone.silence_timeout_s, resends the BYE until it is answered, and the record says so."""
     peer = RawPeer(server.port)
     timeout = bot.config.phone.silence_timeout_s
     bot.config.phone.silence_timeout_s = 2.0
@@ -456,7 +461,20 @@ def test_a_caller_who_vanishes_is_hung_up_after_the_silence_timeout(server, stor
         while not bye.startswith("BYE "):
             bye = peer.sock.recv(65535).decode()
         assert f"Call-ID: {peer.call_id}" in bye and f"tag={tag}" in bye.split("From:")[1].split("\r\n")[0]
-        wait_idle(server)
+        wait_idle(server)  # the call's ports and threads go at once; its BYE is resent until answered
+        peer.sock.settimeout(3)
+        assert peer.sock.recv(65535).decode() == bye
+        peer.answer(bye, "200 OK")
+        time.sleep(0.3)  # one may have crossed the answer
+        peer.sock.settimeout(0.1)
+        while True:
+            try:
+                peer.sock.recv(65535)
+            except socket.timeout:
+                break
+        peer.sock.settimeout(2.5)
+        with pytest.raises(socket.timeout):  # answered: not resent any more
+            peer.sock.recv(65535)
     finally:
         bot.config.phone.silence_timeout_s = timeout
         peer.close()

@@ -40,8 +40,7 @@ Work-arounds inside the pyVoIP classes used, each where it applies:
 - its receiver takes RTP from anyone and drops packets silently: _Rtp takes only the caller's
   SDP address and the negotiated payload type, and logs one line per kind of bad packet.
 Not done: TCP/TLS, SRTP, digest authentication, re-INVITE renegotiation (a re-INVITE gets the
-same answer), retransmitting our BYE/REFER (each is sent once: fine on a LAN, lossy links may
-need it).
+same answer).
 """
 from __future__ import annotations
 
@@ -66,6 +65,7 @@ FRAME = 160  # bytes of G.711 in 20 ms at 8 kHz
 CODECS = {0: "PCMU", 8: "PCMA"}
 SILENCE = {0: b"\xff", 8: b"\xd5"}  # G.711's zero sample: mu-law 0xFF, A-law 0xD5
 T1 = 0.5  # RFC 3261's round-trip estimate: 200 OK is resent after T1, 2 T1, ... until ACK
+T2 = 4.0  # ... and our BYE/REFER up to every T2 until a final response
 MAX_DATAGRAM = 65535
 TRIM_BYTES = 8000 * 30  # an RTP buffer drops the audio it has read every 30 s
 CUSHION = 480  # 60 ms: how late a caller's RTP packet may come and still be heard
@@ -402,6 +402,7 @@ class SipServer:
         self.store: CallStore | None = None  # closed by stop()
         self.calls: dict[str, SipCall] = {}
         self._next_port = 0
+        self._out: dict[str, list] = {}  # our requests waiting for a final response, by Via branch
         self._lock = threading.Lock()
         self._warned: dict[tuple, float] = {}
         self._stop = threading.Event()
@@ -429,6 +430,9 @@ class SipServer:
             call.hangup("the server stopped")
         for call in calls:
             call.thread.join(10)
+        end = time.monotonic() + 2.0  # a moment for the BYEs' answers (and resending them)
+        while self._out and time.monotonic() < end:
+            time.sleep(0.05)
         self._stop.set()
         if self.thread is not None:
             self.thread.join(5)
@@ -453,7 +457,8 @@ class SipServer:
     # ---- receiving
     def _serve(self) -> None:
         while not self._stop.is_set():
-            if not select.select([self.sock], [], [], 0.2)[0]:
+            self._resend()
+            if not select.select([self.sock], [], [], 0.1)[0]:
                 continue
             try:
                 data, addr = self.sock.recvfrom(MAX_DATAGRAM)
@@ -477,6 +482,9 @@ class SipServer:
         with self._lock:
             call = self.calls.get(msg.headers["Call-ID"])
         if msg.type == SIP.SIPMessageType.RESPONSE:
+            if int(msg.status) >= 200:
+                with self._lock:
+                    self._out.pop(msg.headers["Via"][0].get("branch") if msg.headers["Via"] else None, None)
             if call is not None:
                 call.on_response(msg)
             return
@@ -503,7 +511,9 @@ class SipServer:
                 self.sendto(self._response(invite, 487, "Request Terminated", call.tag), addr)
                 call.end("the caller cancelled")
             return
-        if method == "NOTIFY" and call is not None:
+        if method == "NOTIFY":
+            if call is None:
+                return self.sendto(self._response(msg, 481, "Call/Transaction Does Not Exist"), addr)
             self.sendto(self._response(msg, 200, "OK", call.tag), addr)
             return call.on_notify(msg)
         if method == "OPTIONS":
@@ -571,15 +581,34 @@ class SipServer:
         call.cseq += 1
         inv = call.invite
         to = inv.values("To")[0]
+        branch = f"z9hG4bK{secrets.token_hex(8)}"
         lines = [f"{method} {call.target} SIP/2.0",
-                 f"Via: SIP/2.0/UDP {self.adv_host}:{self.port};branch=z9hG4bK{secrets.token_hex(8)};rport",
+                 f"Via: SIP/2.0/UDP {self.adv_host}:{self.port};branch={branch};rport",
                  "Max-Forwards: 70",
                  f"From: {to if ';tag=' in to else to + ';tag=' + call.tag}",  # we are the INVITE's To
                  f"To: {inv.values('From')[0]}",
                  f"Call-ID: {call.id}", f"CSeq: {call.cseq} {method}",
                  f"Contact: <sip:{self.user}@{self.adv_host}:{self.port}>", *extra,
                  "User-Agent: voicebot", "Content-Length: 0", "", ""]
-        self.sendto("\r\n".join(lines).encode(), call.addr)
+        data, now = "\r\n".join(lines).encode(), time.monotonic()
+        with self._lock:  # resent until a final response (RFC 3261 17.1.2: T1, doubling to T2, for 64 T1)
+            self._out[branch] = [data, call.addr, now + T1, T1, now + 64 * T1, f"{method} of call {call.id}"]
+        self.sendto(data, call.addr)
+
+    def _resend(self) -> None:
+        now, again = time.monotonic(), []
+        with self._lock:
+            for branch, out in list(self._out.items()):
+                data, addr, due, step, give_up, what = out
+                if now >= give_up:
+                    del self._out[branch]
+                    log.warning("SIP: no answer to our %s from %s:%d", what, *addr)
+                elif now >= due:
+                    out[3] = min(2 * step, T2)
+                    out[2] = now + out[3]
+                    again.append((data, addr))
+        for data, addr in again:
+            self.sendto(data, addr)
 
     def _sdp(self, call: SipCall) -> str:
         pt, rtp = call.rtp.pt, call.rtp
