@@ -6,13 +6,13 @@
 Each INVITE gets 180 Ringing, an RTP port of its own (`sip.rtp_port_min`..`max`), a PhoneCall
 (voicebot.phone: the conversation and its record) and then 200 OK with the SDP answer; every
 20 ms the call's thread pushes it 160 bytes of the caller's G.711, and through its Line it
-sends the bot's G.711 (`call.send`), drops unsent audio on barge-in (`call.clear`), hangs up
-(BYE) or hands the call to a person (`call.transfer(uri)`: REFER). BYE and CANCEL from the
+sends the bot's G.711 a frame at a time on its own 20 ms clock (`call.send`: one RTP packet),
+hangs up (BYE) or hands the call to a person (`call.transfer(uri)`: REFER). BYE and CANCEL from the
 caller end the call; OPTIONS and NOTIFY are answered 200, other methods 501. (SipServer takes
 any `media(call)` factory whose objects have `push(frame)` and `close(reason)`.)
 
 pyVoIP 1.6.8 does the protocol work it does well: parsing SIP messages and SDP (SIPMessage) and
-RTP (RTPClient: packets, a jitter buffer ordered by timestamp, a sender every 20 ms, DTMF events).
+RTP (RTPClient: packets, a jitter buffer ordered by timestamp, DTMF events).
 Its phone layer (VoIPPhone, VoIPCall) is not used, for reasons found by trying it with baresip
 (../shared/docs/sip-and-browser.md) and by reading its code:
 - it always REGISTERs (with no registrar it blocks ~30 s a try, holds the receive lock, and
@@ -33,7 +33,8 @@ Work-arounds inside the pyVoIP classes used, each where it applies:
   _Rtp keeps payloads as G.711 bytes both ways (PhoneCall converts them), so the caller's audio
   reaches the bot as it was sent; its buffers pad with 0x80 (silence in 8-bit linear, a
   full-scale sample in G.711), fill gaps with zero bytes (full scale too) and keep the whole
-  call: _Buffer pads with G.711 silence and forgets what was read;
+  call: _Buffer pads with G.711 silence and forgets what was read; its sender thread keeps a
+  clock of its own, drifting against PhoneCall's: _Rtp.send_frame sends each frame as it comes;
 - its read stands still while no audio comes (and its blocking read skips silent frames), so
   after a pause in sending the caller's audio came late: the call's thread reads 160 bytes
   every 20 ms on a fixed schedule from _Jitter, whose every read is 20 ms of the call;
@@ -129,7 +130,6 @@ class _Buffer(RTP.RTPPacketManager):
     def __init__(self, silence: bytes):
         super().__init__()
         self.silence = silence
-        self.taken = 0  # bytes of real audio read out: for the outgoing buffer, what was sent
         self.late = 0  # packets that came after their time was played
 
     def read(self, length: int = FRAME) -> bytes:
@@ -142,7 +142,6 @@ class _Buffer(RTP.RTPPacketManager):
                 self.buffer = io.BytesIO(self.buffer.read())
                 self.offset += at
                 self.log = {k: v for k, v in self.log.items() if k + len(v) > self.offset}
-        self.taken += len(data)
         return data + self.silence * (length - len(data))
 
     def write(self, offset: int, data: bytes) -> None:
@@ -155,16 +154,6 @@ class _Buffer(RTP.RTPPacketManager):
                 if at > end:  # a packet lost or not here yet: G.711 silence, not pyVoIP's zero bytes
                     offset, data = offset - (at - end), self.silence * (at - end) + data
         super().write(offset, data)
-
-    def clear(self) -> None:
-        """Skip what is not read yet (barge-in); later writes land at the new read position."""
-        with self.bufferLock:
-            self.buffer.seek(0, io.SEEK_END)
-
-    def queued(self) -> int:
-        """Bytes written and not read yet."""
-        with self.bufferLock:
-            return self._size() - self.buffer.tell()
 
     def _size(self) -> int:
         at = self.buffer.tell()
@@ -204,7 +193,7 @@ class _Rtp(RTP.RTPClient):
             assoc[dtmf_pt] = RTP.PayloadType.EVENT
         super().__init__(assoc, bind_ip, port, peer[0], peer[1], RTP.TransmitType.SENDRECV)
         self.pt, self.peer, self.name = pt, peer, name
-        self.pmin, self.pmout = _Jitter(SILENCE[pt]), _Buffer(SILENCE[pt])
+        self.pmin = _Jitter(SILENCE[pt])
         self.dropped: dict[str, int] = {}
         self.threads: list[threading.Thread] = []
 
@@ -214,12 +203,23 @@ class _Rtp(RTP.RTPClient):
         self.sin.setblocking(False)
 
     def start(self) -> None:
-        # as pyVoIP's, once bound (the port is taken when the INVITE comes, the audio flows once
-        # answered), keeping its threads so that stop() can wait for them
-        self.threads = [threading.Thread(target=self.recv, name=f"rtp-in-{self.inPort}", daemon=True),
-                        threading.Thread(target=self.trans, name=f"rtp-out-{self.inPort}", daemon=True)]
+        # pyVoIP's receiver, once bound (the port is taken when the INVITE comes, audio flows once
+        # answered), keeping its thread so that stop() can wait for it. Not its sender: that
+        # thread keeps a 20 ms clock of its own, drifting against PhoneCall's, which paces frames
+        self.threads = [threading.Thread(target=self.recv, name=f"rtp-in-{self.inPort}", daemon=True)]
         for t in self.threads:
             t.start()
+
+    def send_frame(self, payload: bytes) -> None:
+        """One RTP packet of G.711, now (RFC 3550: version 2, no marker)."""
+        header = (bytes([0x80, self.pt]) + (self.outSequence & 0xFFFF).to_bytes(2, "big")
+                  + (self.outTimestamp & 0xFFFFFFFF).to_bytes(4, "big") + self.outSSRC.to_bytes(4, "big"))
+        self.outSequence += 1
+        self.outTimestamp += len(payload)
+        try:
+            self.sout.sendto(header + payload, self.peer)
+        except OSError as e:
+            self._drop("send", f"RTP not sent ({e})")
 
     def stop(self) -> None:
         self.NSD = False
@@ -253,9 +253,6 @@ class _Rtp(RTP.RTPClient):
         else:  # pyVoIP would decode a PCMA packet in a PCMU call as PCMA into the same buffer
             self._drop("payload", f"RTP payload type {packet[1] & 0x7f}, not the negotiated {self.pt}")
 
-    def encode_packet(self, payload: bytes) -> bytes:
-        return payload  # already G.711
-
     def _drop(self, kind: str, message: str) -> None:
         self.dropped[kind] = self.dropped.get(kind, 0) + 1
         if self.dropped[kind] == 1:
@@ -287,14 +284,9 @@ class SipCall:
 
     # ---- what the media object calls
     def send(self, g711: bytes) -> None:
-        """Queue the bot's audio (G.711 in the call's codec) to be sent in real time."""
-        if self.rtp is not None and g711:
-            self.rtp.write(g711)
-
-    def clear(self) -> None:
-        """Drop the bot's audio not sent yet (the caller barged in)."""
-        if self.rtp is not None:
-            self.rtp.pmout.clear()
+        """One frame of the bot's audio (G.711 in the call's codec), sent now: PhoneCall paces them."""
+        if self.rtp is not None and self.rtp.NSD and g711:
+            self.rtp.send_frame(g711)
 
     def hangup(self, why: str = "the bot hung up") -> None:
         self.end(why, bye=True)
@@ -637,9 +629,6 @@ class _Line(Line):
     def send_audio(self, payload: bytes) -> None:
         self.call.send(payload)
 
-    def clear(self) -> None:
-        self.call.clear()
-
     def hangup(self, reason: str) -> None:
         self.call.hangup(reason)
 
@@ -650,9 +639,11 @@ class _Line(Line):
 def phone_calls(bot, store: CallStore | None):
     """The media factory of `voicebot serve --sip`: a PhoneCall (with its record) per SIP call."""
     def media(call: SipCall) -> PhoneCall:
-        return PhoneCall(bot, _Line(call), codec=CODECS[call.rtp.pt].lower(),
-                         transport="sip", caller=f"sip:{call.caller}", callee=f"sip:{call.invite.headers['To']['address']}",
-                         external_id=call.id, store=store, played_by="sent")
+        # send_silence: RTP flows all call long, from PhoneCall's clock (NAT bindings, phones
+        # that take a pause in RTP for a dead line); nothing is queued here, so no clear()
+        return PhoneCall(bot, _Line(call), codec=CODECS[call.rtp.pt].lower(), transport="sip",
+                         caller=f"sip:{call.caller}", callee=f"sip:{call.invite.headers['To']['address']}",
+                         external_id=call.id, store=store, played_by="sent", send_silence=True)
     return media
 
 
