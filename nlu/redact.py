@@ -50,6 +50,7 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,3})?
 _NOT_CODE = re.compile(r"(coupon|promo|promotional|discount|voucher|gift|zip|postal|post|area|error|country|dial|access|tracking)\s+$")
 _ORDER_BEFORE = re.compile(r"(order|reference|ref|tracking|confirmation|invoice|ticket)\b[^.?!]{0,25}$")
 _CARD_BEFORE = re.compile(r"(card|visa|mastercard|amex|american express|discover|debit|credit)\b[^.?!]{0,30}$")
+_CARD_SAID = re.compile(r"\b(?:card|visa|mastercard|amex)(?:'s)?(?:\s+(?:number|numbers|no|num))?(?:\s+(?:is|it's|reads))?\b")
 _PHONE_BEFORE = re.compile(r"(phone|cell|mobile|telephone|landline|call me|reach me|text me|number is|my number|"
                            r"callback|call back)\b[^.?!]{0,20}$")
 
@@ -100,6 +101,11 @@ def find(text: str) -> list[Span]:
         add("dob", m.start(1), m.end(1))
     for m in _ADDRESS.finditer(low):
         add("address", m.start(), m.end())
+    for m in _CARD_SAID.finditer(low):  # "card number is 4 times 3 times 148 times 0 3 4 3...":
+        end = min([len(low)] + [i for i in (low.find(c, m.end()) for c in ".?!") if i >= 0])
+        runs = [r for r in number_runs(low[:end]) if r.start >= m.end()]
+        if sum(len(r.digits) for r in runs) >= 12:  # ... Whisper's words between digits hide no less
+            add("card", runs[0].start, runs[-1].end)
     for run in number_runs(low):
         digits, start = run.digits, run.start
         if m := re.search(r"\b(?:oh|o)\s+$", low[max(0, start - 4):start]):  # a run never starts with "oh"
@@ -107,10 +113,10 @@ def find(text: str) -> list[Span]:
         before = low[max(0, start - 40):start]
         if _ORDER_BEFORE.search(before) and len(digits) <= 12:
             continue  # the order number the dialogue needs
-        if 13 <= len(digits) <= 19 and (luhn(digits) or _CARD_BEFORE.search(before)):
+        if 13 <= len(digits) <= 19 and luhn(digits):
             add("card", start, run.end)
-        elif 12 <= len(digits) <= 19 and _CARD_BEFORE.search(before):
-            add("card", start, run.end)  # a card with a digit lost in recognition
+        elif len(digits) >= 12 and _CARD_BEFORE.search(before):
+            add("card", start, run.end)  # one Whisper misheard: a digit lost, or a repeated one doubled
         elif (7 <= len(digits) <= 15 and _PHONE_BEFORE.search(before)
               or len(digits) in (10, 11) and not _CARD_BEFORE.search(before)):
             add("phone", start, run.end)
@@ -173,3 +179,26 @@ def redact(text: str) -> str:
         out += [text[at:s.start], TAGS[s.kind]]
         at = s.end
     return "".join(out) + text[at:]
+
+
+# entity values the dialogue and the analytics need; the others are personal data
+KEEP_ENTITIES = {"order_number", "amount", "date", "product", "time", "quantity"}
+ENTITY_TAGS = {"email": "[EMAIL]", "phone_number": "[PHONE]", "person_name": "[NAME]"}
+
+
+def redact_turn(turn: dict) -> dict:
+    """A stored turn (transcript or call record) without personal data: its text, the bot's
+    reply (which may read an email back) and the values of personal entities."""
+    out = dict(turn)
+    for key in ("text", "reply"):
+        if isinstance(out.get(key), str):
+            out[key] = redact(out[key])
+    if isinstance(out.get("entities"), list):
+        out["entities"] = [e if not isinstance(e, dict) or e.get("type") in KEEP_ENTITIES else
+                           {**e, "value": ENTITY_TAGS.get(e.get("type"), "[REDACTED]"),
+                            **({"text": redact(e["text"])} if isinstance(e.get("text"), str) else {})}
+                           for e in out["entities"]]
+    cut = out.get("reply_cut")
+    if isinstance(cut, dict) and isinstance(cut.get("heard_text"), str):
+        out["reply_cut"] = {**cut, "heard_text": redact(cut["heard_text"])}
+    return out

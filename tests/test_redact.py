@@ -39,3 +39,16 @@ def test_luhn_and_markup():
     with pytest.raises(ValueError, match="unknown kind"):
         parse("{SECRET|x}")
     assert [s.kind for s in find("call me at 555-123-4567 or mail a@b.com")] == ["phone", "email"]
+
+
+def test_a_stored_turn_keeps_what_the_dialogue_needs():
+    from nlu.redact import redact_turn
+    turn = {"text": "my email is ann at mail dot com and my order is 48213", "reply": "I have ann@mail.com, thanks.",
+            "entities": [{"type": "email", "value": "ann@mail.com"}, {"type": "order_number", "value": "48213"}],
+            "reply_cut": {"heard_s": 1.0, "heard_text": "I have ann@mail.com"}}
+    out = redact_turn(turn)
+    assert out["text"] == "my email is [EMAIL] and my order is 48213"
+    assert out["reply"] == "I have [EMAIL], thanks."
+    assert out["entities"] == [{"type": "email", "value": "[EMAIL]"}, {"type": "order_number", "value": "48213"}]
+    assert out["reply_cut"]["heard_text"] == "I have [EMAIL]"
+    assert turn["text"].startswith("my email is ann")  # the live dialogue's own copy is untouched

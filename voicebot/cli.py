@@ -293,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=mod.main)
 
     # commands with no engines to load
+    from voicebot import privacy_cli
+    privacy_cli.add_parsers(sub)  # keygen, export, rotate-key, retention
     for name, module, text in [("redact-eval", "nlu.redact_eval", "precision and recall of personal-data redaction on a labelled set")]:
         p = sub.add_parser(name, help=text)
         mod = importlib.import_module(module)
