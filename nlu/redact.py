@@ -51,6 +51,8 @@ _NOT_CODE = re.compile(r"(coupon|promo|promotional|discount|voucher|gift|zip|pos
 _ORDER_BEFORE = re.compile(r"(order|reference|ref|tracking|confirmation|invoice|ticket)\b[^.?!]{0,25}$")
 _CARD_BEFORE = re.compile(r"(card|visa|mastercard|amex|american express|discover|debit|credit)\b[^.?!]{0,30}$")
 _CARD_SAID = re.compile(r"\b(?:card|visa|mastercard|amex)(?:'s)?(?:\s+(?:number|numbers|no|num))?(?:\s+(?:is|it's|reads))?\b")
+_EMAIL_SAID = re.compile(r"\be-?mail(?: address)?(?:'s|\s+is|\s+it's|:)\s+")
+_EMAIL_END = re.compile(r"[,?!]|\.(?:\s|$)|\s(?:and|thanks|thank|please|so|but|if)\b")
 _PHONE_BEFORE = re.compile(r"(phone|cell|mobile|telephone|landline|call me|reach me|text me|number is|my number|"
                            r"callback|call back)\b[^.?!]{0,20}$")
 
@@ -122,6 +124,11 @@ def find(text: str) -> list[Span]:
             add("phone", start, run.end)
         elif len(digits) >= 9:
             add("account", start, run.end)
+    for m in _EMAIL_SAID.finditer(low):  # "my email is in.legmail.com": Whisper lost the "at"
+        stop = _EMAIL_END.search(low, m.end())
+        said = low[m.end():stop.start() if stop else len(low)]
+        if len(said.split()) <= 8 and (" dot " in said or " at " in said or re.search(r"\.[a-z]{2,}\b", said)):
+            add("email", m.end(), m.end() + len(said))
     for m in _spoken_emails(low):
         add("email", *m)
     for rx in (_NAME_IS, _NAME_HERE):  # before the extractor's names: these take "o'connor" whole

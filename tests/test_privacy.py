@@ -92,3 +92,30 @@ def test_a_call_stored_encrypted_exported_rotated_and_expired(tmp_path):
     assert "would delete" in r.stdout and old.exists()
     r = cli("retention", tmp_path / "out", "--days", 30)
     assert r.returncode == 0 and not (tmp_path / "out" / "order_status").exists()
+
+
+@pytest.mark.slow
+def test_a_card_number_read_aloud_is_silenced_in_the_recording(tmp_path):
+    """Callers in flite voices (not the bot's), telephone band: the copy keeps the words around
+    the card number and the email, and Whisper hears neither in it any more."""
+    import numpy as np
+    import soundfile as sf
+    from asr import load_recognizer
+    from voicebot.testcalls import speak, telephone_band
+    gap = np.zeros(12000, np.float32)
+    audio = telephone_band(np.concatenate([
+        gap, speak("I want to pay for my order, please.", "flite:rms"), gap,
+        speak("My card number is four five three nine, one four eight eight, zero three four three, six four six seven.", "flite:awb"),
+        gap, speak("And my email is ann dot lee at gmail dot com. Thank you.", "flite:slt"), gap]))
+    sf.write(tmp_path / "call.wav", audio, 16000)
+    (tmp_path / "junk.wav").write_bytes(b"not audio")
+    r = cli("redact-audio", tmp_path / "call.wav", tmp_path / "junk.wav", "--out", tmp_path / "out")
+    assert r.returncode == 1 and "junk.wav" in r.stderr  # the bad file is named; the good one is done
+    spans = json.loads((tmp_path / "out" / "redactions.json").read_text())["call.wav"]
+    assert {"card", "email"} <= {s["kind"] for s in spans}, spans
+    clean, _ = sf.read(tmp_path / "out" / "call.wav", dtype="float32")
+    heard = load_recognizer("faster-whisper", "base").transcribe(clean).text.lower()
+    for word in ("4539", "1488", "6467", "gmail", "lee"):
+        assert word not in heard.replace(" ", ""), heard
+    for word in ("pay", "order", "card", "thank"):
+        assert word in heard, heard

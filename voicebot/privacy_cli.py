@@ -158,3 +158,35 @@ def add_parsers(sub) -> None:
     p.add_argument("--days", type=float, required=True)
     p.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
     p.set_defaults(func=retention)
+
+
+def redact_audio_main(args) -> int:
+    """`voicebot redact-audio FILES... --out DIR`: copies with personal data silenced, and what went."""
+    from asr.redact_audio import redact_audio
+    from voicebot.audio import AudioError, find_audio_files, load_audio, write_wav
+    from voicebot.bot import Bot
+    from voicebot.cli import load_config
+    files, errors = find_audio_files(args.inputs)
+    for e in errors:
+        print(f"voicebot: {e}", file=sys.stderr)
+    recognizer = Bot(load_config(args)).recognizer
+    out, report = Path(args.out), {}
+    for f in files:
+        try:
+            audio = load_audio(f)
+        except AudioError as e:
+            print(f"voicebot: {e}", file=sys.stderr)
+            errors.append(str(e))
+            continue
+        clean, spans = redact_audio(recognizer, audio)
+        write_wav(out / f"{f.stem}.wav", clean, 16000)
+        report[f.name] = [{"kind": s.kind, "start": float(s.start), "end": float(s.end)} for s in spans]
+        print(f"{f.name}: {len(spans)} span(s) silenced" + "".join(f"; {s.kind} {s.start:.2f}-{s.end:.2f} s" for s in spans))
+    from voicebot.files import atomic_write_text
+    atomic_write_text(out / "redactions.json", json.dumps(report, indent=2) + "\n")
+    return 1 if errors else 0
+
+
+def add_redact_audio_arguments(p) -> None:
+    p.add_argument("inputs", nargs="+", help="call recordings (files or directories)")
+    p.add_argument("--out", required=True, help="where the silenced copies (16 kHz WAV) and redactions.json go")
