@@ -176,3 +176,23 @@ def test_long_call_is_streamed_with_bounded_memory(bot, tmp_path):
     tracemalloc.stop()
     assert not results[0].error and results[0].turns == [] and results[0].audio_s == pytest.approx(1200, abs=1)
     assert peak_mb < whole_file_mb / 4, f"peak {peak_mb:.0f} MB"
+
+
+def test_a_card_read_aloud_never_reaches_the_stored_transcript(bot, tmp_path):
+    """A caller (flite voices, not the bot's) reads a card number on an 8 kHz line: the stored
+    transcript loses it, while the order number the dialogue needs stays."""
+    from voicebot.testcalls import speak, telephone_band
+    speech = [speak("Hi, I want to pay for order four four one two zero.", "flite:rms"),
+              speak("My card number is four five three nine, one four eight eight, zero three four three, "
+                    "six four six seven.", "flite:awb")]
+    gap = np.zeros(24000, np.float32)
+    audio = np.concatenate([gap, speech[0], gap, speech[1], gap])
+    sf.write(tmp_path / "card.wav", telephone_band(audio)[::2], 8000, subtype="PCM_16")  # band-limited: every 2nd sample is 8 kHz
+    process_calls(bot, [str(tmp_path / "card.wav")], tmp_path / "out", progress=False)
+    stored = (tmp_path / "out" / "card" / "transcript.json").read_text()
+    turns = json.loads(stored)["turns"]
+    assert any("[CARD]" in t["text"] for t in turns), turns
+    for digits in ("4539", "1488", "0343", "6467", "three nine"):
+        assert digits not in stored.replace("-", "").lower(), stored
+    orders = [e["value"] for t in turns for e in t["entities"] if e["type"] == "order_number"]
+    assert orders and orders[0].isdigit(), turns  # Whisper base may mishear a digit; it stays a number

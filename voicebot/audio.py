@@ -166,6 +166,14 @@ def resample(samples: np.ndarray, src: int, dst: int) -> np.ndarray:
     return soxr.resample(samples.astype(np.float32, copy=False), src, dst, quality="HQ")
 
 
+def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
+    """16-bit PCM WAV in memory (to be encrypted before it touches the disk)."""
+    import io
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(samples, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")
+    return buf.getvalue()
+
+
 def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int) -> None:
     """16-bit PCM, written atomically."""
     from voicebot.files import atomic_path

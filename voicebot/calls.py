@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.audio import AudioError, file_frames, find_audio_files, truncation, write_wav
+from voicebot.audio import AudioError, file_frames, find_audio_files, truncation, wav_bytes, write_wav
 from voicebot.bot import Bot
 from voicebot.events import AudioChunk, BotReply, NLUResult
+from voicebot.crypto import open_vault, write_bytes
 from voicebot.files import atomic_write_text
 
 SUMMARY_FIELDS = ["call", "file", "status", "error", "warning", "audio_s", "turns", "intents", "handover",
@@ -54,8 +55,10 @@ def call_name(path: Path, taken: set[str]) -> str:
     return name
 
 
-def process_call(bot: Bot, path: Path, out_dir: Path, name: str, channel: int | None = None) -> CallResult:
-    """Run one call through the pipeline; raises AudioError for unusable audio."""
+def process_call(bot: Bot, path: Path, out_dir: Path, name: str, channel: int | None = None,
+                 vault=None) -> CallResult:
+    """Run one call through the pipeline; raises AudioError for unusable audio. With a vault
+    (voicebot.crypto) the transcript and reply audio are written encrypted, as NAME.enc."""
     result = CallResult(name, str(path))
     result.warning = (truncation(path) or "").split(": ", 1)[-1]
     call_dir = out_dir / name
@@ -76,7 +79,10 @@ def process_call(bot: Bot, path: Path, out_dir: Path, name: str, channel: int | 
         nonlocal audio
         if turn is not None and audio:
             wav = f"turn{len(result.turns):02d}_reply.wav"
-            write_wav(call_dir / wav, np.concatenate(audio), rate)
+            if vault is None:
+                write_wav(call_dir / wav, np.concatenate(audio), rate)
+            else:
+                wav = write_bytes(call_dir / wav, wav_bytes(np.concatenate(audio), rate), vault).name
             turn["reply_audio"] = wav
         audio = []
 
@@ -103,9 +109,17 @@ def process_call(bot: Bot, path: Path, out_dir: Path, name: str, channel: int | 
     doc = {"call": name, "file": str(path), "audio_s": result.audio_s, "handover": result.handover,
            **({"warning": result.warning} if result.warning else {}),
            "config": {"asr": f"{bot.config.asr.backend}/{bot.config.asr.model}", "vad": bot.config.vad.engine,
-                      "tts": bot.config.tts.engine}, "turns": result.turns}
-    atomic_write_text(call_dir / "transcript.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+                      "tts": bot.config.tts.engine}, "turns": stored_turns(bot, result.turns)}
+    write_bytes(call_dir / "transcript.json", (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode(), vault)
     return result
+
+
+def stored_turns(bot: Bot, turns: list[dict]) -> list[dict]:
+    """Turns as written to disk: without personal data unless the config says otherwise."""
+    if not bot.config.privacy.redact:
+        return turns
+    from nlu.redact import redact_turn
+    return [redact_turn(t) for t in turns]
 
 
 def write_summary(path: Path, results: list[CallResult]) -> None:
@@ -121,6 +135,7 @@ def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int
                   progress: bool = True, err=sys.stderr) -> list[CallResult]:
     """Every call in `inputs` (files and directories); failures are reported and skipped."""
     out_dir = Path(out_dir)
+    vault = open_vault(bot.config.privacy)  # no key: stop here, before a file is written
     files, errors = find_audio_files(inputs)
     for e in errors:
         print(f"voicebot: {e}", file=err)
@@ -137,7 +152,7 @@ def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int
             name = call_name(path, taken)
             bar.update(task, description=f"call {name}")
             try:
-                results.append(process_call(bot, path, out_dir, name, channel))
+                results.append(process_call(bot, path, out_dir, name, channel, vault))
                 if results[-1].warning:
                     print(f"voicebot: warning: {path}: {results[-1].warning}", file=err)
             except AudioError as e:

@@ -292,6 +292,20 @@ def build_parser() -> argparse.ArgumentParser:
         _engine_options(p)
         p.set_defaults(func=mod.main)
 
+    # commands with no engines to load
+    from voicebot import privacy_cli
+    privacy_cli.add_parsers(sub)  # keygen, export, rotate-key, retention
+    for name, module, text in [("redact-eval", "nlu.redact_eval", "precision and recall of personal-data redaction on a labelled set")]:
+        p = sub.add_parser(name, help=text)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.main)
+
+    p = sub.add_parser("redact-audio", help="silence the personal data (card numbers, emails...) in call recordings")
+    privacy_cli.add_redact_audio_arguments(p)
+    _engine_options(p)
+    p.set_defaults(func=privacy_cli.redact_audio_main)
+
     p = sub.add_parser("serve", help="a web page that talks to the bot through the browser microphone")
     from voicebot import server
     server.add_arguments(p)  # --host, --port, --token (default $VOICEBOT_TOKEN)

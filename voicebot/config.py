@@ -105,6 +105,21 @@ class LiveConfig:
 
 
 @dataclass
+class PrivacyConfig:
+    """What stored call data may hold."""
+    # personal data in stored transcripts and call records becomes typed tags ([CARD], [EMAIL]:
+    # nlu/redact.py); the running dialogue still sees the words. Off only to score ASR on test calls.
+    redact: bool = True
+    # stored call data (transcripts, reply audio) encrypted with AES-GCM (voicebot/crypto.py);
+    # on with no key is an error before anything is written, never a plain-text file
+    encrypt: bool = False
+    key_file: str | None = None  # a key from `voicebot keygen`; $VOICEBOT_KEY (key_env) wins
+    key_env: str = "VOICEBOT_KEY"
+    old_key_file: str | None = None  # the key being rotated out: still reads, never writes
+    audit_log: str = "runs/audit.log"  # who exported which call, one JSON line each
+
+
+@dataclass
 class PhoneConfig:
     """Phone calls (voicebot.phone), whatever the transport (SIP, media stream)."""
     db_url: str = "sqlite:///runs/calls.db"  # call records (voicebot.records): any SQLAlchemy URL
@@ -129,6 +144,7 @@ class Config:
     live: LiveConfig = field(default_factory=LiveConfig)
     phone: PhoneConfig = field(default_factory=PhoneConfig)
     sip: SIPConfig = field(default_factory=SIPConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "Config":

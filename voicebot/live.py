@@ -154,7 +154,11 @@ class LiveSession:
             t.join(timeout)
 
     def transcript(self) -> dict:
-        return {"turns": public_turns(self.turns), "dropped_frames": self.dropped_frames,
+        turns = public_turns(self.turns)
+        if self.bot.config.privacy.redact:
+            from nlu.redact import redact_turn
+            turns = [redact_turn(t) for t in turns]
+        return {"turns": turns, "dropped_frames": self.dropped_frames,
                 "echo_suppression_db": self.echo.suppression_db()}
 
     # ---- the two threads

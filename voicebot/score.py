@@ -204,6 +204,7 @@ def run(args, bot_factory) -> int:
         from voicebot.calls import process_calls
         results = Path(args.out or "runs/score") / "voicebot"
         bot = bot_factory()
+        bot.config.privacy.redact = False  # scored word for word against the references: digit strings stay
         t0 = time.perf_counter()
         process_calls(bot, [str(f) for f in files], results, bot.config.audio.channel, progress=not args.quiet)
         systems["voicebot"] = {"seconds": round(time.perf_counter() - t0, 2)}

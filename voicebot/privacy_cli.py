@@ -1,0 +1,192 @@
+"""Operator commands for stored call data: keygen, export (decrypt), rotate-key, retention.
+
+    voicebot keygen --out KEYFILE
+    voicebot export RESULTS... --out DIR       # decrypted copies, each read written to the audit log
+    voicebot rotate-key RESULTS...             # re-encrypt with privacy.key_file; old_key_file still reads
+    voicebot retention RESULTS... --days N [--dry-run]
+
+RESULTS are `voicebot call` output directories (one folder per call). Every command reports
+files it cannot handle by name and goes on with the others (exit 1 if any).
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from voicebot.crypto import SUFFIX, CryptoError, new_key, open_vault, read_bytes, write_bytes
+from voicebot.files import atomic_path
+
+AUDIO = (".wav", ".flac", ".mp3", ".ogg")
+
+
+def _config(args):
+    from voicebot.config import Config
+    return Config.load(getattr(args, "config", None))
+
+
+def audit(cfg, action: str, path: Path) -> None:
+    """One line per call-data read: when, who, what. Appended, never rewritten."""
+    log = Path(cfg.privacy.audit_log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    who = os.environ.get("VOICEBOT_OPERATOR") or getpass.getuser()
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"t": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "who": who, "action": action,
+                            "path": str(path)}) + "\n")
+
+
+def _files(roots: list[str]):
+    for root in map(Path, roots):
+        if root.is_file():
+            yield root.parent, root
+        elif root.is_dir():
+            for f in sorted(root.rglob("*")):
+                if f.is_file() and not f.name.startswith("."):
+                    yield root, f
+        else:
+            print(f"voicebot: {root}: no such file or directory", file=sys.stderr)
+
+
+def keygen(args) -> int:
+    out = Path(args.out)
+    if out.exists():
+        print(f"voicebot keygen: {out} exists; a key is never overwritten", file=sys.stderr)
+        return 2
+    with atomic_path(out) as tmp:
+        Path(tmp).write_text(new_key() + "\n")
+        os.chmod(tmp, 0o600)
+    os.chmod(out, 0o600)
+    print(f"voicebot keygen: wrote {out} (keep it off the machine's backups of call data)")
+    return 0
+
+
+def export(args) -> int:
+    cfg = _config(args)
+    vault = open_vault(cfg.privacy) if cfg.privacy.encrypt else _vault_if_key(cfg)
+    out, bad = Path(args.out), 0
+    for root, f in _files(args.results):
+        target = out / f.relative_to(root)
+        try:
+            data = read_bytes(f, vault)
+        except (CryptoError, OSError) as e:
+            print(f"voicebot export: {e}", file=sys.stderr)
+            bad += 1
+            continue
+        if target.name.endswith(SUFFIX):
+            target = target.with_name(target.name[:-len(SUFFIX)])
+        with atomic_path(target) as tmp:
+            Path(tmp).write_bytes(data)
+        audit(cfg, "export", f)
+    print(f"voicebot export: wrote {out}" + (f"; {bad} file(s) could not be read" if bad else ""))
+    return 1 if bad else 0
+
+
+def _vault_if_key(cfg):
+    import dataclasses
+    try:
+        return open_vault(dataclasses.replace(cfg.privacy, encrypt=True))
+    except CryptoError:
+        return None  # plain files still export; encrypted ones say they need the key
+
+
+def rotate(args) -> int:
+    cfg = _config(args)
+    if not cfg.privacy.old_key_file:
+        print("voicebot rotate-key: set privacy.old_key_file to the key being replaced", file=sys.stderr)
+        return 2
+    import dataclasses
+    vault = open_vault(dataclasses.replace(cfg.privacy, encrypt=True))
+    done = bad = 0
+    for _, f in _files(args.results):
+        if not f.name.endswith(SUFFIX):
+            continue
+        blob = f.read_bytes()
+        if not vault.needs_rotation(blob):
+            continue  # done already: a rotation stopped half way goes on where it stopped
+        try:
+            data = vault.decrypt(blob, f.name)
+        except CryptoError as e:
+            print(f"voicebot rotate-key: {f}: {e}", file=sys.stderr)
+            bad += 1
+            continue
+        write_bytes(f.with_name(f.name[:-len(SUFFIX)]), data, vault)
+        done += 1
+    print(f"voicebot rotate-key: {done} file(s) re-encrypted" + (f", {bad} failed" if bad else "")
+          + ("; the old key can go once no file needs it" if not bad else ""))
+    return 1 if bad else 0
+
+
+def retention(args) -> int:
+    """Calls (folders holding a transcript) older than --days go, their audio first, so a stop
+    half way never leaves audio without the transcript that says whose it is."""
+    cutoff = time.time() - args.days * 86400
+    calls = []
+    for root in map(Path, args.results):
+        for t in sorted(root.rglob("transcript.json*")):
+            if t.stat().st_mtime < cutoff:
+                calls.append(t.parent)
+    for call in calls:
+        audio = [f for f in call.iterdir() if f.name.removesuffix(SUFFIX).endswith(AUDIO)]
+        print(f"{'would delete' if args.dry_run else 'deleting'} {call} ({len(audio)} audio file(s))")
+        if args.dry_run:
+            continue
+        for f in audio:
+            f.unlink()
+        shutil.rmtree(call)
+    print(f"voicebot retention: {len(calls)} call(s) older than {args.days} days" + (" (dry run)" if args.dry_run else ""))
+    return 0
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("keygen", help="make an encryption key for stored call data")
+    p.add_argument("--out", required=True, help="the key file to write (mode 600)")
+    p.set_defaults(func=keygen)
+    for name, func, text in [("export", export, "decrypted copies of stored call data, for an authorised operator (audited)"),
+                             ("rotate-key", rotate, "re-encrypt stored call data with the current key")]:
+        p = sub.add_parser(name, help=text)
+        p.add_argument("results", nargs="+", help="`voicebot call` output directories or files")
+        p.add_argument("--config", help="YAML config with the privacy section (keys)")
+        if name == "export":
+            p.add_argument("--out", required=True, help="where the decrypted copies go")
+        p.set_defaults(func=func)
+    p = sub.add_parser("retention", help="delete stored calls older than N days (audio first)")
+    p.add_argument("results", nargs="+")
+    p.add_argument("--days", type=float, required=True)
+    p.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
+    p.set_defaults(func=retention)
+
+
+def redact_audio_main(args) -> int:
+    """`voicebot redact-audio FILES... --out DIR`: copies with personal data silenced, and what went."""
+    from asr.redact_audio import redact_audio
+    from voicebot.audio import AudioError, find_audio_files, load_audio, write_wav
+    from voicebot.bot import Bot
+    from voicebot.cli import load_config
+    files, errors = find_audio_files(args.inputs)
+    for e in errors:
+        print(f"voicebot: {e}", file=sys.stderr)
+    recognizer = Bot(load_config(args)).recognizer
+    out, report = Path(args.out), {}
+    for f in files:
+        try:
+            audio = load_audio(f)
+        except AudioError as e:
+            print(f"voicebot: {e}", file=sys.stderr)
+            errors.append(str(e))
+            continue
+        clean, spans = redact_audio(recognizer, audio)
+        write_wav(out / f"{f.stem}.wav", clean, 16000)
+        report[f.name] = [{"kind": s.kind, "start": float(s.start), "end": float(s.end)} for s in spans]
+        print(f"{f.name}: {len(spans)} span(s) silenced" + "".join(f"; {s.kind} {s.start:.2f}-{s.end:.2f} s" for s in spans))
+    from voicebot.files import atomic_write_text
+    atomic_write_text(out / "redactions.json", json.dumps(report, indent=2) + "\n")
+    return 1 if errors else 0
+
+
+def add_redact_audio_arguments(p) -> None:
+    p.add_argument("inputs", nargs="+", help="call recordings (files or directories)")
+    p.add_argument("--out", required=True, help="where the silenced copies (16 kHz WAV) and redactions.json go")
