@@ -190,7 +190,7 @@ def test_barge_in_and_handover_on_an_a_law_line(bot, tmp_path):
     # a long reply (payment methods, about 7 s), and the caller cuts in 1.5 s into it
     talk(call, far, line_audio("Which payment methods do you accept?", "flite:slt", "pcma"),
          lambda: len(far.heard) * 0.02 > 1.5, codec="pcma")
-    talk(call, far, line_audio("Wait, can I speak to a real person please?", "espeak:en-us", "pcma"),
+    talk(call, far, line_audio("Wait, can I speak to a real person please?", "flite:rms", "pcma"),
          lambda: call.wait(0), codec="pcma")
     assert call.wait(10)
     call.close("test over")
