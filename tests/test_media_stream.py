@@ -219,7 +219,8 @@ def test_a_scripted_call_with_barge_in_and_handover(bot, server, store):
 @pytest.mark.slow
 def test_bad_input_is_dropped_and_the_server_goes_on(bot, server, store, caplog):
     caplog.set_level(logging.INFO, logger="voicebot.media")
-    c = Twilio(server, query=f"?token={TOKEN}", call_sid="CA2001", start=False)
+    c = Twilio(server, call_sid="CA2001", start=False)
+    c.send({"type": "auth", "token": TOKEN})
     c.send({"event": "media", "streamSid": c.sid, "media": {"payload": base64.b64encode(b"\xff" * 160).decode()}})
     for _ in range(2):
         c.ws.send("{not json")
@@ -238,7 +239,7 @@ def test_bad_input_is_dropped_and_the_server_goes_on(bot, server, store, caplog)
     rec = record_of(store, "CA2001")
     assert rec is not None and rec["end_reason"].startswith("client left") and rec["caller"] == "+15550102"
 
-    big = Twilio(server, query=f"?token={TOKEN}", call_sid="CA2002")
+    big = Twilio(server, params={"token": TOKEN}, call_sid="CA2002")
     big.ws.send("x" * (2 * 1024 * 1024))  # over the 1 MB cap: that socket is closed
     big.thread.join(10)
     assert big.close_code == 1009
@@ -254,7 +255,7 @@ def test_bad_input_is_dropped_and_the_server_goes_on(bot, server, store, caplog)
 
 
 def test_the_token_is_required(bot, server, store):
-    for query, params in [("", {}), ("?token=wrong", {}), ("", {"token": "wrong"})]:
+    for query, params in [("", {}), (f"?token={TOKEN}", {}), ("", {"token": "wrong"})]:  # never in the URL
         c = Twilio(server, query=query, params=params, call_sid="CA3001")
         c.thread.join(10)
         assert c.close_code == 1008 and not c.of("media")

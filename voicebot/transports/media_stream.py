@@ -23,9 +23,10 @@ The bot ends the call by closing the socket (1000): Twilio then goes on with the
 (form field CallSid) what to do next: `<Dial>` to `phone.handover_uri` when the bot handed the
 call over, else `<Hangup/>`.
 
-Auth: when the server has a token, a call must bring it before its `start` is accepted: as
-`?token=` on the URL, as the `start`'s customParameters.token (TwiML `<Parameter name="token">`),
-or as a first message {"type": "auth", "token": "..."} (the /ws convention). Else close 1008.
+Auth: when the server has a token, a call must bring it before its `start` is accepted: as the
+`start`'s customParameters.token (TwiML `<Parameter name="token">`; Twilio allows no query string
+in the Stream URL) or as a first message {"type": "auth", "token": "..."} (the /ws convention).
+Never in the URL (it would be in every proxy's log). Else the socket is closed with 1008.
 Faults, each one log line per kind per call, never the server nor other calls: not JSON or not
 an object, binary messages, unknown events, `media` before `start`, a payload that is not
 base64 or over 1 s: the message is dropped; a message over 1 MB: the socket is closed (1009);
@@ -122,7 +123,7 @@ class MediaCall:
         self.loop = asyncio.get_running_loop()
         self.call: PhoneCall | None = None
         self.sid = self.call_sid = ""
-        self.authed = not token or self._token_ok(websocket.query_params.get("token"))
+        self.authed = not token
         self.outbox: deque = deque()
         self.wake = asyncio.Event()
         self.warned: set[str] = set()
