@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
 import tempfile
 import threading
@@ -200,6 +201,8 @@ def main(args) -> int:
     thread.join(10)
     store = CallStore(bot.config.phone.db_url)
     records = {r["external_id"]: r for r in store.list_calls(10 * args.calls)}
+    store.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     per_call = []
     for c in callers:
         rec = records.get(c.call_sid) or {}

@@ -62,7 +62,7 @@ def run(args, bot_factory) -> int:
     bot.warm_up()  # the first caller should not wait for models to load
     if not args.token and args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s with no --token: anyone who reaches it can call the bot", args.host)
-    print(f"voicebot serve: http://{args.host}:{args.port}/", flush=True)
+    print(f"voicebot serve: http://{args.host}:{args.port}/ (phone calls: ws://{args.host}:{args.port}/media)", flush=True)
     uvicorn_server(make_app(bot, args.token), args.host, args.port).run()
     return 0
 
