@@ -155,7 +155,14 @@ class PhoneCall:
             meta = dict(meta or {})
             self._writes.put(lambda: store.start_call(transport, caller, callee, external_id, self.codec, meta,
                                                       call_id=self.id))
-        self.session = LiveSession(bot, on_event=self._on_event, greet=greet, out_rate=RATE)
+        try:
+            self.session = LiveSession(bot, on_event=self._on_event, greet=greet, out_rate=RATE)
+        except BaseException:  # no thread left behind; the record says why
+            if store is not None:
+                self._writes.put(lambda: store.end_call(self.id, "failed to start"))
+            self._writes.put(_STOP)
+            self._recorder.join(10)
+            raise
         self._pacer = threading.Thread(target=self._pace, name="phone-pace", daemon=True)
         self._pacer.start()
 

@@ -70,7 +70,7 @@ LATENCY = {"endpoint_ms": "endpoint", "asr_ms": "asr", "nlu_ms": "nlu", "dialogu
 DRIVERS = {"psycopg": "postgres", "psycopg2": "postgres", "pymysql": "mysql", "MySQLdb": "mysql"}
 
 
-class MissingDriver(RuntimeError):
+class MissingDriver(ValueError):  # a setting that cannot work here: the CLI prints it as one line
     pass
 
 

@@ -3,7 +3,8 @@
     voicebot serve [--host 127.0.0.1] [--port 8080] [--token SECRET]   # or VOICEBOT_TOKEN=SECRET
     voicebot serve --sip [HOST:PORT]    # also a SIP phone line (voicebot/transports/sip.py)
 
-Routes: `GET /` the page (voicebot/web), `GET /health` (JSON, no auth), `WS /ws` (one call).
+Routes: `GET /` the page (voicebot/web), `GET /health` (JSON, no auth), `WS /ws` (one call),
+`WS /media` and `POST /media/next`: phone calls from a cloud number (voicebot/transports/media_stream.py).
 The engines are loaded once and shared; each WebSocket gets its own LiveSession, closed with it.
 
 Protocol on /ws (text messages are JSON objects with a "type"):
@@ -64,7 +65,7 @@ def run(args, bot_factory) -> int:
     bot.warm_up()  # the first caller should not wait for models to load
     if not args.token and args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s with no --token: anyone who reaches it can call the bot", args.host)
-    print(f"voicebot serve: http://{args.host}:{args.port}/", flush=True)
+    print(f"voicebot serve: http://{args.host}:{args.port}/ (phone calls: ws://{args.host}:{args.port}/media)", flush=True)
     sip = None
     if args.sip is not None:  # the phone line, on the same engines
         from voicebot.transports import sip as sip_line
@@ -115,8 +116,9 @@ def make_app(bot, token: str | None = None):
         finally:
             calls.discard(call)
 
-    return Starlette(routes=[Route("/", page), Route("/health", health), Route("/{name}", static),
-                             WebSocketRoute("/ws", ws)])
+    from voicebot.transports import media_stream  # phone calls from a cloud number (Twilio Media Streams)
+    return Starlette(routes=[Route("/", page), Route("/health", health), *media_stream.routes(bot, token, calls),
+                             Route("/{name}", static), WebSocketRoute("/ws", ws)])
 
 
 class Call:

@@ -1,0 +1,24 @@
+"""`voicebot bench-calls` end to end: one real-time media-stream caller against the real server."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_bench_calls_measures_a_call(tmp_path):
+    out = tmp_path / "calls.json"
+    run = subprocess.run([sys.executable, "-m", "voicebot", "bench-calls", "--calls", "1", "--json", str(out),
+                          "--plot", str(tmp_path / "calls.png")], capture_output=True, text=True, timeout=300)
+    assert out.exists(), run.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["calls"] == 1 and len(result["per_call"]) == 1
+    call = result["per_call"][0]
+    assert call["turns"] >= 2 and all(0 < x < 15000 for x in call["latencies_ms"])  # the caller was answered
+    assert result["reply_latency_ms"]["p50"] is not None and result["reply_latency_ms"]["n"] == call["turns"]
+    assert call["end_reason"] and call["dropped_frames"] is not None
+    assert (tmp_path / "calls.png").stat().st_size > 1000
+    assert "concurrent media-stream calls" in run.stdout
