@@ -411,6 +411,9 @@ class SipServer:
         self.thread = threading.Thread(target=self._serve, name="sip", daemon=True)
         self.thread.start()
         log.info("SIP on udp %s:%d (sip:%s@%s:%d)", self.host, self.port, self.user, self.adv_host, self.port)
+        if self.host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("SIP has no authentication: anyone who reaches udp %s:%d can call the bot; "
+                        "let only your PBX or phones through the firewall", self.host, self.port)
         return self
 
     def stop(self) -> None:
@@ -615,6 +618,8 @@ class SipServer:
 
     def _warn(self, addr, kind: str, message: str) -> None:
         key, now = (addr[0], kind), time.monotonic()
+        if len(self._warned) > 10000:  # a flood from many addresses: forget, rather than grow
+            self._warned.clear()
         if now - self._warned.get(key, -WARN_EVERY_S) >= WARN_EVERY_S:
             self._warned[key] = now
             log.warning("SIP from %s:%d: %s", addr[0], addr[1], message)
