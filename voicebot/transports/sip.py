@@ -53,9 +53,12 @@ import select
 import socket
 import threading
 import time
+import warnings
 
-import pyVoIP.VoIP  # noqa: F401  first: importing pyVoIP.SIP first fails on a circular import
-from pyVoIP import RTP, SIP
+with warnings.catch_warnings():  # pyVoIP imports audioop (deprecated, audioop-lts from Python 3.13)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import pyVoIP.VoIP  # noqa: F401  first: importing pyVoIP.SIP first fails on a circular import
+    from pyVoIP import RTP, SIP
 
 from voicebot.phone import Line, PhoneCall
 from voicebot.records import CallStore
