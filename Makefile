@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev,live]" "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev,live,archive]" "$(TORCH)"
 	$(PY) -m voicebot.setup_models
 	touch $@
 

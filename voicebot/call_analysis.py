@@ -22,6 +22,7 @@ NOT_REASONS = {"greet", "goodbye", "thanks", "affirm", "deny", "out_of_scope", "
 # reasons that, said with a negative sentiment, make a call a complaint
 PROBLEMS = {"billing_problem", "return_refund", "technical_support", "order_status", "cancel_order",
             "cancel_subscription"}
+SURE = 0.7
 SENTIMENT_SCORE = {"negative": -1, "neutral": 0, "positive": 1}
 ESCALATION = ["manager", "supervisor", "escalate", "complaint", "complain", "lawyer", "attorney", "sue",
               "legal action", "unacceptable", "ridiculous", "terrible", "worst", "disgusting", "fed up",
@@ -181,7 +182,9 @@ def summarize_call(utterances: list[dict], duration: float, companies) -> dict:
         reason = max(weight, key=lambda k: (weight[k], -[u["intent"] for u in cust].index(k)))
     else:
         reason = "human_agent" if any(u["intent"] == "human_agent" for u in cust) else ("none" if not cust else "other")
-    intents = {u["intent"] for u in cust}
+    # a complaint or suggestion turn decides the category only when the model is sure of it:
+    # on a mixed track the agent's lines are parsed too, and they get the unsure intents
+    intents = {u["intent"] for u in cust if u["confidence"] >= SURE} | {reason}
     negative = any(u["sentiment"] == "negative" for u in cust)
     if "complaint" in intents or (reason in PROBLEMS and negative):
         category = "complaint"

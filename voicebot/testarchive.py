@@ -21,12 +21,16 @@ RATE = 16000
 @dataclass
 class ArchiveCall:
     name: str
-    turns: list[tuple[str, str]]  # (speaker "agent" | "customer", text) in call order
+    # (speaker "agent" | "customer", text) in call order; a third item, seconds, starts the
+    # turn that long before the one before it ends (both talking)
+    turns: list[tuple]
     reason: str
     category: str
     products: list[str] = field(default_factory=list)
     order_numbers: list[str] = field(default_factory=list)
     sentiment_end: str = ""
+    overlap_s: float = 0.0
+    rate_wpm: int = 135  # slower than the voices' 160 or so: digit strings are then heard right
     agent_voice: str = "flite:slt"
     customer_voice: str = "espeak:en-us"
     mono_8k: bool = False
@@ -38,10 +42,11 @@ CALLS = [
         ("customer", "I want to return the wireless headphones I bought, they stopped working."),
         ("agent", "I am sorry about that. What is the order number?"),
         ("customer", "The order number is four five six seven."),
-        ("customer", "This is really annoying, I want my money back today."),
+        ("agent", "Thank you. Let me look at that order for you, it may take a moment."),
+        ("customer", "This is really annoying, I want my money back today.", 1.5),
         ("agent", "I have started the refund for you."),
         ("customer", "Thank you, goodbye.")],
-        "return_refund", "complaint", ["wireless headphones"], ["4567"], "positive"),
+        "return_refund", "complaint", ["wireless headphones"], ["4567"], "positive", overlap_s=1.5),
     ArchiveCall("coffee_maker_price", [
         ("agent", "Brightline Home, good morning."),
         ("customer", "How much does the coffee maker cost?"),
@@ -72,8 +77,10 @@ def render(call: ArchiveCall, gap_s: float = 1.0, seed: int = 0) -> tuple[np.nda
     """(samples x 2) at 16 kHz, agent left and customer right; and each turn's (speaker, start, end)."""
     tracks = {"agent": [], "customer": []}
     spans, t = [], 0.5
-    for speaker, text in call.turns:
-        speech = trim(speak(text, call.agent_voice if speaker == "agent" else call.customer_voice))
+    for speaker, text, *early in call.turns:
+        speech = trim(speak(text, call.agent_voice if speaker == "agent" else call.customer_voice, call.rate_wpm))
+        if early:
+            t -= gap_s + early[0]
         spans.append((speaker, round(t, 3), round(t + len(speech) / RATE, 3)))
         tracks[speaker].append((int(t * RATE), speech))
         t += len(speech) / RATE + gap_s
