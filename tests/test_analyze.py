@@ -193,3 +193,38 @@ def test_ray_gives_the_embedded_results(local_ray, embedded, calls_dir, tmp_path
     for name in want:
         assert {k: got[name][k] for k in SAME} == {k: want[name][k] for k in SAME}, name
         assert [{k: v for k, v in u.items()} for u in got[name]["utterances"]] == want[name]["utterances"], name
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def test_report_opens_in_chromium(embedded, tmp_path):
+    out, _ = embedded
+    # `make test` installs Debian's chromium and Playwright: a missing one is a failed set-up, not a skip
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (scripts/system-deps.sh installs chromium)"
+    for png in ["volume", "reasons", "sentiment_by_reason", "complaint_products"]:
+        assert (out / "report" / f"{png}.png").stat().st_size > 1000, png
+    import playwright.sync_api as playwright
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            problems = []
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+            page.goto((out / "report.html").as_uri())
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+            images = page.eval_on_selector_all("img", "els => els.map(i => [i.alt, i.naturalWidth])")
+            links = page.eval_on_selector_all("a", "els => els.map(a => a.getAttribute('href'))")
+            text = page.inner_text("body")
+            negative = page.locator("table", has_text="Most negative calls").locator("a").first.inner_text()
+            topics = page.locator("table", has_text="top words").locator("tr").count() - 1
+        finally:
+            browser.close()
+    assert not problems
+    assert (tmp_path / "report.png").stat().st_size > 10000
+    assert len(images) == 4 and all(w > 300 for _, w in images), images
+    assert links and all((out / href).is_file() for href in links)  # each call's JSON
+    assert "4 calls" in text and "complaint 1" in text and "suggestion 1" in text
+    assert negative == "C-001"  # the headphones complaint
+    assert topics >= 2

@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                                ("talk", "voicebot.transports.pyaudio_io", "a live call on this computer's microphone and speaker"),
                                ("bench-latency", "voicebot.bench_latency", "voice-to-voice latency of live calls on the simulated device"),
                                ("analyze", "voicebot.analyze", "analytics of recorded customer calls: transcripts per speaker, reasons, "
-                                "products, sentiment, talk time; JSON, tables, a database and a report")]:
+                                "products, sentiment, talk time; JSON, tables, a database and a report"),
+                               ("archive-report", "voicebot.archive_report", "the HTML report of a `voicebot analyze` output again")]:
         p = sub.add_parser(name, help=text)
         mod = importlib.import_module(module)
         mod.add_arguments(p)
