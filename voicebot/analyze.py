@@ -243,9 +243,10 @@ def run(args, config, err=sys.stderr) -> int:
     for d in docs:
         db.save(d)
     workers = args.workers or default_workers()
+    ray_info: dict = {}
     if args.ray:
         from voicebot.archive_ray import run_ray
-        results = run_ray(todo, config, channels, args.ray, args.workers)
+        results = run_ray(todo, config, channels, args.ray, args.workers, ray_info)
     else:
         results = run_embedded(todo, config, channels, workers) if todo else iter(())
     t0, audio_s = time.perf_counter(), 0.0
@@ -273,6 +274,8 @@ def run(args, config, err=sys.stderr) -> int:
     if docs and not args.no_report:
         from voicebot.archive_report import write_report
         write_report(docs, out)
+    if ray_info.get("nodes"):
+        print(f"voicebot analyze: Ray: {ray_info['actors']} actor(s) on {len(ray_info['nodes'])} node(s)", file=err)
     total = len(jobs) + len(errors)
     print(f"{len(docs)} of {total} call(s) analysed; results in {out}/ (calls/, calls.csv, utterances.csv"
           f"{', report.html' if docs and not args.no_report else ''})")

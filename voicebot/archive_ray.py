@@ -34,7 +34,10 @@ class CallActor:
             doc, error = analyze_one(self.analyzer, json.loads(raw), self.channels)
             docs.append(json.dumps(doc, ensure_ascii=False) if doc else "")
             errors.append(error or "")
-        return {"job": batch["job"], "doc": np.array(docs, dtype=object), "error": np.array(errors, dtype=object)}
+        import ray
+        node = ray.get_runtime_context().get_node_id()  # the driver says how far the work spread
+        return {"job": batch["job"], "doc": np.array(docs, dtype=object), "error": np.array(errors, dtype=object),
+                "node": np.array([node] * len(docs), dtype=object)}
 
 
 def connect(address: str) -> bool:
@@ -50,8 +53,10 @@ def connect(address: str) -> bool:
     return True
 
 
-def run_ray(jobs: list[dict], config, channels: dict | None, address: str, workers: int = 0):
-    """Yield (job, doc, error) as calls finish on the cluster; `workers` actors (0: one per CPU)."""
+def run_ray(jobs: list[dict], config, channels: dict | None, address: str, workers: int = 0, info: dict | None = None):
+    """Yield (job, doc, error) as calls finish on the cluster; `workers` actors (0: one per CPU).
+    `info` gets the actor count and the nodes that analysed calls."""
+    info = {} if info is None else info
     if not jobs:
         return
     import logging
@@ -61,6 +66,7 @@ def run_ray(jobs: list[dict], config, channels: dict | None, address: str, worke
     try:
         ray.data.DataContext.get_current().enable_progress_bars = False
         size = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        info.update(actors=min(size, len(jobs)), nodes=set())
         ds = ray.data.from_items([{"job": json.dumps(j)} for j in jobs])
         # batch_size 1: a call is seconds of work, and results should stream back one by one;
         # from_items has no read tasks, so actors holding every CPU cannot starve them
@@ -68,6 +74,7 @@ def run_ray(jobs: list[dict], config, channels: dict | None, address: str, worke
                              compute=ray.data.ActorPoolStrategy(size=min(size, len(jobs))), num_cpus=1,
                              batch_size=1, batch_format="numpy")
         for row in out.iter_rows():
+            info["nodes"].add(row["node"])
             doc = json.loads(row["doc"]) if row["doc"] else None
             yield json.loads(row["job"]), doc, row["error"] or None
     finally:

@@ -78,6 +78,7 @@ class Analyzer:
         self.bot = Bot(cfg)
         self.config = cfg
         self.companies = _company_finder(cfg)
+        self.asr_s = 0.0  # Whisper's time in the current call
 
     def load(self) -> "Analyzer":
         import numpy as np
@@ -104,6 +105,7 @@ class Analyzer:
                 # would count as talk and make quick turn changes look like overlaps
                 start = ev.start if onset is None else max(ev.start, min(onset, ev.end))
                 out.append({"start": round(start, 3), "end": round(ev.end, 3), "text": ev.text})
+                self.asr_s += ev.asr_ms / 1000
         return out, round(last[0], 3)
 
     def analyze(self, path: str | Path, name: str, channels: dict | None = None, meta: dict | None = None,
@@ -116,15 +118,18 @@ class Analyzer:
         if channels and info.channels > 1 and max(channels.values()) >= info.channels:
             raise AudioError(f"{path}: has {info.channels} channels, --channels asks for channel {max(channels.values())}")
         utterances, duration = [], 0.0
+        self.asr_s = 0.0
         for speaker, ch in tracks.items():
             turns, length = self.track(path, ch)
             duration = max(duration, length)
             utterances += [{"speaker": speaker, **u} for u in turns]
         utterances.sort(key=lambda u: (u["start"], u["speaker"]))
         asked = [u for u in utterances if u["speaker"] != "agent"]  # the customer's, or everyone's on a mixed track
+        t_nlu = time.perf_counter()
         for u, r in zip(asked, self.bot.nlu.parse_batch([u["text"] for u in asked]) if asked else []):
             u.update(intent=r.intent, confidence=round(float(r.confidence), 4), sentiment=r.sentiment,
                      entities=[{"type": e.type, "value": e.value} for e in r.entities])
+        nlu_s = time.perf_counter() - t_nlu
         if "agent" in tracks:  # what the agent names counts too (read-back order numbers, products)
             from nlu.entities import EntityExtractor
             ex = EntityExtractor()
@@ -143,6 +148,9 @@ class Analyzer:
         doc.update(summarize_call(utterances, duration, self.companies))
         doc["utterances"] = utterances
         doc["processing_s"] = round(time.perf_counter() - t0, 3)
+        # where the time went: Whisper, the NLU model, and the rest (decoding, resampling, VAD)
+        doc["stage_s"] = {"asr": round(self.asr_s, 3), "nlu": round(nlu_s, 3),
+                          "audio_vad_other": round(doc["processing_s"] - self.asr_s - nlu_s, 3)}
         return doc
 
 

@@ -288,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                                ("bench-latency", "voicebot.bench_latency", "voice-to-voice latency of live calls on the simulated device"),
                                ("analyze", "voicebot.analyze", "analytics of recorded customer calls: transcripts per speaker, reasons, "
                                 "products, sentiment, talk time; JSON, tables, a database and a report"),
-                               ("archive-report", "voicebot.archive_report", "the HTML report of a `voicebot analyze` output again")]:
+                               ("archive-report", "voicebot.archive_report", "the HTML report of a `voicebot analyze` output again"),
+                               ("bench-archive", "voicebot.bench_archive", "voicebot analyze's throughput (embedded, Ray) and WER "
+                                "beside plain faster-whisper")]:
         p = sub.add_parser(name, help=text)
         mod = importlib.import_module(module)
         mod.add_arguments(p)
