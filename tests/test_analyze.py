@@ -192,7 +192,7 @@ def test_ray_gives_the_embedded_results(local_ray, embedded, calls_dir, tmp_path
     assert set(got) == set(want)
     for name in want:
         assert {k: got[name][k] for k in SAME} == {k: want[name][k] for k in SAME}, name
-        assert [{k: v for k, v in u.items()} for u in got[name]["utterances"]] == want[name]["utterances"], name
+        assert got[name]["utterances"] == want[name]["utterances"], name
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -228,3 +228,43 @@ def test_report_opens_in_chromium(embedded, tmp_path):
     assert "4 calls" in text and "complaint 1" in text and "suggestion 1" in text
     assert negative == "C-001"  # the headphones complaint
     assert topics >= 2
+
+
+CLUSTER = """
+import sys, ray
+from ray.cluster_utils import Cluster
+c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
+                                                  "object_store_memory": 200_000_000})
+c.add_node(num_cpus=1, resources={"worker_node": 1}, object_store_memory=200_000_000)
+c.wait_for_nodes()
+print(c.address, flush=True)
+sys.stdin.read()  # until the test closes it
+c.shutdown()
+"""
+
+
+def test_two_node_cluster_gives_the_embedded_results(embedded, calls_dir, tmp_path):
+    d, manifest = calls_dir
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
+           "RAY_TMPDIR": tempfile.mkdtemp(prefix="/tmp/rc"), "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
+    # a head node and a worker node on this machine, one CPU each, in a process of their own
+    cluster = subprocess.Popen([sys.executable, "-c", CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    try:
+        address = cluster.stdout.readline().strip()
+        assert address, "the cluster did not start"
+        out = tmp_path / "cluster"
+        run = subprocess.run([sys.executable, "-m", "voicebot", "analyze", str(d), "--out", str(out), "--manifest",
+                              str(manifest), "--ray", address, "--no-report", *ARGS],
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        cluster.stdin.close()
+        cluster.wait(timeout=60)
+    assert run.returncode == 1 and "broken.wav" in run.stderr  # the same bad files
+    assert "Ray: 2 actor(s) on 2 node(s)" in run.stderr
+    want, got = docs(embedded[0]), docs(out)
+    assert set(got) == set(want)
+    for name in want:
+        assert {k: got[name][k] for k in SAME} == {k: want[name][k] for k in SAME}, name
+        assert got[name]["utterances"] == want[name]["utterances"], name
+    shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
