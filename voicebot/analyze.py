@@ -43,7 +43,8 @@ def add_arguments(p) -> None:
 
 
 def default_workers() -> int:
-    # measured on 2 cores (docs/benchmarks.md, "Call archives"): see bench-archive
+    # one worker per two cores: on this shared 2-core machine one worker with two threads did
+    # 16 calls in 31.5-36.0 s, two workers with one thread each in 39.8-41.6 s (docs/benchmarks.md)
     return max(1, (os.cpu_count() or 1) // 2)
 
 
@@ -158,6 +159,13 @@ def run_embedded(jobs: list[dict], config, channels: dict | None, workers: int):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
     threads = max(1, (os.cpu_count() or 1) // workers)
+    # The OpenMP and BLAS pools in a worker otherwise size themselves to every core, beside
+    # CTranslate2's own threads (one process, 8 calls: Whisper 7.7 s, 5.7 s with
+    # OMP_NUM_THREADS=1, measured once on a busy machine; Ray sets the same for its actors).
+    # Read when the libraries load, so set before the workers start.
+    limits = {"OMP_NUM_THREADS": str(threads), "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    saved = {k: os.environ.get(k) for k in limits}
+    os.environ.update(limits)
     # spawn: a forked copy of a parent with ONNX/CTranslate2 thread pools can hang
     pool = ProcessPoolExecutor(workers, mp.get_context("spawn"), initializer=_init_worker, initargs=(config, threads))
     try:
@@ -175,6 +183,11 @@ def run_embedded(jobs: list[dict], config, channels: dict | None, workers: int):
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 # ---- writing
