@@ -13,15 +13,16 @@ setup: $(VENV)/.installed
 
 # Debian packages: test voices (espeak-ng, flite, sox: scripts/system-deps.sh), PortAudio headers
 # and a compiler to build PyAudio (the `live` extra, `voicebot talk`), PulseAudio for the virtual
-# sound card the tests use, Chromium for the browser test of `voicebot serve`
-LIVE_DEBS ?= portaudio19-dev gcc python3-dev pulseaudio pulseaudio-utils libasound2-plugins chromium
+# sound card the tests use, Chromium for the browser test of `voicebot serve`, PostgreSQL for the
+# call-record test (a private server in a temporary directory; the Debian cluster is never started)
+LIVE_DEBS ?= portaudio19-dev gcc python3-dev pulseaudio pulseaudio-utils libasound2-plugins chromium postgresql
 
 $(VENV)/.installed: pyproject.toml scripts/system-deps.sh
 	bash scripts/system-deps.sh $(LIVE_DEBS)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev,live,archive]" "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev,live,postgres,archive]" "$(TORCH)"
 	$(PY) -m voicebot.setup_models
 	touch $@
 

@@ -57,3 +57,34 @@ def piper():
 def tone(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server (the Debian package) in a temporary directory, for the session.
+    initdb and pg_ctl refuse to run as root: as root they run as the postgres user."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    bin_dir = Path("/usr/lib/postgresql")
+    versions = sorted(bin_dir.glob("*/bin/pg_ctl"))
+    assert versions, "PostgreSQL is not installed (the Makefile's LIVE_DEBS has postgresql)"
+    bin_dir = versions[-1].parent
+    run_as = {"user": "postgres", "group": "postgres"} if os.geteuid() == 0 else {}
+    d = tempfile.mkdtemp(prefix="pgtest.")  # not pytest's tmp_path: it is mode 700, postgres cannot enter
+    if run_as:
+        shutil.chown(d, "postgres", "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([bin_dir / "initdb", "-D", f"{d}/data", "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                    "--locale=C.UTF-8", "--no-sync"], check=True, capture_output=True, **run_as)
+    subprocess.run([bin_dir / "pg_ctl", "-D", f"{d}/data", "-l", f"{d}/log", "-w", "-o",
+                    f"-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True, **run_as)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([bin_dir / "pg_ctl", "-D", f"{d}/data", "-m", "fast", "-w", "stop"], capture_output=True, **run_as)
+        shutil.rmtree(d, ignore_errors=True)

@@ -290,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "products, sentiment, talk time; JSON, tables, a database and a report"),
                                ("archive-report", "voicebot.archive_report", "the HTML report of a `voicebot analyze` output again"),
                                ("bench-archive", "voicebot.bench_archive", "voicebot analyze's throughput (embedded, Ray) and WER "
-                                "beside plain faster-whisper")]:
+                                "beside plain faster-whisper"),
+                               ("bench-calls", "voicebot.bench_calls", "N simulated phone callers at once over the media stream: reply latency, gaps, failures"),
+                               ("calls", "voicebot.calls_cli", "phone call records: list them, show one with its turns")]:
         p = sub.add_parser(name, help=text)
         mod = importlib.import_module(module)
         mod.add_arguments(p)

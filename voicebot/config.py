@@ -91,6 +91,19 @@ class LiveConfig:
 
 
 @dataclass
+class PhoneConfig:
+    """Phone calls (voicebot.phone), whatever the transport (SIP, media stream)."""
+    db_url: str = "sqlite:///runs/calls.db"  # call records (voicebot.records): any SQLAlchemy URL
+    # where a call goes when the caller asks for a person: a SIP URI (SIP REFER) or, for a media
+    # stream, what the TwiML after <Connect> dials; "" hangs up after the handover reply
+    handover_uri: str = ""
+    silence_timeout_s: float = 20.0  # no caller speech, no bot audio this long: the bot hangs up
+    record_audio: bool = False  # a stereo WAV per call (caller left, bot right) in audio_dir
+    audio_dir: str = "runs/calls"
+    codec: str = "pcmu"  # G.711 mu-law (pcmu) or A-law (pcma): what the bot offers first
+
+
+@dataclass
 class Config:
     device: str = "auto"  # auto | cpu | cuda
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -100,6 +113,7 @@ class Config:
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     tts: TTSConfig = field(default_factory=TTSConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    phone: PhoneConfig = field(default_factory=PhoneConfig)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "Config":
@@ -155,6 +169,8 @@ LIMITS = {
     "live.vad_engine": {"", "webrtc", "silero"},
     "live.barge_in": {"on", "off", "cautious"},
     "live.confident": (0.0, 1.0),
+    "phone.silence_timeout_s": (1.0, 3600.0),
+    "phone.codec": {"pcmu", "pcma"},
 }
 
 

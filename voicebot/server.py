@@ -2,7 +2,8 @@
 
     voicebot serve [--host 127.0.0.1] [--port 8080] [--token SECRET]   # or VOICEBOT_TOKEN=SECRET
 
-Routes: `GET /` the page (voicebot/web), `GET /health` (JSON, no auth), `WS /ws` (one call).
+Routes: `GET /` the page (voicebot/web), `GET /health` (JSON, no auth), `WS /ws` (one call),
+`WS /media` and `POST /media/next`: phone calls from a cloud number (voicebot/transports/media_stream.py).
 The engines are loaded once and shared; each WebSocket gets its own LiveSession, closed with it.
 
 Protocol on /ws (text messages are JSON objects with a "type"):
@@ -103,8 +104,9 @@ def make_app(bot, token: str | None = None):
         finally:
             calls.discard(call)
 
-    return Starlette(routes=[Route("/", page), Route("/health", health), Route("/{name}", static),
-                             WebSocketRoute("/ws", ws)])
+    from voicebot.transports import media_stream  # phone calls from a cloud number (Twilio Media Streams)
+    return Starlette(routes=[Route("/", page), Route("/health", health), *media_stream.routes(bot, token, calls),
+                             Route("/{name}", static), WebSocketRoute("/ws", ws)])
 
 
 class Call:

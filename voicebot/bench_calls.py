@@ -1,0 +1,243 @@
+"""`voicebot bench-calls`: N phone callers at once over the media-stream route, in real time.
+
+    voicebot bench-calls --calls 8 --json runs/calls8.json [--plot runs/calls8.png]
+
+A server (`voicebot serve`'s app) runs on a loopback port with one Bot (engines shared); each
+caller is a Twilio Media Streams client in its own thread: it waits for the greeting, then says
+its scripted turns (test voices on a telephone line, 8 kHz mu-law, 20 ms in real time), each
+after the bot's last reply has been played, echoing marks as Twilio does. Measured per call
+and overall: reply_latency_ms (p50, p95: the caller's last voiced sample sent -> the first
+reply audio received), late_frames (reply audio that arrived after the caller's playout had
+run dry in the middle of a reply: an audible gap), dropped_frames (caller audio the bot's
+listener had to drop, from the call record), failed_calls (an error, or a turn never answered).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from voicebot.audio import resample
+from voicebot.phone import FRAME, encode
+from voicebot.testcalls import speak, telephone_band, trim
+
+# voices Silero hears on a telephone line (flite:kal16 and awb it mostly does not)
+VOICES = ["flite:slt", "flite:rms", "espeak:en-us", "espeak:en-gb"]
+SCRIPTS = [["I want to check on my order.", "The order number is four five six seven.", "Thanks, goodbye."],
+           ["What time do your stores open on Sunday?", "Do you accept PayPal?", "Thank you, bye."],
+           ["I forgot my password and I can't log in.", "Thanks, that was helpful.", "Goodbye."],
+           ["How much does the coffee maker cost?", "I'd like to return the headphones I bought.", "Goodbye."]]
+ANSWER_WAIT_S = 15.0  # a turn not answered by then is a failure
+GAP_TICKS = 15  # 300 ms
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--calls", type=int, default=4, help="concurrent callers (default 4)")
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--plot", help="a PNG of each call's reply latencies")
+    p.add_argument("--stagger-s", type=float, default=0.5, help="seconds between the callers' starts (default 0.5)")
+
+
+def line_audio(text: str, voice: str) -> bytes:
+    return encode(resample(telephone_band(trim(speak(text, voice))), 16000, 8000), "pcmu")
+
+
+class Caller:
+    """One Media Streams client running a scripted call."""
+
+    def __init__(self, port: int, n: int, turns: list[bytes]):
+        self.port, self.n, self.turns = port, n, turns
+        self.sid, self.call_sid = f"MZbench{n:04d}", f"CAbench{n:04d}"
+        self.lock = threading.Lock()
+        self.queued: list = []  # payloads and mark names not yet played
+        self.media_at: list[float] = []  # arrival time of each media message
+        self.latencies: list[float] = []
+        self.late_frames = 0
+        self.error = ""
+        self.closed = False
+        self._dry = 10 ** 9  # playout ticks since audio last played
+
+    def run(self) -> None:
+        from websockets.sync.client import connect
+        try:
+            with connect(f"ws://127.0.0.1:{self.port}/media", proxy=None, max_size=None, compression=None) as ws:
+                self.ws = ws
+                threading.Thread(target=self._receive, daemon=True).start()
+                self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+                self._send({"event": "start", "streamSid": self.sid,
+                            "start": {"streamSid": self.sid, "callSid": self.call_sid, "accountSid": "ACbench",
+                                      "tracks": ["inbound"], "customParameters": {"caller": f"bench-{self.n}"},
+                                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
+                self._stream(b"", 10.0)  # the greeting
+                for payload in self.turns:
+                    if self.closed:
+                        break
+                    heard = len(self.media_at)
+                    spoke_at = self._stream(payload, ANSWER_WAIT_S)
+                    first = next((t for t in self.media_at[heard:] if t >= spoke_at), None)
+                    if first is None:
+                        self.error = self.error or "a turn was not answered"
+                    else:
+                        self.latencies.append((first - spoke_at) * 1000)
+                if not self.closed:
+                    self._send({"event": "stop", "streamSid": self.sid, "stop": {"callSid": self.call_sid}})
+        except Exception as e:
+            self.error = self.error or f"{type(e).__name__}: {e}"
+
+    def _send(self, msg: dict) -> None:
+        self.ws.send(json.dumps(msg))
+
+    def _receive(self) -> None:
+        try:
+            for raw in self.ws:
+                msg = json.loads(raw)
+                with self.lock:
+                    if msg["event"] == "media":
+                        self.media_at.append(time.monotonic())
+                        self.queued.append(1)
+                    elif msg["event"] == "mark":
+                        self.queued.append(msg["mark"]["name"])
+                    elif msg["event"] == "clear":
+                        self.queued = [m for m in self.queued if isinstance(m, str)]
+        except Exception:
+            pass
+        self.closed = True
+
+    def _stream(self, payload: bytes, wait_s: float) -> float:
+        """Sends `payload` then silence in real time until the reply is played (or wait_s);
+        returns when its last voiced sample went out."""
+        silence = encode(np.zeros(int(wait_s * 8000), np.float32), "pcmu")
+        audio, spoke_at = payload + silence, time.monotonic()
+        t0 = time.monotonic()
+        for k, i in enumerate(range(0, len(audio), FRAME)):
+            if self.closed:
+                break
+            if i >= len(payload):
+                if i < len(payload) + FRAME:
+                    spoke_at = time.monotonic()
+                new = len(self.media_at) and self.media_at[-1] >= spoke_at
+                if new and not self._unplayed() and time.monotonic() - self.media_at[-1] > 0.6:
+                    break  # answered and played
+            self._send({"event": "media", "streamSid": self.sid,
+                        "media": {"track": "inbound", "chunk": str(k + 1), "timestamp": str(k * 20),
+                                  "payload": base64.b64encode(audio[i:i + FRAME]).decode()}})
+            self._play()
+            time.sleep(max(0.0, t0 + (k + 1) * 0.02 - time.monotonic()))
+        return spoke_at
+
+    def _unplayed(self) -> bool:
+        with self.lock:
+            return any(not isinstance(m, str) for m in self.queued)
+
+    def _play(self) -> None:
+        """20 ms of playout. Audio that resumes after the queue ran dry for under 0.3 s is a gap
+        inside a reply (longer silences are between replies): its dry ticks count as late frames."""
+        marks, played = [], False
+        with self.lock:
+            while self.queued and (not played or isinstance(self.queued[0], str)):
+                item = self.queued.pop(0)
+                if isinstance(item, str):
+                    marks.append(item)
+                else:
+                    played = True
+        for name in marks:
+            self._send({"event": "mark", "streamSid": self.sid, "mark": {"name": name}})
+        if played:
+            if 0 < self._dry <= GAP_TICKS:
+                self.late_frames += self._dry
+            self._dry = 0
+        else:
+            self._dry += 1
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def main(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from voicebot.cli import UsageError, _bot
+    from voicebot.records import CallStore
+    from voicebot.server import make_app, uvicorn_server
+    if args.calls < 1:
+        raise UsageError("--calls must be 1 or more")
+    bot = _bot(args)
+    tmp = tempfile.mkdtemp(prefix="bench-calls.")
+    bot.config.phone.db_url = f"sqlite:///{tmp}/calls.db"
+    console = Console()
+    with console.status("loading engines, rendering the callers' speech"):
+        bot.warm_up()
+        rendered = {(s, v): [line_audio(t, VOICES[v]) for t in SCRIPTS[s]]
+                    for s, v in {(n % len(SCRIPTS), n % len(VOICES)) for n in range(args.calls)}}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn_server(make_app(bot), "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    callers = [Caller(port, n, rendered[(n % len(SCRIPTS), n % len(VOICES))]) for n in range(args.calls)]
+    threads = [threading.Thread(target=c.run, name=f"bench-caller-{c.n}") for c in callers]
+    t0 = time.monotonic()
+    with console.status(f"{args.calls} calls in progress"):
+        for t in threads:
+            t.start()
+            time.sleep(args.stagger_s)
+        for t in threads:
+            t.join()
+    wall = time.monotonic() - t0
+    time.sleep(1.0)  # the last records close
+    server.should_exit = True
+    thread.join(10)
+    store = CallStore(bot.config.phone.db_url)
+    records = {r["external_id"]: r for r in store.list_calls(10 * args.calls)}
+    per_call = []
+    for c in callers:
+        rec = records.get(c.call_sid) or {}
+        per_call.append({"call": c.n, "turns": len(c.latencies), "reply_latency_ms": {
+            "p50": pct(c.latencies, 50), "p95": pct(c.latencies, 95)}, "latencies_ms": [round(x, 1) for x in c.latencies],
+            "late_frames": c.late_frames, "dropped_frames": rec.get("dropped_frames"),
+            "server_late_frames": rec.get("late_frames"), "end_reason": rec.get("end_reason"), "error": c.error})
+    every = [x for c in callers for x in c.latencies]
+    result = {"calls": args.calls, "wall_s": round(wall, 1), "asr": f"{bot.config.asr.backend}/{bot.config.asr.model}",
+              "device": bot.config.device,
+              "reply_latency_ms": {"p50": pct(every, 50), "p95": pct(every, 95), "n": len(every)},
+              "late_frames": sum(c["late_frames"] for c in per_call),
+              "dropped_frames": sum(c["dropped_frames"] or 0 for c in per_call),
+              "failed_calls": sum(bool(c["error"]) for c in per_call), "per_call": per_call}
+    table = Table(title=f"{args.calls} concurrent media-stream calls ({result['asr']})")
+    for col in ["call", "turns", "p50 ms", "p95 ms", "late", "dropped", "ended", "error"]:
+        table.add_column(col)
+    for c in per_call:
+        table.add_row(str(c["call"]), str(c["turns"]), str(c["reply_latency_ms"]["p50"]), str(c["reply_latency_ms"]["p95"]),
+                      str(c["late_frames"]), str(c["dropped_frames"]), c["end_reason"] or "", c["error"])
+    table.add_row("all", str(len(every)), str(result["reply_latency_ms"]["p50"]), str(result["reply_latency_ms"]["p95"]),
+                  str(result["late_frames"]), str(result["dropped_frames"]), "", f"{result['failed_calls']} failed")
+    console.print(table)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    if args.plot:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for c in callers:
+            ax.scatter([c.n] * len(c.latencies), c.latencies, s=18)
+        ax.axhline(1000, color="grey", ls="--", lw=1)
+        ax.set_xlabel("call")
+        ax.set_ylabel("reply latency (ms)")
+        ax.set_title(f"{args.calls} concurrent calls: p50 {result['reply_latency_ms']['p50']} ms, "
+                     f"p95 {result['reply_latency_ms']['p95']} ms")
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+    return 0 if result["failed_calls"] == 0 else 1

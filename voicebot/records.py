@@ -1,0 +1,250 @@
+"""Call records: one row per phone call and one per caller turn, in any SQLAlchemy database.
+
+    store = CallStore("sqlite:///runs/calls.db")      # the default (config `phone.db_url`)
+    cid = store.start_call(transport="media-stream", caller="+15550100", meta={...})
+    store.add_turn(cid, turn)                         # a LiveSession turn dict, as it is known
+    store.end_call(cid, "caller hung up", turns=all_turns, handover="sip:desk@example.com")
+    store.list_calls(20); store.get_call(cid)         # newest first; one call with its turns
+
+PostgreSQL: `postgresql://user@host/db` (psycopg 3, `pip install 'voicebot[postgres]'`); a
+missing driver is named in one line (MissingDriver) instead of "No module named 'psycopg'".
+
+A database that is locked, gone or refusing writes never ends a call nor loses its record:
+every call's record is also kept in memory while the call lasts. A failed write logs one line
+and marks the call dirty; `end_call` then writes the whole call again (row and all turns, one
+transaction). If that fails too, the record goes to `<spool>/<id>.json` (one log line naming
+the file), and the next successful `end_call` (or `retry_spooled()`) moves such files into the
+database. SQLite waits at most `busy_s` for a lock, so a call is never held up long.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text,
+                        create_engine, delete, insert, select, update)
+from sqlalchemy.engine import make_url
+
+from voicebot.files import atomic_write_text
+
+log = logging.getLogger("voicebot.records")
+DEFAULT_URL = "sqlite:///runs/calls.db"
+
+metadata = MetaData()
+calls = Table(
+    "calls", metadata,
+    Column("id", String(32), primary_key=True),  # made here, so a call has its id with the database down
+    Column("transport", String(20), nullable=False),  # media-stream | sip | ...
+    Column("caller", String(200)),
+    Column("callee", String(200)),
+    Column("external_id", String(100)),  # the transport's own id (Twilio callSid, SIP Call-ID)
+    Column("started", DateTime(timezone=True), nullable=False),
+    Column("ended", DateTime(timezone=True)),
+    Column("end_reason", String(200)),
+    Column("handover", String(200)),  # the URI the call was handed to
+    Column("audio_path", String(500)),  # stereo WAV: caller left, bot right (phone.record_audio)
+    Column("codec", String(10)),
+    Column("turns", Integer, default=0),
+    Column("dropped_frames", Integer, default=0),
+    Column("late_frames", Integer, default=0),
+    Column("meta", JSON),
+)
+turns = Table(
+    "turns", metadata,
+    Column("call_id", String(32), ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("start_s", Float), Column("end_s", Float),  # seconds of call audio
+    Column("text", Text), Column("intent", String(50)), Column("confidence", Float),
+    Column("sentiment", String(20)), Column("entities", JSON),
+    Column("reply", Text), Column("reply_cut", JSON), Column("answer_source", String(50)),
+    Column("endpoint_ms", Float), Column("asr_ms", Float), Column("nlu_ms", Float),
+    Column("dialogue_ms", Float), Column("tts_first_audio_ms", Float),
+    Column("reply_ms", Float),  # the caller's last word to the first reply audio out
+)
+LATENCY = {"endpoint_ms": "endpoint", "asr_ms": "asr", "nlu_ms": "nlu", "dialogue_ms": "dialogue",
+           "tts_first_audio_ms": "tts_first_audio", "reply_ms": "reply"}
+DRIVERS = {"psycopg": "postgres", "psycopg2": "postgres", "pymysql": "mysql", "MySQLdb": "mysql"}
+
+
+class MissingDriver(ValueError):  # a setting that cannot work here: the CLI prints it as one line
+    pass
+
+
+def open_engine(url: str, busy_s: float = 2.0):
+    """An engine for `url`; a SQLite file's folder is made. Raises MissingDriver, ValueError."""
+    try:
+        u = make_url(url)
+    except Exception:
+        raise ValueError(f"phone.db_url: {url!r} is not a database URL (e.g. sqlite:///runs/calls.db)") from None
+    options: dict = {"pool_pre_ping": True}
+    if u.get_backend_name() == "sqlite":
+        options["connect_args"] = {"timeout": busy_s, "check_same_thread": False}
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    elif u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")  # psycopg 3, the extra's driver
+        options["connect_args"] = {"connect_timeout": max(1, int(busy_s))}
+    try:
+        return create_engine(u, **options)
+    except ModuleNotFoundError as e:
+        extra = DRIVERS.get((e.name or "").split(".")[0])
+        hint = f"pip install 'voicebot[{extra}]'" if extra else f"pip install {e.name}"
+        raise MissingDriver(f"{u.render_as_string(hide_password=True)}: its database driver {e.name!r} "
+                            f"is not installed ({hint})") from None
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def turn_row(call_id: str, idx: int, t: dict) -> dict:
+    lat = t.get("latency_ms") or {}
+    return {"call_id": call_id, "idx": idx, "start_s": t.get("start"), "end_s": t.get("end"),
+            "text": t.get("text", ""), "intent": t.get("intent"), "confidence": t.get("confidence"),
+            "sentiment": t.get("sentiment"), "entities": t.get("entities") or [], "reply": t.get("reply", ""),
+            "reply_cut": t.get("reply_cut"), "answer_source": t.get("answer_source"),
+            **{col: lat.get(key) for col, key in LATENCY.items()}}
+
+
+def _jsonable(row: dict) -> dict:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def _from_json(row: dict) -> dict:
+    return {k: datetime.fromisoformat(v) if k in ("started", "ended") and v else v for k, v in row.items()}
+
+
+class CallStore:
+    def __init__(self, url: str = DEFAULT_URL, spool: str | Path | None = None, busy_s: float = 2.0):
+        self.url = url
+        self.engine = open_engine(url, busy_s)
+        self.spool = Path(spool) if spool else Path("runs") / "calls-unsaved"
+        self._open: dict[str, dict] = {}  # id -> {"row": ..., "turns": [...], "dirty": bool}
+        self._lock = threading.Lock()
+        self._ready = False
+        self._try("creating tables", self._create)
+
+    def _create(self) -> None:
+        metadata.create_all(self.engine)
+        self._ready = True
+
+    def _try(self, what: str, fn) -> bool:
+        try:
+            if not self._ready and fn != self._create:
+                self._create()
+            fn()
+            return True
+        except Exception as e:  # locked, gone, full, refused: the caller must not notice
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            log.warning("call records (%s): %s failed: %s: %s", self._safe_url(), what, type(e).__name__, first)
+            return False
+
+    def _safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    # ---- writing, during a call
+    def start_call(self, transport: str, caller: str = "", callee: str = "", external_id: str = "",
+                   codec: str = "", meta: dict | None = None, call_id: str | None = None) -> str:
+        cid = call_id or uuid.uuid4().hex
+        row = {"id": cid, "transport": transport, "caller": caller, "callee": callee, "external_id": external_id,
+               "started": _now(), "ended": None, "end_reason": None, "handover": None, "audio_path": None,
+               "codec": codec, "turns": 0, "dropped_frames": 0, "late_frames": 0, "meta": meta or {}}
+        rec = {"row": row, "turns": [], "dirty": False}
+        with self._lock:
+            self._open[cid] = rec
+        rec["dirty"] = not self._try(f"call {cid[:8]} start", lambda: self._insert_call(row))
+        return cid
+
+    def _insert_call(self, row: dict) -> None:
+        with self.engine.begin() as db:
+            db.execute(insert(calls).values(**row))
+
+    def add_turn(self, call_id: str, turn: dict) -> None:
+        """Turn `len(turns so far)` of the call; `end_call(turns=...)` may replace it later."""
+        rec = self._open.get(call_id)
+        if rec is None:
+            log.warning("call records: add_turn for unknown or ended call %s, dropped", call_id)
+            return
+        row = turn_row(call_id, len(rec["turns"]), turn)
+        rec["turns"].append(row)
+        if rec["dirty"]:
+            return  # the whole call is written at its end
+        def write():
+            with self.engine.begin() as db:
+                db.execute(insert(turns).values(**row))
+                db.execute(update(calls).where(calls.c.id == call_id).values(turns=len(rec["turns"])))
+        rec["dirty"] = not self._try(f"call {call_id[:8]} turn {row['idx']}", write)
+
+    def end_call(self, call_id: str, reason: str, turns_list: list[dict] | None = None, **fields) -> bool:
+        """Closes the record: `reason`, the final turns (their last state: a reply cut short is
+        known only later), and any calls column (handover, audio_path, dropped_frames, ...).
+        True when it is in the database; False when it went to the spool folder."""
+        with self._lock:
+            rec = self._open.pop(call_id, None)
+        if rec is None:
+            log.warning("call records: end_call for unknown or ended call %s", call_id)
+            return False
+        if turns_list is not None:
+            rec["turns"] = [turn_row(call_id, i, t) for i, t in enumerate(turns_list)]
+        rec["row"].update(fields, ended=_now(), end_reason=reason, turns=len(rec["turns"]))
+        if self._try(f"call {call_id[:8]} end", lambda: self._write_whole(rec["row"], rec["turns"])):
+            self.retry_spooled()
+            return True
+        path = self.spool / f"{call_id}.json"
+        try:
+            atomic_write_text(path, json.dumps({"call": _jsonable(rec["row"]), "turns": rec["turns"]}, indent=1) + "\n")
+            log.warning("call records: call %s kept in %s until the database takes it", call_id[:8], path)
+        except OSError as e:
+            log.error("call records: call %s LOST: database and %s both failed (%s): %s", call_id, path, e,
+                      json.dumps({"call": _jsonable(rec["row"]), "turns": rec["turns"]}))
+        return False
+
+    def _write_whole(self, row: dict, rows: list[dict]) -> None:
+        with self.engine.begin() as db:
+            if db.execute(select(calls.c.id).where(calls.c.id == row["id"])).first() is None:
+                db.execute(insert(calls).values(**row))
+            else:
+                db.execute(update(calls).where(calls.c.id == row["id"]).values(**row))
+            db.execute(delete(turns).where(turns.c.call_id == row["id"]))
+            if rows:
+                db.execute(insert(turns), rows)
+
+    def retry_spooled(self) -> int:
+        """Moves records kept in the spool folder into the database; returns how many."""
+        moved = 0
+        for path in sorted(self.spool.glob("*.json")) if self.spool.is_dir() else []:
+            try:
+                doc = json.loads(path.read_text())
+                self._write_whole(_from_json(doc["call"]), doc["turns"])
+            except Exception as e:
+                log.warning("call records: %s not moved yet: %s", path, type(e).__name__)
+                break
+            path.unlink()
+            moved += 1
+        return moved
+
+    # ---- reading
+    def list_calls(self, limit: int = 20) -> list[dict]:
+        with self.engine.connect() as db:
+            rows = db.execute(select(calls).order_by(calls.c.started.desc()).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def get_call(self, call_id: str) -> dict | None:
+        """One call with its turns; `call_id` may be a unique prefix of the id."""
+        with self.engine.connect() as db:
+            found = db.execute(select(calls).where(calls.c.id.startswith(call_id, autoescape=True))
+                               .limit(2)).mappings().all()
+            if len(found) != 1:
+                return None
+            call = dict(found[0])
+            call["turns"] = [dict(t) for t in db.execute(select(turns).where(turns.c.call_id == call["id"])
+                                                         .order_by(turns.c.idx)).mappings().all()]
+        return call
+
+    def close(self) -> None:
+        self.engine.dispose()
+
