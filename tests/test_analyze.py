@@ -46,7 +46,8 @@ def embedded(calls_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("embedded")
     err = out / "stderr.txt"
     proc = subprocess.run([sys.executable, "-m", "voicebot", "analyze", str(d), "--out", str(out), "--manifest",
-                           str(manifest), "--workers", "2", *ARGS], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                           str(manifest), "--workers", "2", "--db", f"sqlite:///{out}/calls.db", *ARGS],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     err.write_text(proc.stderr)
     return out, proc
 
@@ -117,11 +118,45 @@ def test_tables_and_database(embedded):
     table = pq.read_table(out / "utterances.parquet").to_pylist()
     assert len(table) == sum(len(d["utterances"]) for d in docs(out).values())
     assert any(u["speaker"] == "customer" and "headphones" in u["text"] for u in table)
-    with sqlite3.connect(out / "archive.db") as db:
+    # a phone call in the same database, written by the phone line's own store
+    from voicebot.records import CallStore
+    store = CallStore(f"sqlite:///{out}/calls.db", spool=out / "spool")
+    cid = store.start_call(transport="media-stream", caller="+15550100")
+    store.end_call(cid, "caller hung up", turns_list=[{"start": 0.5, "end": 2.0, "text": "where is my order",
+                                                       "intent": "order_status", "sentiment": "neutral"}])
+    store.close()
+    with sqlite3.connect(out / "calls.db") as db:
         got = dict(db.execute("select c.call, count(*) from archive_calls c join archive_utterances u "
                               "on u.call = c.call group by c.call").fetchall())
         assert got == {d["call"]: len(d["utterances"]) for d in docs(out).values()}
         assert db.execute("select main_reason from archive_calls where call = 'C-002'").fetchone() == ("pricing",)
+        # one query over both: customer turns by intent, phone line and archive alike
+        rows = db.execute("select c.transport, t.intent, count(*) from calls c join turns t on t.call_id = c.id "
+                          "group by c.transport, t.intent").fetchall()
+        by = {(tr, i): n for tr, i, n in rows}
+        assert by[("media-stream", "order_status")] == 1
+        assert by[("archive", "order_status")] >= 2 and by[("archive", "suggestion")] >= 1
+        assert db.execute("select count(*) from calls where transport = 'archive'").fetchone() == (len(CALLS),)
+        assert db.execute("select c.started, c.audio_path from calls c join archive_calls a on a.call_id = c.id "
+                          "where a.call = 'C-001'").fetchone()[0].startswith("2026-11-02")
+
+
+def test_results_in_postgresql(embedded, calls_dir, postgres_url):
+    d, manifest = calls_dir
+    out, _ = embedded
+    # the same output folder again: every call is already done, and its rows go to PostgreSQL
+    rc = main(["analyze", str(d), "--out", str(out), "--manifest", str(manifest), "--no-report", "--db", postgres_url, *ARGS])
+    assert rc == 1  # the bad files are still bad
+    from sqlalchemy import text
+    from voicebot.records import open_engine
+    engine = open_engine(postgres_url)
+    with engine.connect() as db:
+        got = dict(db.execute(text("select a.call, a.category from archive_calls a join calls c on c.id = a.call_id "
+                                   "where c.transport = 'archive'")).fetchall())
+        turns = db.execute(text("select count(*) from turns t join archive_calls a on a.call_id = t.call_id")).scalar()
+    engine.dispose()
+    assert got == {named(c.name): c.category for c in CALLS}
+    assert turns == sum(1 for doc in docs(out).values() for u in doc["utterances"] if "intent" in u)
 
 
 def test_resume_after_an_interrupted_run(calls_dir, tmp_path):
@@ -134,7 +169,8 @@ def test_resume_after_an_interrupted_run(calls_dir, tmp_path):
             with open(batch / f"{c.name}_{n}.wav", "ab") as f:
                 f.write(b"\0" * (n + 1) * 2)  # other content, other hash (a sample of silence)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "voicebot", "analyze", str(batch), "--out", str(out), "--workers", "1", "--no-report", *ARGS]
+    cmd = [sys.executable, "-m", "voicebot", "analyze", str(batch), "--out", str(out), "--workers", "1", "--no-report",
+           "--db", f"sqlite:///{tmp_path}/calls.db", *ARGS]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.time() + 300
@@ -184,7 +220,7 @@ def test_ray_gives_the_embedded_results(local_ray, embedded, calls_dir, tmp_path
     d, manifest = calls_dir
     out = tmp_path / "ray"
     rc = main(["analyze", str(d), "--out", str(out), "--manifest", str(manifest), "--ray", "local", "--workers", "2",
-               "--no-report", *ARGS])
+               "--no-report", "--db", f"sqlite:///{tmp_path}/calls.db", *ARGS])
     assert rc == 1  # the same two bad files
     err = capsys.readouterr().err
     assert "broken.wav" in err and "empty.wav" in err
@@ -255,7 +291,7 @@ def test_two_node_cluster_gives_the_embedded_results(embedded, calls_dir, tmp_pa
         assert address, "the cluster did not start"
         out = tmp_path / "cluster"
         run = subprocess.run([sys.executable, "-m", "voicebot", "analyze", str(d), "--out", str(out), "--manifest",
-                              str(manifest), "--ray", address, "--no-report", *ARGS],
+                              str(manifest), "--ray", address, "--no-report", "--db", f"sqlite:///{tmp_path}/calls.db", *ARGS],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     finally:
         cluster.stdin.close()

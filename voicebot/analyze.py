@@ -3,7 +3,7 @@
     OUT/calls/<call>.json                 every utterance and the call's analysis, written atomically
     OUT/calls.{parquet,csv}               one row per call of the run
     OUT/utterances.{parquet,csv}          one row per utterance
-    OUT/archive.db                        the same in SQLite (or --db URL)
+    calls, turns, archive_calls, archive_utterances    the same in the phone line's database (--db URL)
     OUT/report.html, OUT/report/*.png     the report across calls
 
 Embedded (default): a pool of worker processes, each loading the models once. `--ray
@@ -37,7 +37,8 @@ def add_arguments(p) -> None:
     p.add_argument("--workers", type=int, default=0, help="worker processes (default: 1 per 2 cores); 0 with "
                    "--ray: one actor per CPU of the cluster")
     p.add_argument("--ray", metavar="auto|ADDRESS|local", help="run on a Ray cluster (pip install '.[archive]')")
-    p.add_argument("--db", help="SQLAlchemy URL for the results (default: sqlite in OUT/archive.db)")
+    p.add_argument("--db", help="SQLAlchemy URL for the results (default: the phone line's call records, "
+                   "config phone.db_url, sqlite:///runs/calls.db)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -250,9 +251,9 @@ def run(args, config, err=sys.stderr) -> int:
         docs.append(old)
     if docs:
         print(f"voicebot analyze: {len(docs)} call(s) already done in {out}/calls, skipped", file=err)
-    from voicebot.archive_db import ArchiveDB, default_url
+    from voicebot.archive_db import ArchiveDB
     out.mkdir(parents=True, exist_ok=True)
-    db = ArchiveDB(args.db or default_url(out))
+    db = ArchiveDB(args.db or config.phone.db_url)  # the phone line's database: one query covers both
     for d in docs:
         db.save(d)
     workers = args.workers or default_workers()
