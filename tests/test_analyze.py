@@ -106,6 +106,7 @@ def test_mono_8k_call_is_one_track(embedded):
         assert len(doc["utterances"]) == len(call.turns)
         assert doc["main_reason"] == call.reason and doc["category"] == call.category
         assert doc["order_numbers"] == call.order_numbers
+        assert set(call.companies) <= {c["name"] for c in doc["companies"]}  # the carrier the agent named
 
 
 def test_tables_and_database(embedded):

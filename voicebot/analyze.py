@@ -51,8 +51,9 @@ def default_workers() -> int:
 
 # ---- inputs
 
-def read_manifest(path: str | Path, err=sys.stderr) -> list[dict]:
+def read_manifest(path: str | Path, err=None) -> list[dict]:
     """Rows with a `file`; relative paths are taken from the manifest's folder. Bad rows named, skipped."""
+    err = err or sys.stderr
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -84,7 +85,7 @@ def read_manifest(path: str | Path, err=sys.stderr) -> list[dict]:
     return out
 
 
-def gather(inputs: list[str], manifest: str | None, err=sys.stderr) -> tuple[list[dict], list[str]]:
+def gather(inputs: list[str], manifest: str | None, err=None) -> tuple[list[dict], list[str]]:
     """Jobs {file, name, meta} (names unique in the batch) and errors for bad inputs."""
     from voicebot.calls import call_name
     entries = read_manifest(manifest, err) if manifest else []
@@ -221,7 +222,8 @@ def progress_bar(quiet: bool):
                     TimeRemainingColumn(), disable=quiet, transient=False)
 
 
-def run(args, config, err=sys.stderr) -> int:
+def run(args, config, err=None) -> int:
+    err = err or sys.stderr  # looked up now: a caller (or a test) may have replaced it
     out = Path(args.out)
     channels = parse_channels(args.channels)
     jobs, errors = gather(args.inputs, args.manifest, err)

@@ -61,6 +61,7 @@ def run_ray(jobs: list[dict], config, channels: dict | None, address: str, worke
         return
     import logging
     import ray
+    import ray.data
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its plan and timing lines, per run
     started = connect(address)
     try:

@@ -161,8 +161,8 @@ def _company_finder(cfg) -> list[tuple[re.Pattern, str, str]]:
         names["own"] = [load_domain(cfg.dialogue.domain).company]
     except ValueError:
         pass
-    # "FedEx" is often heard as "Fed Ex": spaces optional inside a name
-    return [(re.compile(r"\b" + r"\s*".join(map(re.escape, n.replace(" ", ""))) + r"\b", re.I), n, kind)
+    # "FedEx" is often heard as "Fed Ex", "UPS" as "U.P.S.": spaces and dots optional inside a name
+    return [(re.compile(r"\b" + r"[\s.]*".join(map(re.escape, n.replace(" ", ""))) + r"\b", re.I), n, kind)
             for kind, ns in names.items() for n in ns]
 
 

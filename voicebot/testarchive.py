@@ -30,6 +30,7 @@ class ArchiveCall:
     order_numbers: list[str] = field(default_factory=list)
     sentiment_end: str = ""
     overlap_s: float = 0.0
+    companies: list[str] = field(default_factory=list)  # named in the call (carriers, competitors)
     rate_wpm: int = 135  # slower than the voices' 160 or so: digit strings are then heard right
     agent_voice: str = "flite:slt"
     customer_voice: str = "espeak:en-us"
@@ -66,9 +67,9 @@ CALLS = [
         ("customer", "Hi there, I want to check on my order."),
         ("agent", "Sure, what is the order number?"),
         ("customer", "The order number is one two three four."),
-        ("agent", "It will arrive on Friday."),
+        ("agent", "It ships with UPS and will arrive on Friday."),
         ("customer", "Okay, thanks.")],
-        "order_status", "consultation", [], ["1234"], "neutral",
+        "order_status", "consultation", [], ["1234"], "neutral", companies=["UPS"],
         agent_voice="flite:slt", customer_voice="espeak:en-us", mono_8k=True),
 ]
 
