@@ -256,8 +256,17 @@ def run(args, config, err=None) -> int:
     from voicebot.archive_db import ArchiveDB
     out.mkdir(parents=True, exist_ok=True)
     db = ArchiveDB(args.db or config.phone.db_url)  # the phone line's database: one query covers both
-    for d in docs:
-        db.save(d)
+
+    def save(doc) -> bool:
+        """The JSON is the result; a database that fails is named, and a rerun saves the call again."""
+        try:
+            db.save(doc)
+            return True
+        except Exception as e:
+            print(f"voicebot: {doc['call']}: not saved in the database ({type(e).__name__}: "
+                  f"{(str(e).strip().splitlines() or [''])[0][:200]})", file=err)
+            return False
+    bad += sum(not save(d) for d in docs)
     workers = args.workers or default_workers()
     ray_info: dict = {}
     if args.ray:
@@ -275,7 +284,7 @@ def run(args, config, err=None) -> int:
                     bad += 1
                 else:
                     atomic_write_text(out / "calls" / f"{doc['call']}.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-                    db.save(doc)
+                    bad += not save(doc)
                     docs.append(doc)
                     audio_s += doc["duration_s"]
                     if doc.get("warning"):
