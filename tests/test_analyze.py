@@ -239,6 +239,8 @@ def test_report_opens_in_chromium(embedded, tmp_path):
     out, _ = embedded
     # `make test` installs Debian's chromium and Playwright: a missing one is a failed set-up, not a skip
     assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (scripts/system-deps.sh installs chromium)"
+    (out / "report.html").unlink()
+    assert main(["archive-report", str(out)]) == 0  # the report again, from the JSON results
     for png in ["volume", "reasons", "sentiment_by_reason", "complaint_products"]:
         assert (out / "report" / f"{png}.png").stat().st_size > 1000, png
     import playwright.sync_api as playwright
