@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev,live,postgres]" "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev,live,postgres,archive]" "$(TORCH)"
 	$(PY) -m voicebot.setup_models
 	touch $@
 

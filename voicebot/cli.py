@@ -286,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, text in [("chat", "voicebot.chat", "talk to the dialogue by text in the terminal (stdin works too)"),
                                ("talk", "voicebot.transports.pyaudio_io", "a live call on this computer's microphone and speaker"),
                                ("bench-latency", "voicebot.bench_latency", "voice-to-voice latency of live calls on the simulated device"),
+                               ("analyze", "voicebot.analyze", "analytics of recorded customer calls: transcripts per speaker, reasons, "
+                                "products, sentiment, talk time; JSON, tables, a database and a report"),
+                               ("archive-report", "voicebot.archive_report", "the HTML report of a `voicebot analyze` output again"),
+                               ("bench-archive", "voicebot.bench_archive", "voicebot analyze's throughput (embedded, Ray) and WER "
+                                "beside plain faster-whisper"),
                                ("bench-calls", "voicebot.bench_calls", "N simulated phone callers at once over the media stream: reply latency, gaps, failures"),
                                ("calls", "voicebot.calls_cli", "phone call records: list them, show one with its turns")]:
         p = sub.add_parser(name, help=text)
