@@ -194,9 +194,9 @@ def test_a_scripted_call_with_barge_in_and_handover(bot, server, store):
     n, start = len(c.of("media")), len(c.heard)
     c.stream(line_audio("I want to check on my order.", "flite:slt"), answered(n))
     first = heard_text(bot, c.heard[start:])
-    # a long reply (about 7 s), and the caller talks over it 1.5 s in
+    # a long reply (returns, about 11 s: room for a busy machine to decide), the caller talks over it 1 s in
     n, start = len(c.of("media")), len(c.heard)
-    c.stream(line_audio("Which payment methods do you accept?", "flite:slt"), lambda: len(c.heard) - start > 75)
+    c.stream(line_audio("I'd like to return the headphones I bought.", "flite:slt"), lambda: len(c.heard) - start > 50)
     c.stream(line_audio("Wait, can I speak to a real person please?", "flite:rms"), lambda: c.close_code is not None)
     c.thread.join(10)
     assert "brightline" in greeting.replace(" ", "")
@@ -204,13 +204,13 @@ def test_a_scripted_call_with_barge_in_and_handover(bot, server, store):
     rec = record_of(store, "CA1001")
     assert c.of("clear"), f"no clear on barge-in: {[(t['text'], t['reply'], t['reply_cut']) for t in rec['turns']]}"
     later = heard_text(bot, c.heard[start:])
-    assert "visa" in later and "transferring you" in later
+    assert "return" in later and "transferring you" in later
     assert c.close_code == 1000  # the bot ended the stream: Twilio goes on with the TwiML after <Connect>
     req = urllib.request.Request(f"http://127.0.0.1:{server}/media/next", data=b"CallSid=CA1001&From=%2B15550100")
     with urllib.request.urlopen(req, timeout=5) as r:
         assert f"<Dial><Sip>{URI}</Sip></Dial>" in r.read().decode()
     assert rec is not None and rec["transport"] == "media-stream" and rec["caller"] == "+15550100"
-    assert [t["intent"] for t in rec["turns"]] == ["order_status", "payment_methods", "human_agent"]
+    assert [t["intent"] for t in rec["turns"]] == ["order_status", "return_refund", "human_agent"]
     assert rec["turns"][1]["reply_cut"] is not None
     assert rec["handover"] == URI and rec["end_reason"] == "handover"
     assert "token" not in json.dumps(rec["meta"])
