@@ -167,8 +167,9 @@ def heard_text(bot, payloads):
     return bot.recognizer.transcribe(np.concatenate([audio, np.zeros(16000, np.float32)])).text.lower()
 
 
-def record_of(store, call_sid, timeout=10.0):
-    """The call record with this callSid, once it is closed."""
+def record_of(store, call_sid, timeout=30.0):
+    """The call record with this callSid, once it is closed (closing joins the call's threads: an
+    engine busy on a loaded machine finishes its step first)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for c in store.list_calls(50):
