@@ -241,6 +241,7 @@ def test_bad_input_is_dropped_and_the_server_goes_on(bot, server, store, caplog)
     assert rec is not None and rec["end_reason"].startswith("client left") and rec["caller"] == "+15550102"
 
     big = Twilio(server, params={"token": TOKEN}, call_sid="CA2002")
+    big.stream(b"", lambda: len(big.of("media")) > 5, tail_s=10)  # mid-call (the greeting is coming)
     big.ws.send("x" * (2 * 1024 * 1024))  # over the 1 MB cap: that socket is closed
     big.thread.join(10)
     assert big.close_code == 1009
