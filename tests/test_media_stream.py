@@ -167,8 +167,9 @@ def heard_text(bot, payloads):
     return bot.recognizer.transcribe(np.concatenate([audio, np.zeros(16000, np.float32)])).text.lower()
 
 
-def record_of(store, call_sid, timeout=10.0):
-    """The call record with this callSid, once it is closed."""
+def record_of(store, call_sid, timeout=30.0):
+    """The call record with this callSid, once it is closed (closing joins the call's threads: an
+    engine busy on a loaded machine finishes its step first)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for c in store.list_calls(50):
@@ -194,9 +195,9 @@ def test_a_scripted_call_with_barge_in_and_handover(bot, server, store):
     n, start = len(c.of("media")), len(c.heard)
     c.stream(line_audio("I want to check on my order.", "flite:slt"), answered(n))
     first = heard_text(bot, c.heard[start:])
-    # a long reply (about 7 s), and the caller talks over it 1.5 s in
+    # a long reply (returns, about 11 s: room for a busy machine to decide), the caller talks over it 1 s in
     n, start = len(c.of("media")), len(c.heard)
-    c.stream(line_audio("Which payment methods do you accept?", "flite:slt"), lambda: len(c.heard) - start > 75)
+    c.stream(line_audio("I'd like to return the headphones I bought.", "flite:slt"), lambda: len(c.heard) - start > 50)
     c.stream(line_audio("Wait, can I speak to a real person please?", "flite:rms"), lambda: c.close_code is not None)
     c.thread.join(10)
     assert "brightline" in greeting.replace(" ", "")
@@ -204,13 +205,13 @@ def test_a_scripted_call_with_barge_in_and_handover(bot, server, store):
     rec = record_of(store, "CA1001")
     assert c.of("clear"), f"no clear on barge-in: {[(t['text'], t['reply'], t['reply_cut']) for t in rec['turns']]}"
     later = heard_text(bot, c.heard[start:])
-    assert "visa" in later and "transferring you" in later
+    assert "return" in later and "transferring you" in later
     assert c.close_code == 1000  # the bot ended the stream: Twilio goes on with the TwiML after <Connect>
     req = urllib.request.Request(f"http://127.0.0.1:{server}/media/next", data=b"CallSid=CA1001&From=%2B15550100")
     with urllib.request.urlopen(req, timeout=5) as r:
         assert f"<Dial><Sip>{URI}</Sip></Dial>" in r.read().decode()
     assert rec is not None and rec["transport"] == "media-stream" and rec["caller"] == "+15550100"
-    assert [t["intent"] for t in rec["turns"]] == ["order_status", "payment_methods", "human_agent"]
+    assert [t["intent"] for t in rec["turns"]] == ["order_status", "return_refund", "human_agent"]
     assert rec["turns"][1]["reply_cut"] is not None
     assert rec["handover"] == URI and rec["end_reason"] == "handover"
     assert "token" not in json.dumps(rec["meta"])
@@ -240,6 +241,7 @@ def test_bad_input_is_dropped_and_the_server_goes_on(bot, server, store, caplog)
     assert rec is not None and rec["end_reason"].startswith("client left") and rec["caller"] == "+15550102"
 
     big = Twilio(server, params={"token": TOKEN}, call_sid="CA2002")
+    big.stream(b"", lambda: len(big.of("media")) > 5, tail_s=10)  # mid-call (the greeting is coming)
     big.ws.send("x" * (2 * 1024 * 1024))  # over the 1 MB cap: that socket is closed
     big.thread.join(10)
     assert big.close_code == 1009

@@ -7,7 +7,7 @@ caller is a Twilio Media Streams client in its own thread: it waits for the gree
 its scripted turns (test voices on a telephone line, 8 kHz mu-law, 20 ms in real time), each
 after the bot's last reply has been played, echoing marks as Twilio does. Measured per call
 and overall: reply_latency_ms (p50, p95: the caller's last voiced sample sent -> the first
-reply audio received), late_frames (reply audio that arrived after the caller's playout had
+reply audio received; negative when the bot began before the caller had finished), late_frames (reply audio that arrived after the caller's playout had
 run dry in the middle of a reply: an audible gap), dropped_frames (caller audio the bot's
 listener had to drop, from the call record), failed_calls (an error, or a turn never answered).
 """
@@ -81,11 +81,15 @@ class Caller:
                         break
                     heard = len(self.media_at)
                     spoke_at = self._stream(payload, ANSWER_WAIT_S)
-                    first = next((t for t in self.media_at[heard:] if t >= spoke_at), None)
+                    # the reply's first audio: negative when the bot began before the caller had
+                    # finished (an endpoint in a pause of the turn)
+                    first = self.media_at[heard] if len(self.media_at) > heard else None
                     if first is None:
                         self.error = self.error or "a turn was not answered"
                     else:
                         self.latencies.append((first - spoke_at) * 1000)
+                if self.turns and len(self.latencies) < len(self.turns) and not self.error:
+                    self.error = "the bot hung up before the script's end"
                 if not self.closed:
                     self._send({"event": "stop", "streamSid": self.sid, "stop": {"callSid": self.call_sid}})
         except Exception as e:
@@ -113,6 +117,7 @@ class Caller:
     def _stream(self, payload: bytes, wait_s: float) -> float:
         """Sends `payload` then silence in real time until the reply is played (or wait_s);
         returns when its last voiced sample went out."""
+        from websockets.exceptions import ConnectionClosed
         silence = encode(np.zeros(int(wait_s * 8000), np.float32), "pcmu")
         audio, spoke_at = payload + silence, time.monotonic()
         t0 = time.monotonic()
@@ -125,10 +130,14 @@ class Caller:
                 new = len(self.media_at) and self.media_at[-1] >= spoke_at
                 if new and not self._unplayed() and time.monotonic() - self.media_at[-1] > 0.6:
                     break  # answered and played
-            self._send({"event": "media", "streamSid": self.sid,
-                        "media": {"track": "inbound", "chunk": str(k + 1), "timestamp": str(k * 20),
-                                  "payload": base64.b64encode(audio[i:i + FRAME]).decode()}})
-            self._play()
+            try:
+                self._send({"event": "media", "streamSid": self.sid,
+                            "media": {"track": "inbound", "chunk": str(k + 1), "timestamp": str(k * 20),
+                                      "payload": base64.b64encode(audio[i:i + FRAME]).decode()}})
+                self._play()
+            except ConnectionClosed:  # the bot hung up (after its goodbye, or a timeout)
+                self.closed = True
+                break
             time.sleep(max(0.0, t0 + (k + 1) * 0.02 - time.monotonic()))
         return spoke_at
 

@@ -14,7 +14,9 @@ The transport gives it a `Line`, which PhoneCall calls back:
         def handover(self, uri): ...          # pass the call to a person at `uri` (phone.handover_uri)
 
     call = PhoneCall(bot, line, codec="pcmu", transport="sip", caller="sip:alice@host",
-                     store=CallStore(url), played_by="sent")
+                     store=CallStore(url), played_by="sent", send_silence=True)
+        # also: callee, external_id (Call-ID, callSid), meta (a dict kept in the record),
+        # on_event (every session event, for a UI), greet (None: live.greet); codec None: phone.codec
     call.push(payload)        # caller audio: G.711 bytes of any length (20 ms usual); never blocks
     call.mark_played(name)    # played_by="marks": the far end echoed mark `name`
     call.wait(timeout)        # True once the bot has ended the call (call.ended says why)
@@ -22,6 +24,11 @@ The transport gives it a `Line`, which PhoneCall calls back:
                               # the record (idempotent; the transport calls it in every case,
                               # after hangup/handover too)
     call.id                   # the call record's id (voicebot calls show ID)
+
+Frames out. One per 20 ms tick while the bot speaks; with `send_silence=True` a silence frame on
+the other ticks too, so an RTP sender can simply send each frame it gets (a continuous stream).
+`decode(payload, codec)` / `encode(samples, codec)` convert G.711 and float32 (8-bit linear,
+as pyVoIP uses, is `audioop.bias(audioop.ulaw2lin(p, 1), 1, 128)` from mu-law, and back).
 
 Played audio. `played_by="sent"` (RTP): a frame counts as heard when it is handed to
 `send_audio`, which happens in real time (a 20 ms clock), so the transport sends it at once.
