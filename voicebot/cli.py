@@ -285,7 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     # live conversation: each command's options and code live in its own module
     for name, module, text in [("chat", "voicebot.chat", "talk to the dialogue by text in the terminal (stdin works too)"),
                                ("talk", "voicebot.transports.pyaudio_io", "a live call on this computer's microphone and speaker"),
-                               ("bench-latency", "voicebot.bench_latency", "voice-to-voice latency of live calls on the simulated device")]:
+                               ("bench-latency", "voicebot.bench_latency", "voice-to-voice latency of live calls on the simulated device"),
+                               ("bench-barge-in", "voicebot.bench_bargein", "how soon the bot falls silent when a caller cuts in, and what does not cut it")]:
         p = sub.add_parser(name, help=text)
         mod = importlib.import_module(module)
         mod.add_arguments(p)

@@ -86,6 +86,9 @@ class LiveConfig:
     barge_in: str = "on"  # on | off | cautious
     min_voiced_ms: int = 250  # caller speech this long over the bot's voice is looked at (on)
     cautious_voiced_ms: int = 700  # ... in cautious mode, which also wants two words that are not a backchannel
+    # voiced sound over the bot's reply that pauses it at once, before the words are read
+    # (it resumes if they are a backchannel or echo); 0: no pause, stop only on the words
+    hold_voiced_ms: int = 60
     echo_max_delay_ms: int = 400  # where to look for the bot's own voice in the microphone
     greet: bool = True
 
@@ -171,6 +174,7 @@ LIMITS = {
     "live.vad_engine": {"", "webrtc", "silero"},
     "live.barge_in": {"on", "off", "cautious"},
     "live.confident": (0.0, 1.0),
+    "live.hold_voiced_ms": (0, 2000),
 }
 
 
