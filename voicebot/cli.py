@@ -292,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                                ("bench-archive", "voicebot.bench_archive", "voicebot analyze's throughput (embedded, Ray) and WER "
                                 "beside plain faster-whisper"),
                                ("bench-calls", "voicebot.bench_calls", "N simulated phone callers at once over the media stream: reply latency, gaps, failures"),
-                               ("calls", "voicebot.calls_cli", "phone call records: list them, show one with its turns")]:
+                               ("calls", "voicebot.calls_cli", "phone call records: list them, show one with its turns"),
+                               ("bench-barge-in", "voicebot.bench_bargein", "how soon the bot falls silent when a caller cuts in, and what does not cut it")]:
         p = sub.add_parser(name, help=text)
         mod = importlib.import_module(module)
         mod.add_arguments(p)

@@ -100,6 +100,9 @@ class LiveConfig:
     barge_in: str = "on"  # on | off | cautious
     min_voiced_ms: int = 250  # caller speech this long over the bot's voice is looked at (on)
     cautious_voiced_ms: int = 700  # ... in cautious mode, which also wants two words that are not a backchannel
+    # voiced sound over the bot's reply that pauses it at once, before the words are read
+    # (it resumes if they are a backchannel or echo); 0: no pause, stop only on the words
+    hold_voiced_ms: int = 60
     echo_max_delay_ms: int = 400  # where to look for the bot's own voice in the microphone
     greet: bool = True
 
@@ -206,6 +209,7 @@ LIMITS = {
     "sip.rtp_port_min": (1024, 65535),
     "sip.rtp_port_max": (1024, 65535),
     "sip.max_calls": (1, 1000),
+    "live.hold_voiced_ms": (0, 2000),
 }
 
 

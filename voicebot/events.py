@@ -111,3 +111,13 @@ class Interrupted:
     heard_s: float  # reply audio the transport had played
     heard_text: str = ""  # the words that fit in heard_s (an estimate)
     decided_t: float = 0.0  # call time when it was decided (t plus the time to read the words)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Caller voice over the bot's reply: pause playback now, keeping the rest (`on`), or go on
+    from where it paused (not `on`: it was a backchannel, a cough or echo after all). Words take
+    Whisper a few hundred ms to read; a pause at the first voiced sound is what makes the bot
+    fall silent at once. Like Interrupted, it goes straight to the transport."""
+    t: float  # call time of the caller audio that decided it
+    on: bool

@@ -33,7 +33,7 @@ import soxr
 from nlu.stage import DialogueStage
 from voicebot.audio import resample
 from voicebot.echo import EchoCanceller
-from voicebot.events import AudioFrame, BotReply, Error, Interrupted, NLUResult, Transcript
+from voicebot.events import AudioFrame, BotReply, Error, Hold, Interrupted, NLUResult, Transcript
 from voicebot.turns import TurnTaker, tag_frames
 
 RATE = 16000
@@ -82,6 +82,7 @@ class LiveSession:
         self._framed = 0  # ... of which cut into frames
         self._pushed_at = time.perf_counter()
         self.dropped_frames = 0
+        self.holds = 0  # times playback paused for caller voice (each ends in a barge-in or a resume)
         self.turns: list[dict] = []  # the transcript record, one dict per caller turn
         self.closed = False
         greet = self.cfg.greet if greet is None else greet
@@ -158,7 +159,7 @@ class LiveSession:
         if self.bot.config.privacy.redact:
             from nlu.redact import redact_turn
             turns = [redact_turn(t) for t in turns]
-        return {"turns": turns, "dropped_frames": self.dropped_frames,
+        return {"turns": turns, "dropped_frames": self.dropped_frames, "holds": self.holds,
                 "echo_suppression_db": self.echo.suppression_db()}
 
     # ---- the two threads
@@ -188,6 +189,9 @@ class LiveSession:
             for ev in taker(Segmenter(vad)(tag_frames(self._frames()))):
                 if isinstance(ev, Interrupted):
                     self._interrupt(ev)
+                elif isinstance(ev, Hold):
+                    self.holds += ev.on
+                    self._emit(ev)  # the transport pauses (or goes on) now, not behind queued audio
                 elif isinstance(ev, NLUResult):
                     self._new_turn(ev)
                 elif isinstance(ev, Transcript):

@@ -24,6 +24,8 @@ server -> client
   {"type": "nlu", "text", "intent", "confidence", "sentiment", "entities": [{"type", "value"}]}
   {"type": "reply", "text", "handover", "end_call"}
   {"type": "audio_end"}                   the reply's audio is all sent (not sent for a cut reply)
+  {"type": "hold", "on": true}           caller voice over the reply: pause playback now, keep the rest
+  {"type": "hold", "on": false}          it was not a barge-in: go on from where it paused
   {"type": "interrupted", "heard_s", "heard_text"}   barge-in: stop playback now, drop queued audio
   {"type": "latency", "endpoint", "asr", "nlu", "dialogue", "tts_first_audio", "total"}  ms, per turn
   {"type": "error", "message"}            bad input (the message is dropped) or an engine failure
@@ -42,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.events import AudioChunk, BotReply, Error, Interrupted, NLUResult, Transcript
+from voicebot.events import AudioChunk, BotReply, Error, Hold, Interrupted, NLUResult, Transcript
 
 WEB = Path(__file__).parent / "web"
 MAX_MESSAGE = 1 << 20  # bytes; 1 MB is 30 s of 16 kHz audio, far more than one message needs
@@ -249,6 +251,8 @@ class Call:
             msgs = [{"type": "reply", "text": ev.text, "handover": ev.handover, "end_call": ev.end_call}]
         elif isinstance(ev, Interrupted):
             msgs = [{"type": "interrupted", "heard_s": ev.heard_s, "heard_text": ev.heard_text}]
+        elif isinstance(ev, Hold):
+            msgs = [{"type": "hold", "on": ev.on}]
         elif isinstance(ev, Error):
             msgs = [{"type": "error", "message": f"{ev.stage}: {ev.message}"}]
         else:
@@ -274,6 +278,8 @@ class Call:
             self.outbox.clear()
             self.outbox.append(msg)
             self.outbox.extend(kept)
+        elif isinstance(msg, dict) and msg.get("type") == "hold":
+            self.outbox.appendleft(msg)  # ahead of queued audio, which the page keeps for a resume
         else:
             self.outbox.append(msg)
         self.wake.set()

@@ -154,6 +154,18 @@ def render(call: TestCall, seed: int = 0) -> tuple[np.ndarray, list[tuple[float,
     return np.clip(audio, -1, 1).astype(np.float32), spans
 
 
+def cough(seed: int = 0) -> np.ndarray:
+    """A cough: a burst of band-passed noise, sharp attack, 80 ms decay, twice (no voicing)."""
+    from scipy.signal import butter, sosfilt
+    rng = np.random.default_rng(seed)
+    n = int(0.35 * RATE)
+    sos = butter(2, [300, 2500], btype="band", fs=RATE, output="sos")
+    env = np.exp(-np.arange(n) / (0.08 * RATE)) * (1 - np.exp(-np.arange(n) / 80))
+    one = sosfilt(sos, rng.standard_normal(n)) * env
+    x = np.concatenate([one, np.zeros(RATE // 8), 0.7 * one])
+    return (0.6 * x / np.abs(x).max()).astype(np.float32)
+
+
 def telephone_band(audio: np.ndarray) -> np.ndarray:
     """300-3400 Hz, as a phone line passes it (still at 16 kHz)."""
     from scipy.signal import butter, sosfiltfilt

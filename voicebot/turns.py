@@ -14,6 +14,11 @@ While the bot is talking, caller speech is a barge-in candidate: once it has las
 only if it holds voiced, periodic sound (a cough has none), Whisper is sure of its words, and
 they are not a backchannel ("uh-huh", "okay", "right") nor the bot's own reply coming back.
 A candidate that ends without interrupting is dropped, not answered.
+
+Reading the words takes a few hundred ms, so the bot first holds: at `hold_voiced_ms` of voiced
+sound over its reply it pauses playback (`Hold(on=True)`), then either interrupts or, when the
+words turn out to be a backchannel or its own echo, resumes where it paused (`Hold(on=False)`).
+A cough or a click has no voicing and never pauses it.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ import numpy as np
 
 from asr.base import ASRStage, is_silence
 from nlu.stage import NLUStage
-from voicebot.events import AudioFrame, BotReply, Interrupted, NLUResult, SpeechEnded, SpeechStarted, Transcript
+from voicebot.events import AudioFrame, BotReply, Hold, Interrupted, NLUResult, SpeechEnded, SpeechStarted, Transcript
 
 BACKCHANNEL = set("uh-huh uh huh mm mhm mm-hmm hmm um okay ok right yeah yes yep sure alright all i see got it "
                   "oh ah aha good great fine cool thank thanks you".split())
@@ -37,6 +42,7 @@ FILLERS = set("um uh er erm hmm mm like so well".split())
 UNFINISHED = set("a an the to of for and or but because with my your our is are was am it's i'm about from on "
                  "in at by if that this it number".split()) - {"it"}
 BE, SUBJECTS = {"is", "are", "was", "am"}, set("it that this he she they we i you".split())  # "leave it as it is"
+RESUME_AFTER_S = 0.35  # quiet after speech that paused the bot and was no barge-in, before it goes on
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 
@@ -53,15 +59,38 @@ def voiced_s(audio: np.ndarray, rate: int = 16000) -> float:
         return 0.0
     rms = np.array([np.sqrt(np.mean(f ** 2)) for f in frames])
     floor = max(0.1 * float(rms.max()), 1e-3)  # within 20 dB of the loudest
-    voiced = 0
-    for f, e in zip(frames, rms):
-        if e < floor:
-            continue
-        f = f - f.mean()
-        ac = np.correlate(f, f, "full")[n - 1:]
-        if ac[rate // 400:rate // 70].max() > 0.5 * (ac[0] + 1e-12):
-            voiced += 1
-    return voiced * n / rate
+    return sum(periodic(f, rate) for f, e in zip(frames, rms) if e >= floor) * n / rate
+
+
+def periodic(frame: np.ndarray, rate: int = 16000) -> bool:
+    f = frame - frame.mean()
+    ac = np.correlate(f, f, "full")[len(f) - 1:]
+    return bool(ac[rate // 400:rate // 70].max() > 0.5 * (ac[0] + 1e-12))
+
+
+class VoiceMeter:
+    """voiced_s of a burst as it arrives, 30 ms at a time: the hold is decided on every frame,
+    and reading the whole burst again each time cost the listener real time on 2 cores."""
+
+    def __init__(self, rate: int = 16000):
+        self.rate, self.n = rate, rate * 30 // 1000
+        self.pending: list[np.ndarray] = []
+        self.voiced = 0.0
+        self.loudest = 0.0
+
+    def add(self, samples: np.ndarray) -> float:
+        self.pending.append(samples)
+        if sum(len(x) for x in self.pending) >= self.n:
+            buf = np.concatenate(self.pending)
+            k = len(buf) // self.n * self.n
+            for i in range(0, k, self.n):
+                f = buf[i:i + self.n]
+                e = float(np.sqrt(np.mean(f ** 2)))
+                self.loudest = max(self.loudest, e)
+                if e >= max(0.1 * self.loudest, 1e-3) and periodic(f, self.rate):
+                    self.voiced += self.n / self.rate
+            self.pending = [buf[k:]]
+        return self.voiced
 
 
 def digits(w: list[str]) -> list[str]:
@@ -160,6 +189,10 @@ class TurnTaker:
         over_bot = interrupted = False  # it is heard over the bot's voice; it has cut the bot off
         cand, cand_until = None, -1.0  # start of the speech over the bot (bursts a short pause apart are one)
         check_at = now = 0.0
+        hold_s = cfg.hold_voiced_ms / 1000 if mode != "off" else 0.0
+        held = False  # playback paused for the speech going on over it
+        meter: VoiceMeter | None = None  # the voicing of the speech over the bot so far
+        resume_at: float | None = None  # the speech over the bot was not a barge-in: go on then
         for ev in events:
             if isinstance(ev, Heard):
                 self.frames.append(ev.frame)
@@ -168,19 +201,32 @@ class TurnTaker:
                 if burst is not None and reply is not None and not interrupted:
                     if not over_bot:  # the bot began to speak during this burst
                         over_bot, cand, check_at = True, burst, burst + first_check
+                    if hold_s and not held:
+                        if meter is None:  # from the burst's (pre-rolled) start
+                            meter = VoiceMeter(ev.frame.sample_rate)
+                            seen = self.audio(cand, now - len(ev.frame.samples) / ev.frame.sample_rate)
+                            if seen is not None:
+                                meter.add(seen)
+                        if meter.add(ev.frame.samples) >= hold_s:
+                            held = True
+                            yield Hold(round(now, 3), True)
                     if mode != "off" and now >= check_at:
                         t0 = time.perf_counter()
                         if interrupts(self.words_over_bot(cand - 0.2, now), reply, cautious, now - cand < 0.8):
-                            interrupted = True
+                            interrupted, held = True, False
                             yield Interrupted(round(now, 3), reply, 0.0)
                         # look again soon, but not so often that transcribing makes us fall behind
                         check_at = now + max(0.2, 2 * (time.perf_counter() - t0))
+                if held and resume_at is not None and burst is None and now >= resume_at:
+                    held, resume_at = False, None
+                    yield Hold(round(now, 3), False)
                 if turn_start is not None and burst is None and now - turn_end >= wait:
                     if spec is not None:
                         yield from self._release(spec)
                     turn_start = spec = None  # (no words by now: it was noise)
             elif isinstance(ev, SpeechStarted):
-                burst, interrupted, spec = ev.t, False, None  # the caller goes on: what we guessed is void
+                burst, interrupted, spec, meter = ev.t, False, None, None  # the caller goes on: what we guessed is void
+                resume_at = None
                 over_bot = self.now_playing() is not None
                 if over_bot:
                     if cand is None or ev.t > cand_until:
@@ -196,10 +242,12 @@ class TurnTaker:
                     heard = self.words_over_bot(cand - 0.2, ev.end, span < 0.8) if span >= first_check else ""
                     if not interrupts(heard, playing, cautious, span < 0.8):
                         over_bot, cand_until = False, ev.end + 0.6
+                        # go on soon, unless more comes ("Wait, ..." goes on): then it stays paused
+                        resume_at = ev.end + RESUME_AFTER_S
                         continue  # a click, a cough, a backchannel or echo: not a turn
                     if mode != "off" and playing is not None:
                         yield Interrupted(round(now, 3), playing, 0.0)
-                    interrupted = True
+                    interrupted, held = True, False
                 if over_bot and interrupted and turn_start is None:
                     turn_start = cand  # the turn began with the speech that cut in
                 over_bot = interrupted = False

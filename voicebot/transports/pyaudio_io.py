@@ -15,7 +15,7 @@ from collections import deque
 
 import numpy as np
 
-from voicebot.events import AudioChunk, BotReply, Interrupted
+from voicebot.events import AudioChunk, BotReply, Hold, Interrupted
 
 RATE = 16000
 BLOCK = 320  # 20 ms
@@ -78,20 +78,24 @@ class Speaker:
         self.queue: deque[np.ndarray] = deque()
         self.lock = threading.Lock()
         self.session = None
+        self.paused = False
 
     def on_event(self, ev) -> None:
         if isinstance(ev, AudioChunk) and len(ev.samples):
             with self.lock:
                 self.queue.append(ev.samples)
+        elif isinstance(ev, Hold):
+            self.paused = ev.on  # the queue stays: a resume goes on from here
         elif isinstance(ev, Interrupted):
             with self.lock:
+                self.paused = False
                 self.queue.clear()
 
     def take(self, n: int) -> np.ndarray:
         out = np.zeros(n, np.float32)
         i = 0
         with self.lock:
-            while i < n and self.queue:
+            while i < n and self.queue and not self.paused:
                 a = self.queue[0]
                 k = min(n - i, len(a))
                 out[i:i + k], i = a[:k], i + k

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voicebot.events import AudioChunk, BotReply, Interrupted
+from voicebot.events import AudioChunk, BotReply, Hold, Interrupted
 
 RATE = 16000
 
@@ -59,6 +59,7 @@ class Heard:
 class Run:
     lines: list[Heard] = field(default_factory=list)
     interruptions: list[dict] = field(default_factory=list)  # {"t", "decided", "stopped", "heard_s", "heard_text"}
+    holds: list[dict] = field(default_factory=list)  # {"t", "stopped", "resumed"}: playback paused for caller voice
     replies: list[tuple[float, str]] = field(default_factory=list)  # (device time played, text)
     speaker: np.ndarray | None = None
     mic: np.ndarray | None = None
@@ -76,6 +77,8 @@ class SimulatedDevice:
         self._lock = threading.Lock()
         self.t = 0.0  # device time: seconds of audio played so far
         self._interruptions: list[dict] = []
+        self._holds: list[dict] = []
+        self._paused = False
 
     def on_event(self, ev) -> None:
         """The session's callback: audio to play, and the order to stop."""
@@ -84,8 +87,16 @@ class SimulatedDevice:
                 raise ValueError(f"the simulated device plays {RATE} Hz; the session sends {ev.sample_rate}")
             with self._lock:
                 self._out.append([ev.samples, ev.reply if ev.index == 0 else None])
+        elif isinstance(ev, Hold):
+            with self._lock:
+                self._paused = ev.on
+                if ev.on:
+                    self._holds.append({"t": ev.t, "stopped": None, "resumed": None})
+                elif self._holds:
+                    self._holds[-1]["resumed"] = round(self.t, 3)
         elif isinstance(ev, Interrupted):
             with self._lock:
+                self._paused = False
                 self._out.clear()  # what has not been played is never played
                 self._interruptions.append({"t": ev.t, "decided": ev.decided_t, "stopped": None, "heard_s": ev.heard_s,
                                             "heard_text": ev.heard_text})
@@ -95,7 +106,10 @@ class SimulatedDevice:
         out = np.zeros(n, np.float32)
         started, at, i = None, 0, 0
         with self._lock:
-            while i < n and self._out:
+            for x in self._holds:
+                if x["stopped"] is None:
+                    x["stopped"] = round(self.t, 3)
+            while i < n and self._out and not self._paused:
                 item = self._out[0]
                 if item[1] is not None:
                     started, at, item[1] = item[1], i, None
@@ -187,5 +201,6 @@ class SimulatedDevice:
             if delay > 0:
                 time.sleep(delay)
         run.interruptions = list(self._interruptions)
+        run.holds = list(self._holds)
         run.speaker, run.mic, run.seconds = np.concatenate(speaker), np.concatenate(mic), round(self.t, 3)
         return run

@@ -5,7 +5,8 @@ const $ = (id) => document.getElementById(id);
 let ctx, ws, stream, node, outRate = 16000;
 let pending = new Float32Array(0);
 let playHead = 0;      // AudioContext time where the next reply chunk starts
-let segments = [];     // scheduled chunks: {src, start, dur, told}; told = seconds reported as played
+let segments = [];     // scheduled chunks: {src, buf, start, dur, told}; told = seconds reported as played
+let held = null;       // while paused for caller voice: [{buf, from}] to play on resume
 let audioBytes = 0, turn = null;
 
 function status(text) { $("status").textContent = text; }
@@ -82,13 +83,39 @@ function play(data) {
   const buf = ctx.createBuffer(1, pcm.length, outRate);
   const ch = buf.getChannelData(0);
   for (let i = 0; i < pcm.length; i++) ch[i] = pcm[i] / 32768;
+  if (held) { held.push({ buf, from: 0 }); return; }
+  schedule(buf, 0);
+}
+
+function schedule(buf, from) {
   const src = ctx.createBufferSource();
   src.buffer = buf;
   src.connect(ctx.destination);
   const at = Math.max(playHead, ctx.currentTime + 0.03);  // a small lead so the first chunk starts clean
-  src.start(at);
-  playHead = at + buf.duration;
-  segments.push({ src, start: at, dur: buf.duration, told: 0 });
+  src.start(at, from);
+  playHead = at + buf.duration - from;
+  // start is where the chunk's beginning would have been: played = now - start counts `from` as told
+  segments.push({ src, buf, start: at - from, dur: buf.duration, told: from });
+}
+
+// Caller voice over the reply: pause now and keep what is left; a resume plays it from there.
+function hold(on) {
+  if (on && !held) {
+    reportPlayed();
+    const now = ctx.currentTime;
+    held = [];
+    for (const s of segments) {
+      try { s.src.stop(); } catch (e) { /* not started yet */ }
+      const from = Math.min(s.dur, Math.max(0, now - s.start));
+      if (from < s.dur) held.push({ buf: s.buf, from });
+    }
+    segments = [];
+    playHead = 0;
+  } else if (!on && held) {
+    const rest = held;
+    held = null;
+    for (const h of rest) schedule(h.buf, h.from);
+  }
 }
 
 // Tell the server how much reply audio has started playing: the echo canceller lines it up with
@@ -98,7 +125,7 @@ function reportPlayed() {
   const now = ctx.currentTime;
   let seconds = 0;
   for (const s of segments) {
-    const done = Math.min(s.dur, Math.max(0, now - s.start));
+    const done = Math.max(s.told, Math.min(s.dur, now - s.start));  // a resumed chunk starts at its `from`
     seconds += done - s.told;
     s.told = done;
   }
@@ -109,6 +136,7 @@ function reportPlayed() {
 function stopPlayback() {
   for (const s of segments) { try { s.src.stop(); } catch (e) { /* not started yet */ } }
   segments = [];
+  held = null;
   playHead = 0;
 }
 
@@ -128,6 +156,7 @@ function onEvent(ev) {
            `asr ${ev.asr}, nlu ${ev.nlu}, dialogue ${ev.dialogue}, tts ${ev.tts_first_audio})`,
            { total: ev.total });
       break;
+    case "hold": hold(ev.on); break;
     case "interrupted": stopPlayback(); line("note", `(interrupted after ${ev.heard_s.toFixed(1)} s)`); break;
     case "error": line("error", ev.message); break;
   }
