@@ -176,6 +176,7 @@ def test_the_words_choose_the_silence_that_ends_a_turn(text, confidence, wait):
 
 @pytest.mark.parametrize("text, short, cut_in", [
     ("Uh-huh.", True, False), ("Okay.", True, False), ("Right, right.", True, False), ("Mm-hmm", True, False),
+    ("NMHM N", False, False), ("Hm-hm.", False, False),  # Whisper spelling a hum
     ("", False, False), ("A-A-A", True, False),
     ("Wait.", True, True), ("Loki", True, False), ("Loki", False, True),
     ("Do you accept PayPal?", True, True),

@@ -67,7 +67,7 @@ with warnings.catch_warnings():  # the standard library's G.711 in C, up to Pyth
     warnings.simplefilter("ignore", DeprecationWarning)
     import audioop
 
-from voicebot.events import AudioChunk, BotReply, Error, Interrupted, NLUResult, Transcript
+from voicebot.events import AudioChunk, BotReply, Error, Hold, Interrupted, NLUResult, Transcript
 
 log = logging.getLogger("voicebot.phone")
 RATE = 8000
@@ -141,6 +141,7 @@ class PhoneCall:
         self.closed = False
         self._lock = threading.Lock()
         self._frames: deque[_Frame] = deque()
+        self._held = False  # caller voice over the reply: frames wait (a barge-in clears them, else they go on)
         self._rest = np.zeros(0, np.float32)  # reply audio short of a whole frame
         self._first_of: set[int] = set()  # id() of replies whose first frame is still to go
         self._replies_done: set[int] = set()  # id() of replies whose audio has all arrived
@@ -219,8 +220,12 @@ class PhoneCall:
     def _on_event(self, ev) -> None:
         if isinstance(ev, AudioChunk):
             self._queue_audio(ev)
+        elif isinstance(ev, Hold):
+            with self._lock:
+                self._held = ev.on  # pacing stops within a frame; what the far end holds is ~20-60 ms
         elif isinstance(ev, Interrupted):
             with self._lock:
+                self._held = False
                 self._frames.clear()
                 self._rest = np.zeros(0, np.float32)
                 self._marks.clear()
@@ -281,7 +286,7 @@ class PhoneCall:
 
     def _tick(self, late: float) -> None:
         with self._lock:
-            fr = self._frames.popleft() if self._frames else None
+            fr = self._frames.popleft() if self._frames and not self._held else None
         if fr is None:
             if self.send_silence:
                 self.line.send_audio(SILENCE[self.codec])

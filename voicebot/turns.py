@@ -43,6 +43,7 @@ UNFINISHED = set("a an the to of for and or but because with my your our is are 
                  "in at by if that this it number".split()) - {"it"}
 BE, SUBJECTS = {"is", "are", "was", "am"}, set("it that this he she they we i you".split())  # "leave it as it is"
 RESUME_AFTER_S = 0.35  # quiet after speech that paused the bot and was no barge-in, before it goes on
+HUM = re.compile(r"[mhn]+")
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 
@@ -115,7 +116,8 @@ def interrupts(text: str, reply: BotReply | None, cautious: bool = False, short:
     came back as "Loki"), unless it is a word people cut in with."""
     w = words(text)
     # uh-huh, uh-uh, mm-hmm are backchannels too; "A-A-A" (a mumble, Whisper's way) is no word
-    content = [x for x in w if not all(p in BACKCHANNEL or len(p) < 2 for p in x.split("-"))]
+    # a hum is no word either, however Whisper spells it ("mhm", "NMHM", "hm-hm")
+    content = [x for x in w if not all(p in BACKCHANNEL or len(p) < 2 or HUM.fullmatch(p) for p in x.split("-"))]
     if not content:
         return False  # a backchannel, or nothing (a cough, a click)
     if reply is not None:  # the bot's own words coming back through the microphone
