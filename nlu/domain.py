@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from nlu.faq import FAQEntry, parse_entries
 from nlu.schema import ENTITY_TYPES, INTENTS
 
 DEFAULT = Path(__file__).resolve().parent / "domain.yml"
@@ -25,6 +26,7 @@ class Domain:
     order_answers: dict[str, str] = field(default_factory=dict)
     orders: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    faq: list[FAQEntry] = field(default_factory=list)
     path: str = ""
 
     def setting(self, key: str, default):
@@ -80,4 +82,8 @@ def load_domain(path: str | Path | None = None) -> Domain:
     unknown = set(data) - known
     if unknown:
         fail(", ".join(sorted(unknown)), f"unknown key(s) (known: {', '.join(sorted(known))})")
+    data["faq"] = parse_entries(data.get("faq"), f"{p}: faq")
+    threshold = (data.get("settings") or {}).get("faq_threshold", 0.6)
+    if not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        fail("settings.faq_threshold", f"must be a number in (0, 1], not {threshold!r}")
     return Domain(**data, path=str(p))
