@@ -71,8 +71,8 @@ def parse_entries(raw, where: str = "faq") -> list[FAQEntry]:
 
 @lru_cache(maxsize=1)
 def _encoder():
-    from nlu.encoder import SentenceEncoder
-    return SentenceEncoder(device="cpu")  # a few sentences per turn: not worth a GPU's transfers
+    from nlu.onnx_encoder import OnnxSentenceEncoder
+    return OnnxSentenceEncoder()  # one sentence per turn: a CPU, and no torch to import at start
 
 
 class KnowledgeBase:
