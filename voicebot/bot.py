@@ -24,7 +24,7 @@ class Bot:
     @cached_property
     def nlu(self):
         from nlu.stage import load_nlu
-        return load_nlu(self.config.nlu.model, self.config.device)
+        return load_nlu(self.config.nlu.model, self.config.device, self.config.dialogue.domain)
 
     @cached_property
     def policy(self):
