@@ -185,7 +185,7 @@ class EntityExtractor:
             (r"\b((?:the\s+)?day\s+(?:after\s+tomorrow|before\s+yesterday)|today|tonight"
              r"|this\s+(?:morning|afternoon|evening)|yesterday|tomorrow)\b",
              lambda m: _relative(today, m[1])),
-            (r"\b(?:(last|next|this|on|by|until|till)\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?\b",
+            (r"\b(?:(last|next|this|on|by|until|till)\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
              lambda m: _weekday(today, m[1] or "on", m[2], direction)),
             (r"\b(a|one|two|three|four|five|six|seven|\d{1,2})\s+(day|week)s?\s+ago\b",
              lambda m: today - dt.timedelta(_count(m[1]) * (7 if m[2] == "week" else 1))),
