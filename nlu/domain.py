@@ -27,10 +27,17 @@ class Domain:
     orders: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     faq: list[FAQEntry] = field(default_factory=list)
+    vocabulary: list[str] = field(default_factory=list)  # names callers say (payments, brands): the ASR prompt
     path: str = ""
 
     def setting(self, key: str, default):
         return self.settings.get(key, default)
+
+    def asr_prompt(self) -> str:
+        """Whisper's prompt: the company, its products and the names callers use, as text the
+        line might have carried (Whisper's prompt is the previous text, not a word list)."""
+        return (f"{self.company} customer service. Orders, returns and refunds for the "
+                f"{', '.join(self.products)}. {', '.join(self.vocabulary)}.").replace(" .", ".")
 
     def product_aliases(self) -> dict[str, list[str]]:
         return {name: list(p.get("aliases", [])) for name, p in self.products.items()}
