@@ -56,7 +56,7 @@ SHORT = {
                       ("return an item", "neutral"), ("money back", "neutral"), ("returning something", "neutral"),
                       ("exchange", "neutral"), ("i want to send it back", "neutral"), ("return policy", "neutral"),
                       ("my refund", "neutral"), ("still no refund", "negative")],
-    "billing_problem": [("my bill", "neutral"), ("a charge", "neutral"), ("charges", "neutral"),
+    "billing_problem": [("billing", "neutral"), ("billing please", "neutral"), ("bills", "neutral"), ("my bill", "neutral"), ("a charge", "neutral"), ("charges", "neutral"),
                         ("billing question", "neutral"), ("a billing issue", "neutral"), ("wrong charge", "negative"),
                         ("double charged", "negative"), ("overcharged", "negative"), ("bill problem", "negative"),
                         ("it's about a charge on my card", "neutral"), ("something on my statement", "neutral"),
