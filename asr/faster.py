@@ -33,7 +33,7 @@ class FasterWhisper:
     def __init__(self, model: str = "base", device: str = "auto", compute_type: str = "auto",
                  beam_size: int = 1, threads: int = 0, short_context: bool = True,
                  margin_s: float = 1.0, retry_margin_s: float = 3.0, max_tokens_per_s: float = 8.0,
-                 language: str = "en"):
+                 language: str = "en", prompt: str = ""):
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -51,6 +51,9 @@ class FasterWhisper:
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe",
                                    language=self.language)
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+        # words the line is likely to hear (the domain's names), as Whisper's "previous text"
+        self.prompt = prompt.strip()
+        self.prompt_tokens = self.tokenizer.encode(" " + self.prompt) if self.prompt else []
         self.beam_size = beam_size
         self.short_context = short_context
         self.margin_s = margin_s
@@ -87,7 +90,7 @@ class FasterWhisper:
         encoded = self.model.encode(np.ascontiguousarray(feats[:, :n]))
         # Timestamps on: the segment's closing timestamp tells where the model thinks the
         # speech ends, and text it starts after the audio's end is a loop, not speech.
-        prompt = self.model.get_prompt(self.tokenizer, [], without_timestamps=False)
+        prompt = self.model.get_prompt(self.tokenizer, self.prompt_tokens, without_timestamps=False)
         prefix = []
         if context:  # the previous turn as an already decoded segment: the model goes on after it
             tb = self.tokenizer.timestamp_begin
@@ -131,7 +134,7 @@ class FasterWhisper:
 
     def _full(self, audio: np.ndarray) -> Recognition:
         segments, _ = self.model.transcribe(
-            audio, language=self.language, beam_size=self.beam_size,
+            audio, language=self.language, beam_size=self.beam_size, initial_prompt=self.prompt or None,
             condition_on_previous_text=False, vad_filter=False)
         segs = list(segments)
         if not segs:

@@ -13,7 +13,7 @@ class OpenAIWhisper:
     name = "openai-whisper"
 
     def __init__(self, model: str = "tiny.en", device: str = "auto", beam_size: int = 1,
-                 threads: int = 0, language: str = "en", **_ignored):
+                 threads: int = 0, language: str = "en", prompt: str = "", **_ignored):
         import whisper
         if threads:
             import torch
@@ -29,6 +29,7 @@ class OpenAIWhisper:
                                f"failed ({getattr(e, 'reason', e)}); pass a .pt path") from None
         self.language = language if self.model.is_multilingual else "en"
         self.beam_size = beam_size
+        self.prompt = prompt.strip()  # the domain's names, before the caller's previous turn
 
     def transcribe(self, audio: np.ndarray, context: Context | None = None) -> Recognition:
         audio = np.asarray(audio, np.float32)
@@ -37,7 +38,8 @@ class OpenAIWhisper:
         out = self.model.transcribe(
             audio, language=self.language, fp16=self.device == "cuda", temperature=0.0,
             beam_size=self.beam_size if self.beam_size > 1 else None,
-            initial_prompt=context.text if context else None, condition_on_previous_text=False, verbose=None)
+            initial_prompt=" ".join(t for t in (self.prompt, context.text if context else "") if t) or None,
+            condition_on_previous_text=False, verbose=None)
         segs = out["segments"]
         if not segs:
             return Recognition("", 1.0, -10.0)

@@ -80,7 +80,7 @@ class EmbeddingNLU:
             for row, i in enumerate(todo):
                 out[i] = NLUResult(texts[i], str(self.intent_clf.classes_[ip[row].argmax()]), float(ip[row].max()),
                                    str(self.sentiment_clf.classes_[sp[row].argmax()]),
-                                   tuple(self.extractor.extract(texts[i])))
+                                   tuple(self.extractor.extract(texts[i], str(self.intent_clf.classes_[ip[row].argmax()]))))
             ms = (time.perf_counter() - t0) * 1000 / len(todo)
             out = [NLUResult(**{**r.__dict__, "nlu_ms": ms}) if r.text else r for r in out]
         return out

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from functools import cached_property
 
 from nlu.domain import Domain
+from nlu.faq import KnowledgeBase
 from nlu.orders import CannotCancel, OrderStore
 from voicebot.events import BotReply, NLUResult
+
+
+# Intents where the caller asks the bot to do something, or answers it: their own answer wins
+# over a knowledge-base match ("you should add a live chat" is near "do you have a live chat",
+# but means something else) unless the match is near-certain (settings.faq_over_intent).
+ACTION_INTENTS = {"affirm", "deny", "goodbye", "order_status", "cancel_order", "billing_problem", "complaint",
+                  "suggestion", "human_agent"}
 
 
 def spoken_number(digits: str) -> str:
@@ -33,12 +42,18 @@ class DialoguePolicy:
         self.domain = domain
         self.store = store
 
+    @cached_property
+    def faq(self) -> KnowledgeBase:
+        """The domain's knowledge base; its questions are embedded on first use (Bot.warm_up: at start)."""
+        return KnowledgeBase(self.domain.faq, self.domain.setting("faq_threshold", 0.6)).load()
+
     def new_conversation(self) -> "Conversation":
         return Conversation(self)
 
 
 class Conversation:
     def __init__(self, policy: DialoguePolicy):
+        self.policy = policy
         self.domain = policy.domain
         self.store = policy.store
         self.pending: str | None = None  # intent waiting for an order number
@@ -54,9 +69,12 @@ class Conversation:
 
     def respond(self, nlu: NLUResult) -> BotReply:
         t0 = time.perf_counter()
+        self._match = self.policy.faq.match(nlu.text) if self.domain.faq else None
+        self._source = "intent"
         text, handover, end = self._decide(nlu)
         self.turns += 1
-        return BotReply(text, nlu, handover, end, (time.perf_counter() - t0) * 1000)
+        return BotReply(text, nlu, handover, end, (time.perf_counter() - t0) * 1000, self._source,
+                        self._match.to_dict() if self._match else None)
 
     def reply_cut(self, cut) -> None:
         """The caller interrupted the last reply after hearing `cut.heard_text` of it."""
@@ -89,15 +107,23 @@ class Conversation:
                 intent = self.pending
             elif not confident or intent in ("affirm", "deny"):
                 return d.ask["order_number"], False, False
+        product = next((e.value for e in nlu.entities if e.type == "product"), None)
+        product_answer = product in d.products and intent in d.product_responses
+        faq = self._match if self._match and self._match.accepted else None
+        if faq and not (order and intent in d.slots) and (
+                not confident or intent not in ACTION_INTENTS or faq.score >= d.setting("faq_over_intent", 0.85)):
+            self.pending = None
+            self._source = "faq"
+            return faq.entry.spoken(), False, False
         if not confident and not (order and intent in d.slots):
+            self._source = "reask"
             return d.prompts["reask"], False, False
         if intent == "goodbye":
             return self._response("goodbye"), False, True
         if intent in d.slots:
             return self._order_intent(intent, order)
         self.pending = None
-        product = next((e.value for e in nlu.entities if e.type == "product"), None)
-        if product and intent in d.product_responses and product in d.products:
+        if product_answer:
             info = d.products[product]
             price = f"{info.get('price', 0):.2f} dollars".replace(".00 dollars", " dollars")
             return d.product_responses[intent].format(product=product, price=price,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from nlu.faq import FAQEntry, parse_entries
 from nlu.schema import ENTITY_TYPES, INTENTS
 
 DEFAULT = Path(__file__).resolve().parent / "domain.yml"
@@ -25,10 +26,18 @@ class Domain:
     order_answers: dict[str, str] = field(default_factory=dict)
     orders: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    faq: list[FAQEntry] = field(default_factory=list)
+    vocabulary: list[str] = field(default_factory=list)  # names callers say (payments, brands): the ASR prompt
     path: str = ""
 
     def setting(self, key: str, default):
         return self.settings.get(key, default)
+
+    def asr_prompt(self) -> str:
+        """Whisper's prompt: the company, its products and the names callers use, as text the
+        line might have carried (Whisper's prompt is the previous text, not a word list)."""
+        return (f"{self.company} customer service. Orders, returns and refunds for the "
+                f"{', '.join(self.products)}. {', '.join(self.vocabulary)}.").replace(" .", ".")
 
     def product_aliases(self) -> dict[str, list[str]]:
         return {name: list(p.get("aliases", [])) for name, p in self.products.items()}
@@ -80,4 +89,8 @@ def load_domain(path: str | Path | None = None) -> Domain:
     unknown = set(data) - known
     if unknown:
         fail(", ".join(sorted(unknown)), f"unknown key(s) (known: {', '.join(sorted(known))})")
+    data["faq"] = parse_entries(data.get("faq"), f"{p}: faq")
+    threshold = (data.get("settings") or {}).get("faq_threshold", 0.6)
+    if not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        fail("settings.faq_threshold", f"must be a number in (0, 1], not {threshold!r}")
     return Domain(**data, path=str(p))

@@ -3,7 +3,12 @@
 Used on its own by the embedding baseline, and by the trained model to turn the spans its
 tagger finds into values (`normalize`). Values: order and phone numbers as digits, amounts
 as "25.00 USD", dates as ISO when they can be resolved against today, emails lowercased,
-names in Title Case, products as the catalog's canonical name.
+names in Title Case, products as the catalogue's canonical name (the domain file's `products:`,
+the one catalogue) or, for a product the catalogue lacks, the caller's words.
+
+Relative dates ("on sunday", "this friday") are resolved in the direction the turn implies:
+forward when the caller asks about what is coming (opening hours, a delivery, "will", "next"),
+backward when they talk about what happened ("I was charged on monday", "ordered", "ago").
 """
 from __future__ import annotations
 
@@ -13,22 +18,6 @@ import re
 from nlu.numbers import number_runs, parse_number, words_to_digits
 from voicebot.events import Entity
 
-DEFAULT_PRODUCTS = {
-    "wireless headphones": ["headphones", "earbuds", "headset", "wireless earbuds"],
-    "coffee maker": ["coffee machine", "coffeemaker"],
-    "smart speaker": [],
-    "laptop": ["notebook computer", "notebook"],
-    "phone charger": ["charger", "charging cable"],
-    "vacuum cleaner": ["vacuum", "hoover", "robot vacuum"],
-    "air fryer": ["airfryer"],
-    "smart watch": ["smartwatch", "watch"],
-    "bluetooth speaker": ["speaker"],
-    "electric kettle": ["kettle"],
-    "tablet": [],
-    "wifi router": ["router", "wi-fi router", "wi fi router", "modem"],
-    "premium subscription": ["premium plan", "subscription", "premium membership"],
-    "gift card": ["gift voucher", "giftcard"],
-}
 CURRENCIES = {"dollar": "USD", "dollars": "USD", "bucks": "USD", "usd": "USD", "$": "USD",
               "euro": "EUR", "euros": "EUR", "eur": "EUR", "€": "EUR",
               "pound": "GBP", "pounds": "GBP", "quid": "GBP", "gbp": "GBP", "£": "GBP"}
@@ -56,9 +45,33 @@ unhappy calling concerned worried afraid interested checking asking ready about 
 account phone email product refund return payment card bill billing service support help agent person human""".split())
 
 
+# cues of the turn's time: a past one wins ("it was supposed to arrive on friday")
+PAST_CUES = re.compile(r"\b(was|were|did|didn't|had|ordered|bought|paid|charged|billed|returned|sent|placed|got|"
+                       r"came|arrived|broke|happened|ago|last|yesterday|received|called|tried)\b")
+FUTURE_CUES = re.compile(r"\b(will|won't|'ll|gonna|going to|open|opening|close|closing|deliver|delivery|arrive|"
+                         r"come by|come in|visit|pick up|collect|next|until|coming|tomorrow|can i|could i)\b")
+FUTURE_INTENTS = {"store_hours"}
+
+
+def date_direction(text: str, intent: str | None = None) -> str:
+    """"past" or "future": which way a weekday without last/next points in this turn."""
+    low = text.lower()
+    if PAST_CUES.search(low):
+        return "past"
+    if intent in FUTURE_INTENTS or FUTURE_CUES.search(low):
+        return "future"
+    return "past"  # callers mostly talk about what happened
+
+
+def catalogue(domain_path=None) -> dict[str, list[str]]:
+    """The domain file's products and their aliases: the one catalogue."""
+    from nlu.domain import load_domain
+    return load_domain(domain_path).product_aliases()
+
+
 class EntityExtractor:
     def __init__(self, products: dict[str, list[str]] | None = None, today: dt.date | None = None):
-        self.products = products or DEFAULT_PRODUCTS
+        self.products = catalogue() if products is None else products
         self.today = today
         names = {alias.lower(): canon for canon, aliases in self.products.items() for alias in [canon, *aliases]}
         self.product_names = names
@@ -66,18 +79,21 @@ class EntityExtractor:
         self.product_re = re.compile(rf"\b(?:{pattern})\b", re.I)
 
     # ---- the public API
-    def extract(self, text: str) -> list[Entity]:
+    def extract(self, text: str, intent: str | None = None) -> list[Entity]:
+        """`intent`, when known, helps decide which way a relative date points."""
+        direction = date_direction(text, intent)
         low = text.lower()
         if len(low) != len(text):  # a case mapping that changes length would break the spans
             low = text
         found: list[Entity] = []
-        for finder in (self._emails, self._amounts, self._dates, self._phones, self._orders, self._names, self._products):
+        dates = lambda t, lo: self._dates(t, lo, direction)  # noqa: E731
+        for finder in (self._emails, self._amounts, dates, self._phones, self._orders, self._names, self._products):
             for ent in finder(text, low):
                 if ent.start < ent.end and not any(ent.start < f.end and f.start < ent.end for f in found):
                     found.append(ent)
         return sorted(found, key=lambda e: e.start)
 
-    def normalize(self, kind: str, words: str) -> str:
+    def normalize(self, kind: str, words: str, direction: str = "past") -> str:
         """The value of a span another model found (the trained tagger)."""
         low = words.lower().strip()
         if kind in ("order_number", "phone_number"):
@@ -89,7 +105,7 @@ class EntityExtractor:
             value = parse_number(low.replace("$", "").replace("€", "").replace("£", ""))
             return f"{value:.2f} USD" if value is not None else low
         if kind == "date":
-            hits = list(self._dates(words, low))
+            hits = list(self._dates(words, low, direction))
             return hits[0].value if hits else low
         if kind == "email":
             hits = list(self._emails(words, low))
@@ -157,7 +173,7 @@ class EntityExtractor:
             end -= 1
         return Entity("amount", f"{value:.2f} {currency}", text[start:end], start, end)
 
-    def _dates(self, text, low):
+    def _dates(self, text, low, direction="past"):
         today = self.today or dt.date.today()
         pats = [
             (r"\b(\d{4})-(\d{2})-(\d{2})\b", lambda m: _date(int(m[1]), int(m[2]), int(m[3]))),
@@ -169,8 +185,12 @@ class EntityExtractor:
             (r"\b((?:the\s+)?day\s+(?:after\s+tomorrow|before\s+yesterday)|today|tonight"
              r"|this\s+(?:morning|afternoon|evening)|yesterday|tomorrow)\b",
              lambda m: _relative(today, m[1])),
-            (r"\b(last|next|this|on)\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
-             lambda m: _weekday(today, m[1], m[2])),
+            (r"\b(?:(last|next|this|on|by|until|till)\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+             lambda m: _weekday(today, m[1] or "on", m[2], direction)),
+            (r"\b(a|one|two|three|four|five|six|seven|\d{1,2})\s+(day|week)s?\s+ago\b",
+             lambda m: today - dt.timedelta(_count(m[1]) * (7 if m[2] == "week" else 1))),
+            (r"\b(christmas eve|christmas(?: day)?|new year's eve|new year's day)\b",
+             lambda m: _holiday(today, m[1], direction)),
             (r"\b(last|this|next)\s+(week|month)\b", lambda m: None),
         ]
         for pattern, resolve in pats:
@@ -268,14 +288,34 @@ def _relative(today, words):
     return today + dt.timedelta(days)
 
 
-def _weekday(today, which, day):
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+                                             "six": 6, "seven": 7}[word]
+
+
+HOLIDAYS = {"christmas eve": (12, 24), "christmas": (12, 25), "christmas day": (12, 25),
+            "new year's eve": (12, 31), "new year's day": (1, 1)}
+
+
+def _holiday(today, name, direction):
+    month, day = HOLIDAYS[name]
+    d = dt.date(today.year, month, day)
+    if direction == "future" and d < today:
+        return dt.date(today.year + 1, month, day)
+    if direction == "past" and d > today:
+        return dt.date(today.year - 1, month, day)
+    return d
+
+
+def _weekday(today, which, day, direction="past"):
     delta = WEEKDAYS[day] - today.weekday()
     if which == "last":
         return today + dt.timedelta(delta - 7 if delta >= 0 else delta)
     if which == "next":
         return today + dt.timedelta(delta + 7 if delta <= 0 else delta)
-    # "on friday" / "this friday": complaints look back, plans look ahead; callers mostly talk
-    # about what happened, so the most recent such day (today counts)
+    # "on friday" / "this friday": complaints look back, plans look ahead (today counts either way)
+    if direction == "future" or which in ("by", "until", "till"):
+        return today + dt.timedelta(delta if delta >= 0 else delta + 7)
     return today + dt.timedelta(delta if delta <= 0 else delta - 7)
 
 

@@ -33,6 +33,37 @@ def _prf(tp: int, fp: int, fn: int) -> dict:
             "support": tp + fn}
 
 
+def load_callers(path: str | Path) -> list[dict]:
+    """The hand-written callers' split: `text<TAB>intent<TAB>sentiment` lines, `#` comments.
+    No entity spans: it measures intents and sentiment on phrasings the templates never had."""
+    out = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) != 3 or not parts[0].strip() or parts[1] not in INTENTS or parts[2] not in SENTIMENTS:
+            raise ValueError(f"{path}:{n}: want text<TAB>intent<TAB>sentiment with known labels, got {line!r}")
+        out.append({"text": parts[0].strip(), "intent": parts[1], "sentiment": parts[2], "entities": None})
+    return out
+
+
+def faq_scores(kb, path: str | Path) -> dict:
+    """The knowledge base on hand-written questions (`text<TAB>faq id or -`): how many it
+    answers with the right entry, how many it answers wrongly, how many it should not answer."""
+    rows = [line.split("\t") for line in Path(path).read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    matches = kb.match_batch([r[0] for r in rows])
+    pos = [(r, m) for r, m in zip(rows, matches) if r[1] != "-"]
+    neg = [(r, m) for r, m in zip(rows, matches) if r[1] == "-"]
+    return {"threshold": kb.threshold, "questions": len(pos), "others": len(neg),
+            "right": sum(m.accepted and m.entry.id == r[1] for r, m in pos) / max(1, len(pos)),
+            "wrong_entry": sum(m.accepted and m.entry.id != r[1] for r, m in pos) / max(1, len(pos)),
+            "unanswered": sum(not m.accepted for r, m in pos) / max(1, len(pos)),
+            "matched_others": sum(m.accepted for r, m in neg) / max(1, len(neg)),
+            "misses": [{"text": r[0], "want": r[1], "got": m.entry.id, "score": round(m.score, 3)}
+                       for r, m in zip(rows, matches) if (r[1] != "-") != m.accepted or (m.accepted and m.entry.id != r[1])]}
+
+
 def score(model, examples: list[dict]) -> dict:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
     texts = [ex["text"] for ex in examples]
@@ -59,7 +90,8 @@ def score(model, examples: list[dict]) -> dict:
                    "per_intent_accuracy": per_intent},
         "sentiment": {"accuracy": round(accuracy_score(gs, ps), 4),
                       "macro_f1": round(f1_score(gs, ps, labels=list(SENTIMENTS), average="macro", zero_division=0), 4)},
-        "entities": entity_scores([ex["entities"] for ex in examples], [r.entities for r in results]),
+        **({"entities": entity_scores([ex["entities"] for ex in examples], [r.entities for r in results])}
+           if all(ex["entities"] is not None for ex in examples) else {}),
         "latency_ms": {"p50": round(float(np.percentile(single, 50)), 2), "p95": round(float(np.percentile(single, 95)), 2),
                        "batch_per_utterance": round(batch_ms, 2)},
         "confusion": confusion_matrix(gi, pi, labels=list(INTENTS)).tolist(),
@@ -90,21 +122,38 @@ def plot_confusion(matrix: list[list[int]], path: str | Path, title: str) -> Non
     save_png(fig, path, dpi=100)
 
 
+def report_model(model_dir, device):
+    from nlu.multitask import MultiTaskNLU
+    return MultiTaskNLU.load(model_dir, device)
+
+
 def evaluate(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
              baseline: bool = True, device: str = "auto") -> dict:
-    from nlu.multitask import MultiTaskNLU
     from nlu.validate import load_examples
     test = load_examples(Path(data_dir) / "test.jsonl")
     out = Path(out_dir or model_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = {"model_dir": str(model_dir), "data": str(Path(data_dir) / "test.jsonl"),
-              "multitask": score(MultiTaskNLU.load(model_dir, device), test)}
+              "multitask": score(report_model(model_dir, device), test)}
     plot_confusion(report["multitask"]["confusion"], out / "confusion_matrix.png",
                    f"multi-task NLU, held-out test split ({len(test)} utterances)")
+    callers_path = Path(data_dir) / "callers.tsv"
+    callers = load_callers(callers_path) if callers_path.is_file() else []
+    if callers:
+        report["callers"] = {"data": str(callers_path), "multitask": score(report_model(model_dir, device), callers)}
     if baseline:
         from nlu.baseline import EmbeddingNLU
         base = EmbeddingNLU.train(load_examples(Path(data_dir) / "train.jsonl"))
         report["baseline"] = score(base, test)
+        if callers:
+            report["callers"]["baseline"] = score(base, callers)
+    faq_path = Path(data_dir) / "faq_test.tsv"
+    if faq_path.is_file():
+        from nlu.domain import load_domain
+        from nlu.faq import KnowledgeBase
+        domain = load_domain()
+        report["faq"] = {"data": str(faq_path), **faq_scores(
+            KnowledgeBase(domain.faq, domain.setting("faq_threshold", 0.6)), faq_path)}
     from voicebot.files import atomic_write_text
     atomic_write_text(out / "evaluation.json", json.dumps(report, indent=2) + "\n")
     report["files"] = {"json": str(out / "evaluation.json"), "confusion_png": str(out / "confusion_matrix.png")}
@@ -115,18 +164,35 @@ def print_report(report: dict, console=None) -> None:
     from rich.console import Console
     from rich.table import Table
     console = console or Console()
-    models = [m for m in ("multitask", "baseline") if m in report]
-    t = Table(title=f"NLU on the held-out split ({report['multitask']['examples']} utterances)")
+    names = {"multitask": "multi-task MiniLM", "baseline": "embedding baseline"}
+    cols = [(f"templates: {names[m]}", report[m]) for m in ("multitask", "baseline") if m in report]
+    callers = report.get("callers", {})
+    cols += [(f"callers: {names[m]}", callers[m]) for m in ("multitask", "baseline") if m in callers]
+    title = f"NLU on the held-out template split ({report['multitask']['examples']} utterances)"
+    if callers:
+        title += f" and the hand-written callers' split ({callers['multitask']['examples']})"
+    t = Table(title=title)
     t.add_column("metric")
-    for m in models:
-        t.add_column({"multitask": "multi-task MiniLM", "baseline": "embedding baseline"}[m], justify="right")
+    for name, _ in cols:
+        t.add_column(name, justify="right")
     rows = [("intent accuracy", lambda r: r["intent"]["accuracy"]), ("intent macro-F1", lambda r: r["intent"]["macro_f1"]),
             ("sentiment accuracy", lambda r: r["sentiment"]["accuracy"]),
             ("entity precision", lambda r: r["entities"]["precision"]), ("entity recall", lambda r: r["entities"]["recall"]),
             ("entity F1", lambda r: r["entities"]["f1"]), ("latency p50 ms", lambda r: r["latency_ms"]["p50"])]
     for name, get in rows:
-        t.add_row(name, *[f"{get(report[m]):.3f}" if "ms" not in name else f"{get(report[m]):.1f}" for m in models])
+        t.add_row(name, *["-" if "entity" in name and "entities" not in r  # the callers' split has no spans
+                          else f"{get(r):.3f}" if "ms" not in name else f"{get(r):.1f}" for _, r in cols])
     console.print(t)
+    if callers:
+        weak = {k: v for k, v in callers["multitask"]["intent"]["per_intent_accuracy"].items() if v < 0.9}
+        if weak:
+            console.print("callers' split, intents under 90 %: "
+                          + ", ".join(f"{k} {v:.2f}" for k, v in sorted(weak.items(), key=lambda x: x[1])))
+    if "faq" in report:
+        f = report["faq"]
+        console.print(f"knowledge base (threshold {f['threshold']}): {f['right']:.3f} of {f['questions']} questions "
+                      f"answered by the right entry, {f['wrong_entry']:.3f} by a wrong one, {f['unanswered']:.3f} unanswered; "
+                      f"{f['matched_others']:.3f} of {f['others']} other turns matched")
     weak = {k: v for k, v in report["multitask"]["intent"]["per_intent_accuracy"].items() if v < 0.95}
     if weak:
         console.print("intents under 95 %: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(weak.items(), key=lambda x: x[1])))

@@ -58,20 +58,22 @@ class Heads:
             ms = (time.perf_counter() - t0) * 1000 / len(todo)
             for row, i in enumerate(todo):
                 spans = decode_spans([tuple(o) for o in offsets[row]], [self.tags[t] for t in tag_ids[row]])
-                ents = self.entities(texts[i], spans)
-                out[i] = NLUResult(texts[i], self.intents[int(ip[row].argmax())], float(ip[row].max()),
+                intent = self.intents[int(ip[row].argmax())]
+                ents = self.entities(texts[i], spans, intent)
+                out[i] = NLUResult(texts[i], intent, float(ip[row].max()),
                                    self.sentiments[int(sp[row].argmax())], ents, nlu_ms=ms)
         return out
 
     def parse(self, text: str) -> NLUResult:
         return self.parse_batch([text])[0]
 
-    def entities(self, text: str, spans: list[tuple[int, int, str]]) -> tuple[Entity, ...]:
+    def entities(self, text: str, spans: list[tuple[int, int, str]], intent: str | None = None) -> tuple[Entity, ...]:
         """Tagged spans with normalized values. Dates get help from the rules, which see the
         whole sentence: a tagged piece of a date ("fifth" of "december the fifth", "tomorrow"
         of "the day after tomorrow") becomes the date around it, and a date the tagger
-        missed is added when the rules resolve it to a day."""
-        dates = [e for e in self.normalizer.extract(text) if e.type == "date"]
+        missed is added when the rules resolve it to a day, forward or back as the turn implies
+        (`intent` and its words: nlu.entities.date_direction)."""
+        dates = [e for e in self.normalizer.extract(text, intent) if e.type == "date"]
         found = [self.entity(text, start, end, kind, dates) for start, end, kind in spans]
         found += [d for d in dates if ISO_DATE.fullmatch(d.value) and d.text.lower() not in IDIOMS
                   and not any(f.start < d.end and d.start < f.end for f in found)]

@@ -49,9 +49,22 @@ class DialogueStage:
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "nlu"
 
 
-def load_nlu(model: str = "auto", device: str = "auto"):
+def load_nlu(model: str = "auto", device: str = "auto", domain: str | None = None):
     """"auto": the trained multi-task model at models/nlu when it is there, else the
-    embedding baseline; "baseline"; or a trained model's directory."""
+    embedding baseline; "baseline"; or a trained model's directory. Products are those of
+    the `domain` file (None: the default domain)."""
+    nlu = _load_nlu(model, device)
+    if domain:
+        from nlu.entities import EntityExtractor, catalogue
+        extractor = EntityExtractor(catalogue(domain))
+        if hasattr(nlu, "extractor"):
+            nlu.extractor = extractor
+        else:
+            nlu.normalizer = extractor
+    return nlu
+
+
+def _load_nlu(model: str, device: str):
     if model == "baseline" or (model == "auto" and not (DEFAULT_MODEL_DIR / "config.json").is_file()):
         from nlu.baseline import EmbeddingNLU
         return EmbeddingNLU.default()

@@ -137,7 +137,7 @@ def test_cli_transcribe_nlu_say(tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["intent"] == "order_status" and {"type": "order_number", "value": "4567"} in out["entities"]
-    assert set(out) == {"intent", "confidence", "sentiment", "entities"}
+    assert set(out) == {"intent", "confidence", "sentiment", "entities", "faq"}  # faq: the knowledge base's match
     r = voicebot("say", "Your order has shipped.", "-o", str(tmp_path / "s.wav"), "--rate", "8000")
     assert r.returncode == 0, r.stderr
     assert sf.info(tmp_path / "s.wav").samplerate == 8000
@@ -150,7 +150,7 @@ def test_cli_nlu_file_and_stdin(tmp_path):
     r = voicebot("nlu", "--file", str(tmp_path / "u.txt"), "--nlu-model", "baseline")
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [x["intent"] for x in lines] == ["order_status", "out_of_scope", "human_agent"]  # line for line
-    assert lines[1] == {"intent": "out_of_scope", "confidence": 0.0, "sentiment": "neutral", "entities": []}
+    assert lines[1] == {"intent": "out_of_scope", "confidence": 0.0, "sentiment": "neutral", "entities": [], "faq": None}
     r = voicebot("nlu", "--file", "-", "--nlu-model", "baseline", input="what are your opening hours\n")
     assert json.loads(r.stdout)["intent"] == "store_hours"
 

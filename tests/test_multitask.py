@@ -67,6 +67,18 @@ def trained(tmp_path_factory):
     ("i was charged $49.99 twice", "billing_problem", [("amount", "49.99 USD")]),
     ("let me talk to a human", "human_agent", []),
     ("change my email to sarah.jones@gmail.com", "update_account", [("email", "sarah.jones@gmail.com")]),
+    # short turns, and a request after a greeting, thanks or a complaint takes the request's intent
+    ("operator", "human_agent", []),
+    ("agent", "human_agent", []),
+    ("billing", "billing_problem", []),
+    ("yes please", "affirm", []),
+    ("nope", "deny", []),
+    ("hello good morning i was charged twice for one order", "billing_problem", []),
+    ("thanks so much and where is my order four five six seven", "order_status", [("order_number", "4567")]),
+    ("this is ridiculous i want to cancel order 1234", "cancel_order", [("order_number", "1234")]),
+    # a product the catalogue lacks keeps the caller's words
+    ("the shoes don't fit can i send them back", "return_refund", [("product", "shoes")]),
+    ("the app crashes every time i open it", "technical_support", [("product", "app")]),
 ])
 def test_trained_model_predicts(trained, text, intent, entities):
     r = MultiTaskNLU.load(trained, device="cpu").parse(text)
@@ -90,6 +102,12 @@ def test_evaluation_report(trained, tmp_path):
         assert set(r["entities"]) >= {"precision", "recall", "f1", "per_type"}
         assert len(r["confusion"]) == 21 and r["latency_ms"]["p50"] > 0
     assert report["multitask"]["intent"]["accuracy"] > 0.85  # five epochs: well on its way
+    callers = saved["callers"]  # the hand-written split, beside the templates' one
+    for model in ("multitask", "baseline"):
+        assert callers[model]["examples"] >= 300 and "entities" not in callers[model]
+        assert 0 <= callers[model]["intent"]["accuracy"] <= 1 and 0 <= callers[model]["sentiment"]["accuracy"] <= 1
+    assert callers["multitask"]["intent"]["accuracy"] > 0.85
+    assert saved["faq"]["right"] > 0.7 and saved["faq"]["matched_others"] < 0.2
 
 
 def test_tagged_date_pieces_become_whole_dates(trained):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from nlu.domain import load_domain
 from nlu.entities import EntityExtractor
 from nlu.numbers import number_runs, parse_number, words_to_digits
 from nlu.schema import ENTITY_TYPES, INTENTS
@@ -173,3 +174,49 @@ def test_baseline_cache_roundtrip(baseline, tmp_path):
 def test_baseline_empty_text(baseline):
     r = baseline.parse("   ")
     assert (r.intent, r.confidence, r.sentiment) == ("out_of_scope", 0.0, "neutral")
+
+
+@pytest.mark.parametrize("text, intent, value", [  # TODAY is a Tuesday
+    ("are you open on sunday", "store_hours", "2026-11-29"),
+    ("are you open sunday", None, "2026-11-29"),
+    ("what time do you close on tuesday", "store_hours", "2026-11-24"),
+    ("can it be delivered by friday", "order_status", "2026-11-27"),
+    ("i was charged on monday", "billing_problem", "2026-11-23"),
+    ("i ordered it on friday", "order_status", "2026-11-20"),
+    ("it was supposed to arrive on friday", "order_status", "2026-11-20"),
+    ("next monday", None, "2026-11-30"),
+    ("last sunday", "store_hours", "2026-11-22"),
+])
+def test_relative_dates_point_the_way_the_turn_does(ex, text, intent, value):
+    dates = [e.value for e in ex.extract(text, intent) if e.type == "date"]
+    assert dates == [value]
+
+
+def test_one_catalogue_the_domain_file(tmp_path):
+    import yaml
+    from nlu.domain import DEFAULT
+    from nlu.stage import load_nlu
+    assert EntityExtractor().products == load_domain().product_aliases()
+    data = yaml.safe_load(DEFAULT.read_text())
+    data["products"]["robot lawn mower"] = {"aliases": ["mower", "lawnmower"], "price": 599.0, "features": "It mows."}
+    path = tmp_path / "domain.yml"
+    path.write_text(yaml.safe_dump(data))
+    text = "my mower stopped working"
+    assert not [e for e in EntityExtractor().extract(text) if e.type == "product"]
+    nlu = load_nlu("baseline", "cpu", str(path))  # the real baseline, with the operator's catalogue
+    assert [(e.type, e.value, e.text) for e in nlu.parse(text).entities] == [("product", "robot lawn mower", "mower")]
+
+
+def test_callers_split_is_hand_written_and_complete():
+    from nlu.evaluate import load_callers
+    callers = load_callers(DATA / "callers.tsv")
+    assert len(callers) >= 300 and {e["intent"] for e in callers} == set(INTENTS)
+    assert not {e["text"] for e in callers} & {e["text"] for e in load_examples(DATA / "test.jsonl")}
+
+
+def test_callers_split_names_a_bad_line(tmp_path):
+    from nlu.evaluate import load_callers
+    path = tmp_path / "c.tsv"
+    path.write_text("# comment\nhello\tgreet\tneutral\nbye\tfarewell\tneutral\n")
+    with pytest.raises(ValueError, match=r"c.tsv:3: want text<TAB>intent<TAB>sentiment"):
+        load_callers(path)

@@ -24,7 +24,7 @@ class Bot:
     @cached_property
     def nlu(self):
         from nlu.stage import load_nlu
-        return load_nlu(self.config.nlu.model, self.config.device)
+        return load_nlu(self.config.nlu.model, self.config.device, self.config.dialogue.domain)
 
     @cached_property
     def policy(self):
@@ -59,7 +59,7 @@ class Bot:
         self.nlu.parse("hello")
         for _ in self.synthesizer.synthesize("Hello."):
             pass
-        self.policy  # noqa: B018 (opens the order database)
+        self.policy.faq  # noqa: B018 (opens the order database, embeds the knowledge base's questions)
 
     def vad(self):
         from asr.vad import Segmenter

@@ -94,7 +94,7 @@ def process_call(bot: Bot, path: Path, out_dir: Path, name: str, channel: int | 
                                    "dialogue": None, "tts_first_audio": None}}
             result.turns.append(turn)
         elif isinstance(ev, BotReply) and turn is not None and ev.turn is not None:
-            turn["reply"] = ev.text
+            turn.update(reply=ev.text, answer_source=ev.answer_source, faq=ev.faq)
             turn["latency_ms"]["dialogue"] = round(ev.dialogue_ms, 1)
             if ev.handover:
                 turn["handover"] = True

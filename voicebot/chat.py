@@ -47,7 +47,8 @@ def chat(bot, stream=None, out=None, greet: bool = True, as_json: bool = False) 
             if as_json:
                 print(json.dumps({"you": ev.turn.text if ev.turn else None,
                                   **({k: v for k, v in ev.turn.to_dict().items() if k != "text"} if ev.turn else {}),
-                                  "bot": ev.text, "handover": ev.handover, "end_call": ev.end_call},
+                                  "bot": ev.text, "answer_source": ev.answer_source, "faq": ev.faq,
+                                  "handover": ev.handover, "end_call": ev.end_call},
                                  ensure_ascii=False), file=out, flush=True)
             else:
                 note = " [handed over to a colleague]" if ev.handover else ""

@@ -86,6 +86,8 @@ def cmd_nlu(args) -> int:
     def show(text):  # one JSON object per utterance, the same for TEXT and --file
         result = bot.nlu.parse(text).to_dict()
         result.pop("text")
+        match = bot.policy.faq.match(text)  # the knowledge base's nearest question and its score
+        result["faq"] = match.to_dict() if match else None
         print(json.dumps(result, ensure_ascii=False), flush=True)
 
     if args.file:

@@ -81,6 +81,8 @@ class BotReply:
     handover: bool = False  # the call goes to a human after this reply
     end_call: bool = False
     dialogue_ms: float = 0.0
+    answer_source: str = "intent"  # intent / faq (the knowledge base) / reask
+    faq: dict | None = None  # the knowledge base's best match for the turn: {id, score, question, accepted}
 
 
 @dataclass(frozen=True)

@@ -247,7 +247,7 @@ class LiveSession:
                 continue
             turn = turn_of.pop(id(ev.turn), None) if ev.turn is not None else None
             if turn is not None:
-                turn.update(reply=ev.text, _reply=ev)
+                turn.update(reply=ev.text, answer_source=ev.answer_source, faq=ev.faq, _reply=ev)
                 turn["latency_ms"]["dialogue"] = round(ev.dialogue_ms, 1)
             if not ev.text.strip():
                 self._emit(ev)

@@ -445,6 +445,14 @@ def generate(seed: int = SEED) -> tuple[list[dict], list[dict]]:
                 seen.add(key)
                 out.append({"text": text, "intent": intent, "sentiment": sent, "entities": ents})
                 made += 1
+    # callers' styles (nlu/data/styles.py), made from the training templates only
+    from nlu.data.styles import styled, tag_services
+    train = [tag_services(ex) for ex in train]
+    for ex in styled({i: t[:-TEST_TEMPLATES] for i, t in T.items()}, fill, seed + 1):
+        key = re.sub(r"[^a-z0-9 ]", "", ex["text"].lower())
+        if key not in seen:
+            seen.add(key)
+            train.append(tag_services(ex))
     return train, test
 
 
