@@ -73,7 +73,7 @@ def trained(tmp_path_factory):
     ("billing", "billing_problem", []),
     ("yes please", "affirm", []),
     ("nope", "deny", []),
-    ("hello good morning i was charged twice for one order", "billing_problem", []),
+    ("hello good morning i was charged twice for the same thing", "billing_problem", []),
     ("thanks so much and where is my order four five six seven", "order_status", [("order_number", "4567")]),
     ("this is ridiculous i want to cancel order 1234", "cancel_order", [("order_number", "1234")]),
     # a product the catalogue lacks keeps the caller's words
