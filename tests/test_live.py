@@ -57,7 +57,9 @@ def test_a_whole_conversation(bot):
     lines = [Line(say(t, v, wpm), text=t) for t, v, wpm in [("I want to check on my order.", "flite:slt", None),
                                                              ("The order number is four five six seven.", "flite:kal16", 130),
                                                              ("Thank you, goodbye.", "flite:awb", None)]]
-    run, session, _ = call(bot, Script(lines), noise=noise("white", 20, -50))
+    # the order's reply is ~7.5 s ("... with UPS and should arrive on ..."): a caller who waits
+    # only 8 s for an answer talked over its end
+    run, session, _ = call(bot, Script(lines, patience_s=12.0), noise=noise("white", 20, -50))
     turns = session.turns
     assert [t["intent"] for t in turns] == ["order_status", "order_status", "goodbye"]
     assert turns[0]["reply"] == "Sure. What's your order number?"

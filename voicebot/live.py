@@ -40,6 +40,7 @@ RATE = 16000
 CHARS_PER_S = 15.0  # the Piper voice's speaking rate, to guess the words in part of a reply
 _STOP = object()
 PLAYED_SLACK = RATE // 100  # 10 ms
+QUIET = 0.01  # -40 dBFS: a reply's last samples under it are its tail, not its words
 
 
 class _Playing:
@@ -48,6 +49,12 @@ class _Playing:
     def __init__(self, reply: BotReply):
         self.reply, self.sent_s, self.played_s, self.done = reply, 0.0, 0.0, False
         self.unplayed: deque[np.ndarray] = deque()
+        self.quiet_tail = 0  # samples at the end under QUIET, known once all are sent
+
+    def audible(self) -> bool:
+        """Sound still to come: a reply whose unplayed rest is its quiet tail has been heard
+        (pausing or cutting that tail for the caller's next words would keep it "playing")."""
+        return not self.done or sum(len(a) for a in self.unplayed) > self.quiet_tail
 
     def finished(self) -> bool:
         """All sent and played. The 16 kHz copies and the transport's count of what it played
@@ -136,7 +143,7 @@ class LiveSession:
     def now_playing(self) -> BotReply | None:
         """The reply the caller is hearing (or about to hear), if any."""
         with self._lock:
-            return self._playing[0].reply if self._playing else None
+            return self._playing[0].reply if self._playing and self._playing[0].audible() else None
 
     def clock(self) -> float:
         """Call time now: the microphone audio taken, plus the time since the last push."""
@@ -266,9 +273,22 @@ class LiveSession:
                         p.unplayed.append(resample(chunk.samples, chunk.sample_rate, RATE))
                     p.sent_s += len(chunk.samples) / chunk.sample_rate
                     p.done = chunk.last
+                    if p.done:
+                        p.quiet_tail = quiet_tail(p.unplayed)
                     if p.finished() and self._playing and self._playing[0] is p:
                         self._playing.popleft()  # played already (or an empty reply)
                     self._emit(chunk)
+
+
+def quiet_tail(arrays) -> int:
+    """Samples at the end of `arrays` (in order) under QUIET."""
+    n = 0
+    for a in reversed(arrays):
+        loud = np.flatnonzero(np.abs(a) >= QUIET)
+        if len(loud):
+            return n + len(a) - 1 - int(loud[-1])
+        n += len(a)
+    return n
 
 
 def public_turns(turns: list[dict]) -> list[dict]:

@@ -219,6 +219,8 @@ class TurnTaker:
                             yield Interrupted(round(now, 3), reply, 0.0)
                         # look again soon, but not so often that transcribing makes us fall behind
                         check_at = now + max(0.2, 2 * (time.perf_counter() - t0))
+                if held and resume_at is None and burst is None:
+                    resume_at = now + RESUME_AFTER_S  # every pause ends: in a barge-in, or going on
                 if held and resume_at is not None and burst is None and now >= resume_at:
                     held, resume_at = False, None
                     yield Hold(round(now, 3), False)
@@ -249,6 +251,8 @@ class TurnTaker:
                         continue  # a click, a cough, a backchannel or echo: not a turn
                     if mode != "off" and playing is not None:
                         yield Interrupted(round(now, 3), playing, 0.0)
+                    elif held:  # nothing left to cut: the pause must still end
+                        yield Hold(round(now, 3), False)
                     interrupted, held = True, False
                 if over_bot and interrupted and turn_start is None:
                     turn_start = cand  # the turn began with the speech that cut in
