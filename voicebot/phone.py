@@ -366,6 +366,9 @@ class PhoneCall:
         turn = self._turn_of(reply) if reply.turn is not None else None
         if turn is not None and self.store is not None:
             row = {k: v for k, v in turn.items() if not k.startswith("_")}
+            if self.session.bot.config.privacy.redact:  # as the record's final turns (session.transcript())
+                from nlu.redact import redact_turn
+                row = redact_turn(row)
             self._writes.put(lambda: self.store.add_turn(self.id, row))
 
     def _write_records(self) -> None:

@@ -113,7 +113,9 @@ def _until_heard(spk, last_sound: float, most: float = 5.0) -> None:
     last sample reaches the speaker; PulseAudio holds more than PortAudio's reported latency, so
     without this the goodbye was cut short when the streams closed."""
     t0 = time.monotonic()
-    floor = spk.get_output_latency() + 0.5
+    # PulseAudio holds up to ~2 s for an ALSA-plugin client and drops it when the client closes
+    # (CI heard the goodbye cut after "Thanks for calling Brightline Home."): wait that out
+    floor = spk.get_output_latency() + 2.0
     while time.monotonic() - t0 < most:
         clock_says = last_sound <= 0 or spk.get_time() >= last_sound + 0.3
         if clock_says and time.monotonic() - t0 >= floor:
@@ -147,8 +149,9 @@ def talk(bot, input_device=None, output_device=None, seconds: float | None = Non
 
     def out_cb(data, frames, info, status):
         out = speaker.take(frames)
-        if np.any(out):
-            last_sound[0] = info.get("output_buffer_dac_time", 0.0) + frames / RATE
+        dac = info.get("output_buffer_dac_time", 0.0)
+        if np.any(out) and dac > 0:  # ALSA through PulseAudio may not know (0): then the floor decides
+            last_sound[0] = dac + frames / RATE
         return (np.clip(out, -1, 1) * 32767).astype("<i2").tobytes(), pyaudio.paContinue
 
     with _quiet_stderr():
