@@ -81,6 +81,15 @@ def run(args, bot_factory) -> int:
     return 0
 
 
+def cut_in(outbox, msg, is_audio) -> None:
+    """The control path of a barge-in: queued audio not yet sent is dropped and `msg` goes out
+    first, ahead of the other messages (used by the browser and the media-stream calls)."""
+    kept = [m for m in outbox if not is_audio(m)]
+    outbox.clear()
+    outbox.append(msg)
+    outbox.extend(kept)
+
+
 def uvicorn_server(app, host: str, port: int):
     import uvicorn
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_MESSAGE,
@@ -273,11 +282,7 @@ class Call:
 
     def _post(self, msg) -> None:
         if isinstance(msg, dict) and msg.get("type") == "interrupted":
-            # the control path: audio not yet sent is dropped, the stop goes out first
-            kept = [m for m in self.outbox if not isinstance(m, bytes)]
-            self.outbox.clear()
-            self.outbox.append(msg)
-            self.outbox.extend(kept)
+            cut_in(self.outbox, msg, lambda m: isinstance(m, bytes))
         elif isinstance(msg, dict) and msg.get("type") == "hold":
             self.outbox.appendleft(msg)  # ahead of queued audio, which the page keeps for a resume
         else:

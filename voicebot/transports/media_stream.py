@@ -242,10 +242,8 @@ class MediaCall:
 
     def _post(self, msg) -> None:
         if isinstance(msg, dict) and msg["event"] == "clear":  # the control path: before any queued audio
-            kept = [m for m in self.outbox if not (isinstance(m, dict) and m["event"] == "media")]
-            self.outbox.clear()
-            self.outbox.append(msg)
-            self.outbox.extend(kept)
+            from voicebot.server import cut_in
+            cut_in(self.outbox, msg, lambda m: isinstance(m, dict) and m["event"] == "media")
         else:
             self.outbox.append(msg)
         self.wake.set()
