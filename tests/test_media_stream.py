@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import socket
 import threading
 import time
 import urllib.request
@@ -38,18 +37,8 @@ def bot(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(bot):
-    from voicebot.server import make_app, uvicorn_server
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn_server(make_app(bot, TOKEN), "127.0.0.1", port)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    assert srv.started
+    from tests.test_serve import start_server
+    srv, thread, port = start_server(bot, TOKEN)
     yield port
     srv.should_exit = True
     thread.join(10)
