@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -20,6 +21,7 @@ from voicebot.records import CallStore
 from voicebot.testcalls import speak, telephone_band, trim
 
 TOKEN = "s3cret-token"
+BASIC = {"Authorization": "Basic " + base64.b64encode(f"twilio:{TOKEN}".encode()).decode()}  # Twilio: https://user:key@host/...
 URI = "sip:desk@example.com"
 
 
@@ -196,7 +198,8 @@ def test_a_scripted_call_with_barge_in_and_handover(bot, server, store):
     later = heard_text(bot, c.heard[start:])
     assert "return" in later and "transferring you" in later
     assert c.close_code == 1000  # the bot ended the stream: Twilio goes on with the TwiML after <Connect>
-    req = urllib.request.Request(f"http://127.0.0.1:{server}/media/next", data=b"CallSid=CA1001&From=%2B15550100")
+    req = urllib.request.Request(f"http://127.0.0.1:{server}/media/next", data=b"CallSid=CA1001&From=%2B15550100",
+                                 headers=BASIC)
     with urllib.request.urlopen(req, timeout=5) as r:
         assert f"<Dial><Sip>{URI}</Sip></Dial>" in r.read().decode()
     assert rec is not None and rec["transport"] == "media-stream" and rec["caller"] == "+15550100"
@@ -262,7 +265,10 @@ def test_the_token_is_required(bot, server, store):
     assert c.of("media") and c.close_code is None
     c.hang_up()
     assert record_of(store, "CA3002") is not None
-    req = urllib.request.Request(f"http://127.0.0.1:{server}/media/next", data=b"CallSid=CA3002")
+    bare = urllib.request.Request(f"http://127.0.0.1:{server}/media/next", data=b"CallSid=CA3002")
+    with pytest.raises(urllib.error.HTTPError, match="401"):  # the webhook needs the key too (Basic auth)
+        urllib.request.urlopen(bare, timeout=5)
+    req = urllib.request.Request(f"http://127.0.0.1:{server}/media/next", data=b"CallSid=CA3002", headers=BASIC)
     with urllib.request.urlopen(req, timeout=5) as r:
         assert "<Hangup/>" in r.read().decode()
     assert not [t for t in threading.enumerate() if t.name.startswith(("phone-", "live-"))]

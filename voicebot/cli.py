@@ -305,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     # commands with no engines to load
     from voicebot import privacy_cli
     privacy_cli.add_parsers(sub)  # keygen, export, rotate-key, retention
+    from voicebot import access
+    access.add_parsers(sub)  # api-key add|list|remove
     for name, module, text in [("redact-eval", "nlu.redact_eval", "precision and recall of personal-data redaction on a labelled set")]:
         p = sub.add_parser(name, help=text)
         mod = importlib.import_module(module)
@@ -318,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="a web page that talks to the bot through the browser microphone")
     from voicebot import server
-    server.add_arguments(p)  # --host, --port, --token (default $VOICEBOT_TOKEN)
+    server.add_arguments(p)  # --host, --port, keys, TLS
     _engine_options(p)
     p.set_defaults(func=lambda args: server.run(args, lambda: _bot(args)))
 

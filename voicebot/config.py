@@ -136,6 +136,15 @@ class PhoneConfig:
 
 
 @dataclass
+class ServerConfig:
+    """Who may use `voicebot serve` (voicebot.access)."""
+    keys_file: str | None = None  # `NAME sha256:HEX` per client (`voicebot api-key add NAME`)
+    max_failures: int = 5  # wrong keys from one address within a minute before it is locked out
+    lockout_s: float = 60.0
+    session_hours: float = 12.0  # how long a login from the form lasts
+
+
+@dataclass
 class Config:
     device: str = "auto"  # auto | cpu | cuda
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -148,6 +157,7 @@ class Config:
     phone: PhoneConfig = field(default_factory=PhoneConfig)
     sip: SIPConfig = field(default_factory=SIPConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "Config":
@@ -210,6 +220,9 @@ LIMITS = {
     "sip.rtp_port_max": (1024, 65535),
     "sip.max_calls": (1, 1000),
     "live.hold_voiced_ms": (0, 2000),
+    "server.max_failures": (1, 1000),
+    "server.lockout_s": (1.0, 86400.0),
+    "server.session_hours": (0.01, 720.0),
 }
 
 

@@ -1,15 +1,19 @@
 """`voicebot serve`: talk to the bot from a web page, the browser's microphone over a WebSocket.
 
-    voicebot serve [--host 127.0.0.1] [--port 8080] [--token SECRET]   # or VOICEBOT_TOKEN=SECRET
+    voicebot serve [--host 127.0.0.1] [--port 8080] [--keys-file keys.txt | --token SECRET | --open]
+                   [--tls-cert cert.pem --tls-key key.pem] [--forwarded-allow-ips 127.0.0.1]
     voicebot serve --sip [HOST:PORT]    # also a SIP phone line (voicebot/transports/sip.py)
 
-Routes: `GET /` the page (voicebot/web), `GET /health` (JSON, no auth), `WS /ws` (one call),
-`WS /media` and `POST /media/next`: phone calls from a cloud number (voicebot/transports/media_stream.py).
+Routes: `GET /` the page (voicebot/web), `GET /health` (JSON, no auth), `GET/POST /login` (the
+form that turns a key into a session cookie), `POST /logout`, `WS /ws` (one call), `WS /media`
+and `POST /media/next`: phone calls from a cloud number (voicebot/transports/media_stream.py).
+Every route but /health and /login needs a key or a session (voicebot/access.py); with no key
+configured `voicebot serve` makes one for the run and prints it, unless `--open` (loopback only).
 The engines are loaded once and shared; each WebSocket gets its own LiveSession, closed with it.
 
 Protocol on /ws (text messages are JSON objects with a "type"):
 client -> server
-  {"type": "auth", "token": "..."}        first message, required when the server has a token
+  {"type": "auth", "token": "..."}        first message, when the upgrade brought no key or session
   {"type": "hello", "sample_rate": 16000, "greet": true}   optional; starts the call (else the
                                           first audio does, at 16000 Hz, greeting per config)
   binary                                  caller audio: mono int16 little-endian PCM at sample_rate
@@ -34,7 +38,6 @@ Close codes: 1008 auth failed, 1009 message over 1 MB, 1003 not speaking the pro
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import os
@@ -44,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from voicebot.access import Access, Guard, digest, load_keys
+from voicebot.access import routes as login_routes
 from voicebot.events import AudioChunk, BotReply, Error, Hold, Interrupted, NLUResult, Transcript
 
 WEB = Path(__file__).parent / "web"
@@ -56,25 +61,59 @@ def add_arguments(parser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     parser.add_argument("--token", default=os.environ.get("VOICEBOT_TOKEN"),
-                        help="a secret the page must send before a call (default: $VOICEBOT_TOKEN; none: open)")
+                        help="one more key, for the client named 'token' (default: $VOICEBOT_TOKEN)")
+    parser.add_argument("--keys-file", help="the clients' keys (default: the config's server.keys_file; `voicebot api-key add`)")
+    parser.add_argument("--open", action="store_true", help="no keys at all (loopback only: for trying it out)")
+    parser.add_argument("--tls-cert", help="serve HTTPS/WSS with this certificate (PEM) ...")
+    parser.add_argument("--tls-key", help="... and this private key (PEM)")
+    parser.add_argument("--forwarded-allow-ips", metavar="IPS",
+                        help="behind a reverse proxy: trust X-Forwarded-For/-Proto from these addresses (e.g. 127.0.0.1)")
     parser.add_argument("--sip", nargs="?", const="", metavar="HOST:PORT",
                         help="also answer phone calls over SIP/UDP (default: the config's sip section, 127.0.0.1:5060)")
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def access_for(args, config) -> Access:
+    """The keys this run accepts; a key made up for the run when none is configured."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if path and not os.path.isfile(path):
+            raise ValueError(f"{path}: no such file")
+    keys_file = args.keys_file or config.server.keys_file
+    keys = load_keys(keys_file) if keys_file else {}
+    if args.token:
+        keys["token"] = digest(args.token)
+    if args.open:
+        if keys or args.host not in LOOPBACK:
+            raise ValueError("--open serves without keys: only on a loopback address, with no keys given")
+    elif not keys:
+        import secrets
+        key = secrets.token_urlsafe(24)
+        keys["console"] = digest(key)
+        print(f"voicebot serve: no keys configured; log in with this one, for this run only: {key}", flush=True)
+    s = config.server
+    return Access(keys, audit_log=config.privacy.audit_log, max_failures=s.max_failures,
+                  lockout_s=s.lockout_s, session_hours=s.session_hours, secure_cookie=bool(args.tls_cert))
 
 
 def run(args, bot_factory) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     bot = bot_factory()
+    access = access_for(args, bot.config)  # a bad keys file or TLS flag: said before the models load
     bot.warm_up()  # the first caller should not wait for models to load
-    if not args.token and args.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("listening on %s with no --token: anyone who reaches it can call the bot", args.host)
-    print(f"voicebot serve: http://{args.host}:{args.port}/ (phone calls: ws://{args.host}:{args.port}/media)", flush=True)
+    web = "https" if args.tls_cert else "http"
+    print(f"voicebot serve: {web}://{args.host}:{args.port}/ (phone calls: {web.replace('http', 'ws')}://{args.host}:{args.port}/media)", flush=True)
     sip = None
     if args.sip is not None:  # the phone line, on the same engines
         from voicebot.transports import sip as sip_line
         sip = sip_line.serve(bot, args.sip)
         print(f"voicebot serve: sip:{sip.user}@{sip.adv_host}:{sip.port} (UDP)", flush=True)
     try:
-        uvicorn_server(make_app(bot, args.token), args.host, args.port).run()
+        uvicorn_server(make_app(bot, access), args.host, args.port, tls=(args.tls_cert, args.tls_key),
+                       forwarded_allow_ips=args.forwarded_allow_ips).run()
     finally:
         if sip is not None:
             sip.stop()
@@ -90,17 +129,22 @@ def cut_in(outbox, msg, is_audio) -> None:
     outbox.extend(kept)
 
 
-def uvicorn_server(app, host: str, port: int):
+def uvicorn_server(app, host: str, port: int, tls=(None, None), forwarded_allow_ips: str | None = None):
     import uvicorn
+    cert, key = tls
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_MESSAGE,
-                                         log_level="warning", lifespan="off"))
+                                         log_level="warning", lifespan="off", ssl_certfile=cert, ssl_keyfile=key,
+                                         proxy_headers=bool(forwarded_allow_ips),
+                                         forwarded_allow_ips=forwarded_allow_ips))
 
 
-def make_app(bot, token: str | None = None):
+def make_app(bot, access: Access | str | None = None):
+    """The ASGI app; `access` as Access.of takes it (tests pass a token, or nothing for an open server)."""
     from starlette.applications import Starlette
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Route, WebSocketRoute
 
+    access = Access.of(access)
     calls: set = set()
     started = time.time()
 
@@ -115,12 +159,12 @@ def make_app(bot, token: str | None = None):
         return FileResponse(path)
 
     async def health(request):
-        return JSONResponse({"status": "ok", "calls": len(calls), "auth": bool(token),
+        return JSONResponse({"status": "ok", "calls": len(calls), "auth": not access.open,
                              "uptime_s": round(time.time() - started, 1)})
 
     async def ws(websocket):
         await websocket.accept()
-        call = Call(bot, websocket, token)
+        call = Call(bot, websocket, access)
         calls.add(call)
         try:
             await call.run()
@@ -128,30 +172,34 @@ def make_app(bot, token: str | None = None):
             calls.discard(call)
 
     from voicebot.transports import media_stream  # phone calls from a cloud number (Twilio Media Streams)
-    return Starlette(routes=[Route("/", page), Route("/health", health), *media_stream.routes(bot, token, calls),
-                             Route("/{name}", static), WebSocketRoute("/ws", ws)])
+    app = Starlette(routes=[Route("/", page), Route("/health", health), *login_routes(access, WEB),
+                            *media_stream.routes(bot, access, calls), Route("/{name}", static), WebSocketRoute("/ws", ws)])
+    return Guard(app, access)
 
 
 class Call:
     """One WebSocket: its LiveSession, and an outbox the session's threads feed through the loop."""
 
-    def __init__(self, bot, websocket, token):
-        self.bot, self.ws, self.token = bot, websocket, token
+    def __init__(self, bot, websocket, access: Access):
+        self.bot, self.ws, self.access = bot, websocket, access
+        self.client = websocket.scope.get("voicebot.client")  # None: the first message must be `auth`
         self.loop = asyncio.get_running_loop()
         self.session = None
         self.rate = 16000
         self.outbox: deque = deque()  # touched only on the loop's thread
         self.wake = asyncio.Event()
         self.warned: set[str] = set()  # one log line per kind of bad input, not one per message
-        self.peer = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "?"
+        self.ip = websocket.client.host if websocket.client else "?"
+        self.peer = f"{self.ip}:{websocket.client.port}" if websocket.client else "?"
 
     async def run(self) -> None:
         from starlette.websockets import WebSocketDisconnect
         sender = asyncio.create_task(self._send_loop())
         why = "closed"
         try:
-            if self.token and not await self._auth():
+            if self.client is None and not await self._auth():
                 return
+            self.access.audit(self.client, "call", f"ws {self.peer}")
             while True:
                 msg = await self.ws.receive()
                 if msg["type"] == "websocket.disconnect":
@@ -184,14 +232,13 @@ class Call:
         try:
             msg = await asyncio.wait_for(self.ws.receive_text(), AUTH_TIMEOUT_S)
             got = json.loads(msg)
-            ok = got.get("type") == "auth" and hmac.compare_digest(str(got.get("token", "")).encode(),
-                                                                    self.token.encode())
+            token = got.get("token") if got.get("type") == "auth" else None
         except Exception:  # a timeout, binary instead of text, not JSON: all the same refusal
-            ok = False
-        if not ok:
-            log.info("call %s: refused (no or wrong token)", self.peer)
+            token = None
+        self.client = self.access.check(self.ip, token, "ws auth")
+        if self.client is None:
             await self.ws.close(1008, "unauthorized")
-        return ok
+        return self.client is not None
 
     def _start(self, greet: bool | None = None) -> None:
         if self.session is not None:

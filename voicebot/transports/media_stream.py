@@ -23,10 +23,12 @@ The bot ends the call by closing the socket (1000): Twilio then goes on with the
 (form field CallSid) what to do next: `<Dial>` to `phone.handover_uri` when the bot handed the
 call over, else `<Hangup/>`.
 
-Auth: when the server has a token, a call must bring it before its `start` is accepted: as the
-`start`'s customParameters.token (TwiML `<Parameter name="token">`; Twilio allows no query string
-in the Stream URL) or as a first message {"type": "auth", "token": "..."} (the /ws convention).
-Never in the URL (it would be in every proxy's log). Else the socket is closed with 1008.
+Auth (voicebot/access.py): a call must bring a client's key before its `start` is accepted: in
+the upgrade's Authorization header, as the `start`'s customParameters.token (TwiML
+`<Parameter name="token">`; Twilio allows no query string in the Stream URL) or as a first
+message {"type": "auth", "token": "..."} (the /ws convention). Never in the URL (it would be in
+every proxy's log). Else the socket is closed with 1008. `POST /media/next` takes the key as
+HTTP Basic auth (`https://NAME:KEY@HOST/media/next` in the TwiML action URL).
 Faults, each one log line per kind per call, never the server nor other calls: not JSON or not
 an object, binary messages, unknown events, `media` before `start`, a payload that is not
 base64 or over 1 s: the message is dropped; a message over 1 MB: the socket is closed (1009);
@@ -37,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hmac
 import json
 import logging
 import threading
@@ -54,7 +55,7 @@ ENCODINGS = {"audio/x-mulaw": "pcmu", "audio/x-alaw": "pcma"}
 _HANGUP = object()
 
 
-def routes(bot, token: str | None, calls: set) -> list:
+def routes(bot, access, calls: set) -> list:
     """The /media WebSocket and the /media/next TwiML webhook, for make_app."""
     from starlette.responses import Response
     from starlette.routing import Route, WebSocketRoute
@@ -69,7 +70,7 @@ def routes(bot, token: str | None, calls: set) -> list:
 
     async def media(websocket):
         await websocket.accept()
-        conn = MediaCall(bot, websocket, token, store, shared["handed"])
+        conn = MediaCall(bot, websocket, access, store, shared["handed"])
         calls.add(conn)
         try:
             await conn.run()
@@ -118,19 +119,17 @@ class StreamLine(Line):
 
 
 class MediaCall:
-    def __init__(self, bot, websocket, token, store, handed):
-        self.bot, self.ws, self.token, self.store, self.handed = bot, websocket, token, store, handed
+    def __init__(self, bot, websocket, access, store, handed):
+        self.bot, self.ws, self.access, self.store, self.handed = bot, websocket, access, store, handed
         self.loop = asyncio.get_running_loop()
         self.call: PhoneCall | None = None
         self.sid = self.call_sid = ""
-        self.authed = not token
+        self.client = websocket.scope.get("voicebot.client")  # None: no key or session at the upgrade
         self.outbox: deque = deque()
         self.wake = asyncio.Event()
         self.warned: set[str] = set()
-        self.peer = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "?"
-
-    def _token_ok(self, got) -> bool:
-        return isinstance(got, str) and hmac.compare_digest(got.encode(), self.token.encode())
+        self.ip = websocket.client.host if websocket.client else "?"
+        self.peer = f"{self.ip}:{websocket.client.port}" if websocket.client else "?"
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._send_loop())
@@ -191,7 +190,7 @@ class MediaCall:
         elif kind == "stop":
             return "stop: the caller hung up"
         elif kind == "auth":
-            self.authed = self.authed or bool(self.token and self._token_ok(msg.get("token")))
+            self.client = self.client or self.access.check(self.ip, msg.get("token"), "media auth")
         elif kind not in ("connected", "dtmf"):
             self._bad("event", f"unknown event {str(kind)[:40]!r}, dropped")
         return None
@@ -202,8 +201,8 @@ class MediaCall:
             return None
         start = msg.get("start") if isinstance(msg.get("start"), dict) else {}
         params = start.get("customParameters") if isinstance(start.get("customParameters"), dict) else {}
-        if self.token and not (self.authed or self._token_ok(params.get("token"))):
-            log.info("media %s: refused (no or wrong token)", self.peer)
+        self.client = self.client or self.access.check(self.ip, params.get("token"), "media auth")
+        if self.client is None:
             await self.ws.close(1008, "unauthorized")
             return "refused: no or wrong token"
         fmt = start.get("mediaFormat") or {}
@@ -226,6 +225,7 @@ class MediaCall:
             caller=str(params.get("caller") or params.get("From") or ""), callee=str(params.get("To") or ""),
             external_id=self.call_sid, store=store, played_by="marks", meta=meta)
         log.info("media %s: call %s started (callSid %s)", self.peer, self.call.id[:8], self.call_sid or "-")
+        self.access.audit(self.client, "call", f"media {self.call.id}")
         return None
 
     def _bad(self, kind: str, message: str) -> None:

@@ -41,14 +41,13 @@ async function start() {
   ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
   ws.binaryType = "arraybuffer";
   ws.onopen = () => {
-    const token = $("token").value;
-    if (token) ws.send(JSON.stringify({ type: "auth", token }));
+    // the login form's session cookie goes with the upgrade: no key in the page or the URL
     ws.send(JSON.stringify({ type: "hello", sample_rate: ctx.sampleRate, greet: $("greet").checked }));
     status("connecting");
   };
   ws.onmessage = (m) => (typeof m.data === "string" ? onEvent(JSON.parse(m.data)) : play(m.data));
   ws.onclose = (e) => {
-    status(e.code === 1008 ? "refused: wrong or missing token"
+    status(e.code === 1008 ? "refused: log in again"
            : "ended" + (e.reason ? ": " + e.reason : "") + " (" + e.code + ")");
     stopAudio();
   };
