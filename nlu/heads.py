@@ -102,9 +102,8 @@ class OnnxNLU(Heads):
         self.tokenizer = Tokenizer.from_file(str(d / "tokenizer" / "tokenizer.json"))
         self.tokenizer.enable_truncation(config.get("max_tokens", 64))
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
-        opts = onnxruntime.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.log_severity_level = 3
+        from voicebot.device import onnx_options
+        opts = onnx_options(threads)
         self.session = onnxruntime.InferenceSession(str(d / "model.onnx"), opts, providers=["CPUExecutionProvider"])
 
     def scores(self, texts: list[str]):

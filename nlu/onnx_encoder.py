@@ -30,9 +30,8 @@ class OnnxSentenceEncoder:
         tokenizer = Tokenizer.from_file(str(self.source / "tokenizer.json"))
         tokenizer.enable_truncation(128)
         tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
-        opts = onnxruntime.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.log_severity_level = 3
+        from voicebot.device import onnx_options
+        opts = onnx_options(self.threads)
         return tokenizer, onnxruntime.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
 
     def _export(self) -> None:

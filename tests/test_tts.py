@@ -97,3 +97,26 @@ def test_cut_reply_is_still_understood(piper, tiny):
     heard = normalize(raw)
     for word in ("wireless headphones", "on its way", "thursday"):
         assert word in heard, heard
+
+
+def test_lines_said_before_come_from_the_cache(piper):
+    from tts.cache import CachedSynthesizer
+    line = "Thanks for calling Brightline Home. How can I help you today?"
+    cache = CachedSynthesizer(piper, max_s=30)
+    made = list(cache.synthesize(line))
+    again = list(cache.synthesize(line))
+    assert len(made) == 2 and all(np.array_equal(a, b) for a, b in zip(made, again))
+    assert (cache.hits, cache.misses) == (1, 1) and cache.sample_rate == piper.sample_rate
+    again[0][:] = 0  # what a consumer does with its copy stays its own
+    assert np.array_equal(list(cache.synthesize(line))[0], made[0])
+    # a reply dropped half made (a barge-in) is not kept: its next use synthesizes it whole
+    gen = cache.synthesize("Your order has shipped. It arrives on Friday.")
+    next(gen)
+    gen.close()
+    assert len(list(cache.synthesize("Your order has shipped. It arrives on Friday."))) == 2 and cache.misses == 3
+    # full: the least recently used line goes first
+    size = {t: sum(len(c) for c in piper.synthesize(t)) for t in ["Hello.", "Goodbye.", "One moment."]}
+    small = CachedSynthesizer(piper, (size["Hello."] + size["One moment."] + size["Goodbye."] // 2) / piper.sample_rate)
+    for text in ["Hello.", "Goodbye.", "Hello.", "One moment."]:
+        list(small.synthesize(text))
+    assert list(small._audio) == ["Hello.", "One moment."]

@@ -31,6 +31,11 @@ class PiperTTS:
         use_cuda = _onnx_cuda() if device == "auto" else device == "cuda"
         self.device = "cuda" if use_cuda else "cpu"
         self.voice = PiperVoice.load(model, config, use_cuda=use_cuda)
+        if not use_cuda:  # Piper's own session spins its idle threads: ours sleep (voicebot.device.onnx_options)
+            import onnxruntime
+            from voicebot.device import onnx_options
+            self.voice.session = onnxruntime.InferenceSession(model, sess_options=onnx_options(),
+                                                              providers=["CPUExecutionProvider"])
         self.sample_rate = self.voice.config.sample_rate
         self.config = SynthesisConfig(length_scale=length_scale)
 

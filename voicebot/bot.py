@@ -43,7 +43,11 @@ class Bot:
         options = {"voice": c.voice, "device": self.config.device}
         if c.length_scale is not None:
             options["length_scale"] = c.length_scale
-        return load_synthesizer(c.engine, **options)
+        engine = load_synthesizer(c.engine, **options)
+        if not c.cache_s:
+            return engine
+        from tts.cache import CachedSynthesizer
+        return CachedSynthesizer(engine, c.cache_s)
 
     def warm_up(self) -> None:
         """Load the engines side by side (their loads are mostly native code that lets the

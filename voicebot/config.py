@@ -65,6 +65,9 @@ class TTSConfig:
     # a first sentence longer than this is spoken in two pieces, cut at its first comma, so
     # the caller hears the reply start sooner (measured: 692 -> 106 ms); 0 turns it off
     first_piece_chars: int = 40
+    # seconds of spoken lines kept to be played again (the greeting, the goodbye, fixed
+    # replies: tts/cache.py), shared by every call; 0: synthesize every time
+    cache_s: float = 300.0
 
 
 @dataclass
@@ -210,6 +213,7 @@ LIMITS = {
     "tts.sample_rate": (4000, 96000),
     "tts.length_scale": (0.1, 10.0),
     "tts.first_piece_chars": (0, 10000),
+    "tts.cache_s": (0.0, 36000.0),
     "live.vad_engine": {"", "webrtc", "silero"},
     "live.barge_in": {"on", "off", "cautious"},
     "live.confident": (0.0, 1.0),

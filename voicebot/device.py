@@ -23,3 +23,18 @@ def compute_type(device: str, requested: str = "auto") -> str:
     if requested != "auto":
         return requested
     return "float16" if device == "cuda" else "int8"
+
+
+def onnx_options(threads: int = 0):
+    """onnxruntime session options for models that share the CPU with others (Whisper, other
+    calls): the pool's threads sleep when idle instead of spinning, so a session waiting for its
+    next request does not hold a core away from the rest (ORT spins by default)."""
+    import onnxruntime
+    opts = onnxruntime.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return opts
