@@ -20,11 +20,11 @@ import socket
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 
 from voicebot.audio import resample
+from voicebot.files import atomic_write_text, save_png
 from voicebot.phone import FRAME, encode
 from voicebot.testcalls import speak, telephone_band, trim
 
@@ -236,8 +236,7 @@ def main(args) -> int:
                   str(result["late_frames"]), str(result["dropped_frames"]), "", f"{result['failed_calls']} failed")
     console.print(table)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
     if args.plot:
         import matplotlib
         matplotlib.use("Agg")
@@ -251,5 +250,5 @@ def main(args) -> int:
         ax.set_title(f"{args.calls} concurrent calls: p50 {result['reply_latency_ms']['p50']} ms, "
                      f"p95 {result['reply_latency_ms']['p95']} ms")
         fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
+        save_png(fig, args.plot, dpi=120)
     return 0 if result["failed_calls"] == 0 else 1
