@@ -67,27 +67,61 @@ class FasterWhisper:
         if len(audio) == 0:
             return Recognition("", 1.0, -10.0)
         if self.short_context:
-            tries = [(m, context) for m in dict.fromkeys((self.margin_s, self.retry_margin_s))]
-            if context is not None:
-                tries.insert(1, (self.margin_s, None))  # a context that misleads: try without
-            tries = [(m, c) for m, c in tries
-                     if len(audio) / RATE + m + (len(c.audio) / RATE if c else 0) < WINDOW_S]
-            for i, (margin, ctx) in enumerate(tries):
+            for i, (margin, ctx) in enumerate(self._tries(audio, context)):
                 self.retries += i > 0
                 r = self._short(audio, margin, ctx)
                 if r is not None:
                     return r
-            self.fallbacks += bool(tries)
+            self.fallbacks += bool(self._tries(audio, context))
+        return self._full(audio)
+
+    def _tries(self, audio: np.ndarray, context: Context | None) -> list[tuple[float, Context | None]]:
+        """The short-context decodes to try in turn before the 30 s window."""
+        tries = [(m, context) for m in dict.fromkeys((self.margin_s, self.retry_margin_s))]
+        if context is not None:
+            tries.insert(1, (self.margin_s, None))  # a context that misleads: try without
+        return [(m, c) for m, c in tries if len(audio) / RATE + m + (len(c.audio) / RATE if c else 0) < WINDOW_S]
+
+    def transcribe_many(self, items: list[tuple[np.ndarray, Context | None]]) -> list[Recognition]:
+        """Several utterances (of several calls) at once: their first short-context decodes run as
+        one batch (padded with silence to the longest, which is only a longer margin); an
+        utterance that needs another try goes on alone, as in `transcribe`."""
+        items = [(np.asarray(a, np.float32), c) for a, c in items]
+        out: list[Recognition | None] = [None] * len(items)
+        firsts = {i: t[0] for i, (a, c) in enumerate(items)
+                  if len(a) and self.short_context and (t := self._tries(a, c))}
+        for with_context in (False, True):  # the first timestamp's limit differs: one batch each
+            group = [i for i, (m, c) in firsts.items() if (c is not None) == with_context]
+            if group:
+                jobs = [self._prepare(items[i][0], *firsts[i]) for i in group]
+                for i, r in zip(group, self._decode(jobs)):
+                    out[i] = r
+        for i, (audio, context) in enumerate(items):
+            if out[i] is None:
+                if i in firsts:  # the batched first try failed: the rest of transcribe's tries
+                    out[i] = self._after_first(audio, context)
+                else:
+                    out[i] = self.transcribe(audio, context)
+        return out
+
+    def _after_first(self, audio: np.ndarray, context: Context | None) -> Recognition:
+        tries = self._tries(audio, context)
+        for margin, ctx in tries[1:]:
+            self.retries += 1
+            r = self._short(audio, margin, ctx)
+            if r is not None:
+                return r
+        self.fallbacks += 1
         return self._full(audio)
 
     def _short(self, audio: np.ndarray, margin_s: float, context: Context | None = None) -> Recognition | None:
+        return self._decode([self._prepare(audio, margin_s, context)])[0]
+
+    def _prepare(self, audio: np.ndarray, margin_s: float, context: Context | None) -> dict:
         duration = len(audio) / RATE
         lead = len(context.audio) / RATE if context else 0.0
         padded = np.concatenate([context.audio if context else np.zeros(0, np.float32), audio,
                                  np.zeros(int(margin_s * RATE), np.float32)])
-        feats = self.model.feature_extractor(padded)
-        n = (feats.shape[-1] - 1) // 2 * 2  # the encoder's conv halves the frames: keep it even
-        encoded = self.model.encode(np.ascontiguousarray(feats[:, :n]))
         # Timestamps on: the segment's closing timestamp tells where the model thinks the
         # speech ends, and text it starts after the audio's end is a loop, not speech.
         prompt = self.model.get_prompt(self.tokenizer, self.prompt_tokens, without_timestamps=False)
@@ -98,13 +132,31 @@ class FasterWhisper:
         # the cap on new tokens; a prefix counts against max_length, with room to spare (with
         # room for it once, short turns still stopped before their closing timestamp)
         cap = min(int(8 + duration * self.max_tokens_per_s), self.model.max_length - len(prompt) - 2 * len(prefix))
-        res = self.model.model.generate(
-            encoded, [prompt + prefix], beam_size=self.beam_size, max_length=len(prompt) + 2 * len(prefix) + cap,
-            return_scores=True, return_no_speech_prob=True, suppress_blank=True,
-            suppress_tokens=self.suppress, max_initial_timestamp_index=1500 if context else 50)[0]
+        return {"padded": padded, "prompt": prompt, "prefix": prefix, "lead": lead, "duration": duration,
+                "max_length": len(prompt) + 2 * len(prefix) + cap, "context": context is not None}
+
+    def _decode(self, jobs: list[dict]) -> list[Recognition | None]:
+        """Encode and decode jobs of `_prepare` together (one: as it is; more: padded to the longest)."""
+        longest = max(len(j["padded"]) for j in jobs)
+        feats = []
+        for j in jobs:
+            f = self.model.feature_extractor(np.pad(j["padded"], (0, longest - len(j["padded"]))))
+            feats.append(f[:, :(f.shape[-1] - 1) // 2 * 2])  # the encoder's conv halves the frames: keep it even
+        encoded = self.model.encode(np.ascontiguousarray(np.stack(feats)) if len(feats) > 1
+                                    else np.ascontiguousarray(feats[0]))
+        results = self.model.model.generate(
+            encoded, [j["prompt"] + j["prefix"] for j in jobs], beam_size=self.beam_size,
+            max_length=max(j["max_length"] for j in jobs), return_scores=True, return_no_speech_prob=True,
+            suppress_blank=True, suppress_tokens=self.suppress,
+            max_initial_timestamp_index=1500 if jobs[0]["context"] else 50)
+        return [self._finish(j, res) for j, res in zip(jobs, results)]
+
+    def _finish(self, job: dict, res) -> Recognition | None:
+        prefix, lead, duration = job["prefix"], job["lead"], job["duration"]
         ids = res.sequences_ids[0]
         if prefix and ids[:len(prefix)] == prefix:
             ids = ids[len(prefix):]
+        ids = ids[:job["max_length"] - len(job["prompt"]) - len(prefix)]  # a batch decodes to its longest cap
         avg_logprob = res.scores[0] * len(ids) / (len(ids) + 1)  # the score is per token
         segments = [(a - lead, b - lead, t) for a, b, t in self._segments(ids, lead + duration) if a >= lead - 0.3]
         text = " ".join(t for _, _, t in segments).strip()

@@ -109,3 +109,35 @@ def test_asr_stage_carries_context_within_a_call_only(tiny):
     assert len(got) == 2 and "44120" in normalize(got[0]) and "arrive" in words(got[1]), got
     again = [t.text for t in ASRStage(tiny)(iter(evs[1:]))]
     assert len(again) == 1 and "arrive" in words(again[0])
+
+
+def test_utterances_of_calls_at_once_are_heard_right_when_batched(tiny):
+    """Four callers in other voices (one on a telephone line, one with its previous turn as
+    context) at once: each gets its own words, batched or not."""
+    import threading
+    from asr.base import Context
+    from asr.batching import BatchingRecognizer
+    from voicebot.audio import resample
+    from voicebot.testcalls import speak, telephone_band, trim
+    lines = [("I want to check on my order.", "flite:slt"), ("Do you accept credit cards?", "espeak:en-us"),
+             ("What time do you open on Sunday?", "espeak:en-gb"), ("Please cancel my subscription.", "flite:rms")]
+    audio = [trim(speak(t, v)) for t, v in lines]
+    audio[2] = resample(telephone_band(audio[2]), 16000, 16000)
+    before = trim(speak("Hello there.", "flite:rms"))
+    items = [(a, None) for a in audio[:3]] + [(audio[3], Context(before, "Hello there."))]
+    want = [normalize(t) for t, _ in lines]
+    alone = [normalize(tiny.transcribe(a, c).text) for a, c in items]
+    assert sum(wer(w, g) for w, g in zip(want, alone)) / 4 < 0.15, alone
+    batched = [normalize(r.text) for r in tiny.transcribe_many(items)]
+    assert sum(wer(w, g) for w, g in zip(want, batched)) / 4 < 0.15, batched
+    queue = BatchingRecognizer(tiny)
+    got = [None] * 4
+
+    def call(i):
+        got[i] = normalize(queue.transcribe(*items[i]).text)
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(wer(w, g) for w, g in zip(want, got)) / 4 < 0.15, got

@@ -43,6 +43,9 @@ class ASRConfig:
     # the caller's previous turn (up to this long) goes before the next one in Whisper's window,
     # its text as the decoder's prefix: same voice, same line, heard better; 0 turns it off
     context_s: float = 10.0
+    # utterances of calls at once that wait for Whisper together are decoded as one batch
+    # (asr/batching.py); 1: one at a time
+    max_batch: int = 8
 
 
 @dataclass
@@ -209,6 +212,7 @@ LIMITS = {
     "asr.max_tokens_per_s": (1.0, 100.0),
     "asr.no_speech_threshold": (0.0, 1.0),
     "asr.context_s": (0.0, 20.0),
+    "asr.max_batch": (1, 64),
     "tts.engine": {"piper", "coqui"},
     "tts.sample_rate": (4000, 96000),
     "tts.length_scale": (0.1, 10.0),
