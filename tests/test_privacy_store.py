@@ -1,0 +1,202 @@
+"""Stored call data under privacy: a phone call whose caller reads a card number aloud (flite
+voices on a telephone line, in real time), its record sealed in a real SQLite file and read back
+by `voicebot calls`, its recording silenced where the card number and an email were said and
+stored encrypted, then heard back with the project's Whisper; and an archive call analysed with
+the results redacted and encrypted."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import ROOT
+from tests.test_phone import FarEnd, bot, line_audio, no_threads_left, phone_settings, replies, talk  # noqa: F401
+from voicebot.audio import resample
+from voicebot.config import PrivacyConfig
+from voicebot.crypto import CryptoError, Vault, new_key, open_vault, parse_key, read_bytes
+from voicebot.phone import PhoneCall
+from voicebot.records import CallStore
+
+CARD = "My card number is four five three nine, one four eight eight, zero three four three, six four six seven."
+CARD_DIGITS = ("4539", "1488", "0343", "6467")
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "voicebot", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def keyed(tmp_path, name="call-data.key"):
+    key = tmp_path / name
+    key.write_text(new_key() + "\n")
+    return key
+
+
+def config_file(tmp_path, name, key, **more):
+    privacy = {"encrypt": True, "key_file": str(key), "audit_log": str(tmp_path / "audit.log"), **more}
+    path = tmp_path / name
+    path.write_text(json.dumps({"nlu": {"model": "baseline"}, "privacy": privacy}) + "\n")  # JSON is YAML
+    return path
+
+
+def heard(bot, channel):  # noqa: F811
+    audio = resample(channel.astype(np.float32), 8000, 16000)
+    return bot.recognizer.transcribe(np.concatenate([audio, np.zeros(16000, np.float32)])).text.lower()
+
+
+def squeezed(text):
+    return text.replace(" ", "").replace(",", "").replace("-", "")
+
+
+@pytest.mark.slow
+def test_a_card_number_read_on_the_phone_is_kept_from_the_record_and_the_recording(bot, tmp_path):  # noqa: F811
+    key = keyed(tmp_path)
+    bot.config.privacy = PrivacyConfig(encrypt=True, key_file=str(key), audit_log=str(tmp_path / "audit.log"))
+    phone_settings(bot, record_audio=True, audio_dir=str(tmp_path / "audio"), silence_timeout_s=30)
+    db = tmp_path / "calls.db"
+    store = CallStore(f"sqlite:///{db}", spool=tmp_path / "spool")  # as a transport makes it: no key of its own
+    far, events = FarEnd(), []
+    try:
+        call = PhoneCall(bot, far, "pcmu", transport="test", caller="+15550100", store=store, greet=False,
+                         on_event=events.append)
+        far.call = call
+        n = lambda: len([r for r in replies(events) if r.text])  # noqa: E731
+
+        def answered(k):
+            return lambda: n() >= k and call.session.now_playing() is None and not far.unplayed()
+        talk(call, far, line_audio(CARD, "flite:slt", "pcmu"), answered(1))
+        talk(call, far, line_audio("What's your email address?", "flite:rms", "pcmu"), answered(2))
+        talk(call, far, line_audio("That's all, goodbye.", "flite:slt", "pcmu"), lambda: call.wait(0))
+        assert call.wait(10), "the bot did not hang up after its goodbye"
+        call.close("test over")
+        assert call.audio_saved.wait(180), "the recording was not stored"
+    finally:
+        bot.config.privacy = PrivacyConfig()
+    assert no_threads_left()
+    said = [r.text for r in replies(events)]
+    assert "help at brightline home dot com" in said[1].lower()  # the bot read an email out
+
+    # the record: sealed in the database file, whole with the key
+    raw = db.read_bytes().replace(str(tmp_path).encode(), b"")  # the recording's path names this test
+    for secret in [b"15550100", b"[CARD]", b"card", b"brightline"] + [d.encode() for d in CARD_DIGITS]:
+        assert secret not in raw, secret
+    with sqlite3.connect(db) as c:  # what reports need stays plain SQL
+        assert [i for (i,) in c.execute("select intent from turns order by idx")][-1] == "goodbye"
+        assert c.execute("select count(*) from turns where text like 'enc:%'").fetchone() == (3,)
+        assert c.execute("select end_reason from calls").fetchone() == ("the dialogue ended the call",)
+    with pytest.raises(CryptoError, match="encrypted; give the key"):
+        store.get_call(call.id)
+    with pytest.raises(CryptoError, match="not among the keys given"):
+        CallStore(f"sqlite:///{db}", vault=Vault([parse_key(new_key(), "other")])).get_call(call.id)
+    rec = CallStore(f"sqlite:///{db}", vault=open_vault(PrivacyConfig(encrypt=True, key_file=str(key)))).get_call(call.id)
+    assert rec["caller"] == "+15550100" and len(rec["turns"]) == 3
+    card_turn, heard_live = rec["turns"][0], call.session.turns[0]["text"]  # the session keeps the words
+    # the tag's kind follows what Whisper heard (17 digits: [CARD]; "453-914-8803..." reads as [PHONE]):
+    # what counts is that no digit of it is left
+    assert re.search(r"card number is \[(CARD|PHONE|ACCOUNT)\]", card_turn["text"], re.I), (card_turn["text"], heard_live)
+    assert not re.search(r"\d|four|five|nine", card_turn["text"], re.I), (card_turn["text"], heard_live)
+    assert "[EMAIL]" in rec["turns"][1]["reply"] and "brightline home dot com" not in rec["turns"][1]["reply"].lower()
+    assert rec["turns"][2]["intent"] == "goodbye"
+
+    # voicebot calls: decrypted with the config's key, the read audited; no key or another key: one line
+    cfg = config_file(tmp_path, "enc.yml", key)
+    r = cli("calls", "show", call.id[:10], "--db", f"sqlite:///{db}", "--config", cfg, "--operator", "alice")
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert shown["caller"] == "+15550100" and [t["text"] for t in shown["turns"]] == [t["text"] for t in rec["turns"]]
+    r = cli("calls", "list", "--db", f"sqlite:///{db}", "--config", cfg, "--json", env={"VOICEBOT_OPERATOR": "bob"})
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["caller"] == "+15550100", r.stderr
+    audit = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
+    assert [(a["who"], a["action"]) for a in audit] == [("alice", "calls show"), ("bob", "calls list")]
+    assert audit[0]["call"] == call.id and audit[1]["calls"] == [call.id]
+    for bad, why in [(config_file(tmp_path, "gone.yml", tmp_path / "gone.key"), "gone.key: no such key file"),
+                     (config_file(tmp_path, "other.yml", keyed(tmp_path, "other.key")), "not among the keys given")]:
+        r = cli("calls", "show", call.id, "--db", f"sqlite:///{db}", "--config", bad)
+        assert r.returncode == 2 and not r.stdout and why in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert len((tmp_path / "audit.log").read_text().splitlines()) == 2  # a failed read is no read
+
+    # the recording: encrypted on disk; decrypted, the card number and the email are silence
+    path = rec["audio_path"]
+    assert path.endswith(".wav.enc") and os.path.exists(path), path
+    assert not [p for p in (tmp_path / "audio").iterdir() if not p.name.endswith(".enc")]
+    assert b"RIFF" not in open(path, "rb").read()
+    audio, rate = sf.read(io.BytesIO(read_bytes(path, rec_vault(key))), dtype="float32")
+    assert rate == 8000 and audio.shape[1] == 2
+    caller, bot_side = heard(bot, audio[:, 0]), heard(bot, audio[:, 1])
+    assert not any(d in squeezed(caller) for d in CARD_DIGITS) and "four five" not in caller, caller
+    assert "email" in caller and "goodbye" in caller, caller  # the rest of what the caller said is there
+    assert "dot com" not in bot_side and ".com" not in bot_side and "help at" not in bot_side, bot_side
+    assert "chat" in bot_side and "goodbye" in bot_side, bot_side
+
+
+def rec_vault(key):
+    return open_vault(PrivacyConfig(encrypt=True, key_file=str(key)))
+
+
+@pytest.mark.slow
+def test_archive_results_are_redacted_and_encrypted_and_resume(tmp_path):
+    from voicebot.testarchive import ArchiveCall, write
+    call = ArchiveCall("card_payment", [
+        ("agent", "Brightline Home, how can I help?"),
+        ("customer", "I want to pay with my card. The order number is four five six seven."),
+        ("agent", "Sure, what is the card number?"),
+        ("customer", CARD),
+        ("agent", "Thank you. And your email address?"),
+        ("customer", "My email is ann dot lee at gmail dot com."),
+        ("agent", "Thank you, goodbye.")], "billing_problem", "consultation")
+    write(call, tmp_path / "archive")
+    key = keyed(tmp_path)
+    out, db = tmp_path / "out", tmp_path / "calls.db"
+    args = ["analyze", tmp_path / "archive", "--out", out, "--channels", "agent=0,customer=1", "--workers", "1",
+            "--no-report", "-q", "--db", f"sqlite:///{db}"]
+    r = cli(*args, "--config", config_file(tmp_path, "gone.yml", tmp_path / "gone.key"))
+    assert r.returncode == 2 and "gone.key: no such key file" in r.stderr and not out.exists(), r.stderr
+    cfg = config_file(tmp_path, "enc.yml", key)
+    r = cli(*args, "--config", cfg)
+    assert r.returncode == 0, r.stderr
+    assert "no Parquet" in r.stderr
+    assert sorted(p.name for p in (out / "calls").iterdir()) == ["card_payment.json.enc"]
+    assert sorted(p.name for p in out.iterdir()) == ["calls", "calls.csv.enc", "utterances.csv.enc"]
+    for f in [*out.rglob("*.enc"), db]:
+        raw = f.read_bytes()
+        for secret in [b"gmail", b"[CARD]", b"4539", b"6467", b"customer"]:
+            assert secret not in raw or f == db and secret == b"customer", (f, secret)
+    with sqlite3.connect(db) as c:  # the analytics stay plain SQL
+        assert c.execute("select category, main_reason from archive_calls").fetchone()[0] in ("consultation", "complaint")
+        sealed = dict(c.execute("select text like 'enc:%', count(*) from archive_utterances group by 1").fetchall())
+        assert sealed.get(1, 0) >= 6 and 0 not in sealed, sealed  # every utterance, both speakers
+        asked = c.execute("select count(*) from archive_utterances where intent is not null").fetchone()[0]
+        assert c.execute("select count(*) from turns t join calls c on c.id = t.call_id where c.transport = 'archive'"
+                         " and t.text like 'enc:%' and t.intent is not null").fetchone() == (asked,)
+
+    r = cli("export", out, "--out", tmp_path / "plain", "--config", cfg)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "plain" / "calls" / "card_payment.json").read_text())
+    said = " ".join(u["text"] for u in doc["utterances"] if u["speaker"] == "customer")
+    assert "[CARD]" in said and "[EMAIL]" in said, said
+    everything = json.dumps(doc).lower()
+    assert not any(d in squeezed(everything) for d in CARD_DIGITS) and "gmail" not in everything, everything
+    assert doc["order_numbers"] == ["4567"]  # what the analytics need stays
+    assert "[CARD]" in (tmp_path / "plain" / "utterances.csv").read_text()
+
+    before = (out / "calls" / "card_payment.json.enc").stat().st_mtime_ns
+    r = cli(*args, "--config", cfg)  # resumed from the encrypted result: nothing analysed again
+    assert r.returncode == 0 and "1 call(s) already done" in r.stderr, r.stderr
+    assert (out / "calls" / "card_payment.json.enc").stat().st_mtime_ns == before
+
+
+def test_an_email_half_written_is_redacted_a_shop_is_not():
+    """Whisper writes a spoken address as "help at brightlinehome.com" (the bot's own, read out
+    on the phone); a shop's website after "at" is no mailbox."""
+    from nlu.redact import redact
+    assert redact("You can write to help at brightlinehome.com or chat with us.") == "You can write to [EMAIL] or chat with us."
+    assert redact("I bought it at amazon.com last week.") == "I bought it at amazon.com last week."
