@@ -25,7 +25,7 @@ from voicebot.crypto import CryptoError, Vault, new_key, open_vault, parse_key, 
 from voicebot.phone import PhoneCall
 from voicebot.records import CallStore
 
-CARD = "My card number is four five three nine, one four eight eight, zero three four three, six four six seven."
+CARD = "My card number is four five three nine one four eight eight zero three four three six four six seven."
 CARD_DIGITS = ("4539", "1488", "0343", "6467")
 
 
@@ -82,36 +82,45 @@ def test_a_card_number_read_on_the_phone_is_kept_from_the_record_and_the_recordi
         bot.config.privacy = PrivacyConfig()
     assert no_threads_left()
     said = [r.text for r in replies(events)]
-    assert "help at brightline home dot com" in said[1].lower()  # the bot read an email out
+    heard_live = [t["text"] for t in call.session.turns]  # the session keeps the words: the dialogue needs them
+    # the caller's pauses may split the number over two turns; the bot's ASR heard it either way
+    assert len(re.findall(r"\d", " ".join(heard_live))) >= 8, heard_live
+    assert any("help at brightline home dot com" in r.lower() for r in said), said  # the bot read an email out
+    assert call.session.turns[-1]["intent"] == "goodbye", heard_live
 
     # the record: sealed in the database file, whole with the key
+    n_turns = len(call.session.turns)
     raw = db.read_bytes().replace(str(tmp_path).encode(), b"")  # the recording's path names this test
     for secret in [b"15550100", b"[CARD]", b"card", b"brightline"] + [d.encode() for d in CARD_DIGITS]:
         assert secret not in raw, secret
     with sqlite3.connect(db) as c:  # what reports need stays plain SQL
         assert [i for (i,) in c.execute("select intent from turns order by idx")][-1] == "goodbye"
-        assert c.execute("select count(*) from turns where text like 'enc:%'").fetchone() == (3,)
+        assert c.execute("select count(*) from turns where text like 'enc:%'").fetchone() == (n_turns,)
         assert c.execute("select end_reason from calls").fetchone() == ("the dialogue ended the call",)
     with pytest.raises(CryptoError, match="encrypted; give the key"):
         store.get_call(call.id)
     with pytest.raises(CryptoError, match="not among the keys given"):
         CallStore(f"sqlite:///{db}", vault=Vault([parse_key(new_key(), "other")])).get_call(call.id)
     rec = CallStore(f"sqlite:///{db}", vault=open_vault(PrivacyConfig(encrypt=True, key_file=str(key)))).get_call(call.id)
-    assert rec["caller"] == "+15550100" and len(rec["turns"]) == 3
-    card_turn, heard_live = rec["turns"][0], call.session.turns[0]["text"]  # the session keeps the words
-    # the tag's kind follows what Whisper heard (17 digits: [CARD]; "453-914-8803..." reads as [PHONE]):
-    # what counts is that no digit of it is left
-    assert re.search(r"card number is \[(CARD|PHONE|ACCOUNT)\]", card_turn["text"], re.I), (card_turn["text"], heard_live)
-    assert not re.search(r"\d|four|five|nine", card_turn["text"], re.I), (card_turn["text"], heard_live)
-    assert "[EMAIL]" in rec["turns"][1]["reply"] and "brightline home dot com" not in rec["turns"][1]["reply"].lower()
-    assert rec["turns"][2]["intent"] == "goodbye"
+    assert rec["caller"] == "+15550100" and len(rec["turns"]) == n_turns
+    # identical after decryption: what the call's (redacted) transcript says
+    assert [(t["text"], t["reply"]) for t in rec["turns"]] == \
+        [(t["text"], t["reply"]) for t in call.session.transcript()["turns"]]
+    texts = " ".join(t["text"] for t in rec["turns"])
+    # the tag's kind follows what Whisper heard (16-17 digits: [CARD]; a part of it: [PHONE] or
+    # [ACCOUNT]); what counts is that no run of its digits is left
+    assert re.search(r"\[(CARD|PHONE|ACCOUNT)\]", texts), (texts, heard_live)
+    assert not re.search(r"\d[\s.,-]*\d[\s.,-]*\d", texts) and not any(d in squeezed(texts) for d in CARD_DIGITS), \
+        (texts, heard_live)
+    read_out = [t["reply"] for t in rec["turns"] if "[EMAIL]" in t["reply"]]
+    assert read_out and not any("dot com" in r.lower() for r in read_out), [t["reply"] for t in rec["turns"]]
 
     # voicebot calls: decrypted with the config's key, the read audited; no key or another key: one line
     cfg = config_file(tmp_path, "enc.yml", key)
     r = cli("calls", "show", call.id[:10], "--db", f"sqlite:///{db}", "--config", cfg, "--operator", "alice")
     assert r.returncode == 0, r.stderr
     shown = json.loads(r.stdout)
-    assert shown["caller"] == "+15550100" and [t["text"] for t in shown["turns"]] == [t["text"] for t in rec["turns"]]
+    assert shown["caller"] == "+15550100" and shown["turns"] == json.loads(json.dumps(rec["turns"]))  # identical
     r = cli("calls", "list", "--db", f"sqlite:///{db}", "--config", cfg, "--json", env={"VOICEBOT_OPERATOR": "bob"})
     assert r.returncode == 0 and json.loads(r.stdout)[0]["caller"] == "+15550100", r.stderr
     audit = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
@@ -187,6 +196,13 @@ def test_archive_results_are_redacted_and_encrypted_and_resume(tmp_path):
     assert not any(d in squeezed(everything) for d in CARD_DIGITS) and "gmail" not in everything, everything
     assert doc["order_numbers"] == ["4567"]  # what the analytics need stays
     assert "[CARD]" in (tmp_path / "plain" / "utterances.csv").read_text()
+
+    r = cli("archive-report", out, "--config", config_file(tmp_path, "gone.yml", tmp_path / "gone.key"))
+    assert r.returncode == 2 and "card_payment.json.enc: encrypted; give the key" in r.stderr, r.stderr
+    r = cli("archive-report", out, "--config", cfg)  # from the encrypted results: the report holds tags only
+    assert r.returncode == 0, r.stderr
+    page = (out / "report.html").read_text().lower()
+    assert "card_payment" in page and "gmail" not in page and "4539" not in page
 
     before = (out / "calls" / "card_payment.json.enc").stat().st_mtime_ns
     r = cli(*args, "--config", cfg)  # resumed from the encrypted result: nothing analysed again
