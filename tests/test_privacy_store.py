@@ -216,3 +216,46 @@ def test_an_email_half_written_is_redacted_a_shop_is_not():
     from nlu.redact import redact
     assert redact("You can write to help at brightlinehome.com or chat with us.") == "You can write to [EMAIL] or chat with us."
     assert redact("I bought it at amazon.com last week.") == "I bought it at amazon.com last week."
+
+
+def test_records_and_archive_rows_rotate_to_a_new_key(tmp_path):
+    from voicebot.archive_db import ArchiveDB
+    from voicebot.crypto import unseal
+    old, new = keyed(tmp_path, "old.key"), keyed(tmp_path, "new.key")
+    url = f"sqlite:///{tmp_path}/calls.db"
+    store = CallStore(url, spool=tmp_path / "spool", vault=rec_vault(old))
+    cid = store.start_call("sip", caller="sip:ann@example.com", meta={"user_agent": "baresip"})
+    store.end_call(cid, "caller hung up", [{"text": "My email is [EMAIL].", "intent": "update_account",
+                                            "entities": [{"type": "email", "value": "[EMAIL]"}], "reply": "Done.",
+                                            "reply_cut": {"heard_s": 0.4, "heard_text": "Do"}}])
+    utterances = [{"speaker": "agent", "start": 0.5, "end": 1.5, "text": "How can I help?"},
+                  {"speaker": "customer", "start": 2.0, "end": 4.0, "text": "My card is [CARD].", "intent": "payment_methods",
+                   "confidence": 0.9, "sentiment": "neutral", "entities": []}]
+    doc = {"call": "C-9", "file": "/archive/c9.wav", "sha256": "0" * 64, "date": "2026-11-20", "meta": {"agent": "ana"},
+           "duration_s": 5.0, "tracks": "stereo: agent and customer by channel", "main_reason": "payment_methods",
+           "category": "consultation", "products": [], "order_numbers": [], "companies": [], "sentiment_start": "neutral",
+           "sentiment_end": "neutral", "sentiment_mean": 0.0, "talk_s": {"agent": 1.0, "customer": 2.0}, "silence_s": 2.0,
+           "overlap_s": 0.0, "escalation_words": [], "summary": "My card is [CARD].", "processing_s": 1.0,
+           "utterances": utterances}
+    archive = ArchiveDB(url, rec_vault(old))
+    archive.save(doc)
+    archive.close()
+    before = store.get_call(cid)
+
+    # an old key that is not the one the data was sealed with: nothing changes
+    wrong = config_file(tmp_path, "wrong.yml", new, old_key_file=str(keyed(tmp_path, "third.key")))
+    r = cli("calls", "rotate-key", "--db", url, "--config", wrong)
+    assert r.returncode == 2 and "not among the keys given" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert CallStore(url, vault=rec_vault(old)).get_call(cid) == before
+
+    rot = config_file(tmp_path, "rot.yml", new, old_key_file=str(old))
+    r = cli("calls", "rotate-key", "--db", url, "--config", rot)
+    assert r.returncode == 0 and "7 row(s) re-encrypted" in r.stdout, r.stdout + r.stderr  # 2 calls, 2 turns, 1 + 2 archive rows
+    r = cli("calls", "rotate-key", "--db", url, "--config", rot)
+    assert r.returncode == 0 and "0 row(s) re-encrypted" in r.stdout  # done: a rerun finds nothing to do
+    assert CallStore(url, vault=rec_vault(new)).get_call(cid) == before  # the new key alone reads it, unchanged
+    with pytest.raises(CryptoError, match="not among the keys given"):
+        CallStore(url, vault=rec_vault(old)).get_call(cid)
+    with sqlite3.connect(tmp_path / "calls.db") as c:
+        (text,) = c.execute("select text from archive_utterances where speaker = 'customer'").fetchone()
+    assert unseal(text, rec_vault(new), "archive C-9 utterance 1/text") == "My card is [CARD]."

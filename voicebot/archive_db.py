@@ -20,10 +20,10 @@ import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert, select, update
 
 from voicebot import records
-from voicebot.crypto import seal
+from voicebot.crypto import reseal, seal
 
 CALL_SECRET = ("summary", "meta")  # archive_calls columns sealed with a vault
 UTTERANCE_SECRET = ("text", "entities")
@@ -102,6 +102,23 @@ def utterance_rows(doc: dict) -> list[dict]:
 
 def _sealed(row: dict, fields, vault, name: str) -> dict:
     return row if vault is None else {**row, **{f: seal(row[f], vault, f"{name}/{f}") for f in fields}}
+
+
+def rotate_keys(db, vault) -> int:
+    """As records.rotate_keys, for archive_calls and archive_utterances (when they exist)."""
+    from sqlalchemy import inspect
+    changed = 0
+    for table, fields, name in [(CALLS, CALL_SECRET, lambda r: f"archive {r['call']}"),
+                                (UTTERANCES, UTTERANCE_SECRET, lambda r: f"archive {r['call']} utterance {r['idx']}")]:
+        if not inspect(db).has_table(table.name):
+            continue
+        keys = [c for c in table.primary_key.columns]
+        for row in db.execute(select(table)).mappings().all():
+            new = {f: v for f in fields if (v := reseal(row[f], vault, f"{name(row)}/{f}")) is not None}
+            if new:
+                db.execute(update(table).where(*[c == row[c.name] for c in keys]).values(**new))
+                changed += 1
+    return changed
 
 
 class ArchiveDB:

@@ -2,12 +2,15 @@
 
     voicebot calls list [--limit 20] [--json]      # newest first, a table
     voicebot calls show ID [--operator NAME]       # one call and its turns, as JSON (ID: a unique prefix)
+    voicebot calls rotate-key                      # re-seal the records (and archive rows) with privacy.key_file
 The database is `phone.db_url` of the config (`--config`), or `--db URL`.
 
 Encrypted records (privacy.encrypt) are opened with the config's key ($VOICEBOT_KEY or
 privacy.key_file; old_key_file too); a missing or wrong key is one error line, exit 2. Every
 read of call data goes to the audit log (privacy.audit_log): who (--operator, else
-$VOICEBOT_OPERATOR, else the login name) and which calls.
+$VOICEBOT_OPERATOR, else the login name) and which calls. Key rotation: privacy.key_file is the
+new key, privacy.old_key_file the old one; values already sealed with the new key are left, so a
+rotation stopped half way goes on where it stopped (each run is one transaction).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import sys
 
 
 def add_arguments(p) -> None:
-    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("action", choices=["list", "show", "rotate-key"])
     p.add_argument("call_id", nargs="?", help="show: the call's id (a unique prefix is enough)")
     p.add_argument("--limit", type=int, default=20, help="list: this many, newest first (default 20)")
     p.add_argument("--db", help="a SQLAlchemy URL (default: the config's phone.db_url)")
@@ -42,6 +45,8 @@ def main(args) -> int:
     except CryptoError as e:
         print(f"voicebot calls: {e}", file=sys.stderr)
         return 2
+    if args.action == "rotate-key":
+        return rotate(cfg, url)
     store = CallStore(url, vault=vault)
     try:
         if args.action == "show":
@@ -75,3 +80,27 @@ def main(args) -> int:
         return 2
     finally:
         store.close()
+
+
+def rotate(cfg, url: str) -> int:
+    import dataclasses
+
+    from voicebot import archive_db, records
+    from voicebot.crypto import CryptoError, open_vault
+    if not cfg.privacy.old_key_file:
+        print("voicebot calls rotate-key: set privacy.old_key_file to the key being replaced", file=sys.stderr)
+        return 2
+    engine = records.open_engine(url)
+    try:
+        vault = open_vault(dataclasses.replace(cfg.privacy, encrypt=True))
+        records.metadata.create_all(engine)
+        with engine.begin() as db:
+            n = records.rotate_keys(db, vault) + archive_db.rotate_keys(db, vault)
+    except CryptoError as e:  # nothing changed: the transaction rolled back
+        print(f"voicebot calls rotate-key: {e}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(f"voicebot calls rotate-key: {n} row(s) re-encrypted; the old key can go once recordings "
+          "and result files are rotated too (voicebot rotate-key)")
+    return 0

@@ -153,3 +153,17 @@ def unseal(value, vault: Vault | None, name: str):
     except ValueError:
         raise CryptoError(f"{name}: damaged (not base64)") from None
     return json.loads(vault.decrypt(blob, name))
+
+
+def reseal(value, vault: Vault, name: str) -> str | None:
+    """A value sealed with one of the vault's older keys, sealed again with its current key;
+    None when there is nothing to do (plain, or sealed with the current key already)."""
+    if not is_sealed(value):
+        return None
+    try:
+        blob = base64.urlsafe_b64decode(value[len(SEALED):].encode())
+    except ValueError:
+        raise CryptoError(f"{name}: damaged (not base64)") from None
+    if not vault.needs_rotation(blob):
+        return None
+    return seal(unseal(value, vault, name), vault, name)

@@ -37,7 +37,7 @@ from sqlalchemy import (JSON, Column, DateTime, Float, ForeignKey, Integer, Meta
                         create_engine, delete, insert, select, update)
 from sqlalchemy.engine import make_url
 
-from voicebot.crypto import seal, unseal
+from voicebot.crypto import reseal, seal, unseal
 from voicebot.files import atomic_write_text
 
 log = logging.getLogger("voicebot.records")
@@ -163,6 +163,31 @@ def open_turn_row(row: dict, vault) -> dict:
     if isinstance(cut, dict) and "heard_text" in cut:
         out["reply_cut"] = {**cut, "heard_text": unseal(cut["heard_text"], vault, f"{_turn_name(row)}/heard_text")}
     return out
+
+
+def _resealed(row, fields, vault, name: str) -> dict:
+    return {f: v for f in fields if (v := reseal(row[f], vault, f"{name}/{f}")) is not None}
+
+
+def rotate_keys(db, vault) -> int:
+    """Every sealed value of `calls` and `turns` written with an older key of `vault` sealed
+    again with its current key, on the connection `db` (one transaction: a wrong key changes
+    nothing). Returns the rows changed."""
+    changed = 0
+    for row in db.execute(select(calls)).mappings().all():
+        new = _resealed(row, CALL_SECRET, vault, f"call {row['id']}")
+        if new:
+            db.execute(update(calls).where(calls.c.id == row["id"]).values(**new))
+            changed += 1
+    for row in db.execute(select(turns)).mappings().all():
+        new = _resealed(row, TURN_SECRET, vault, _turn_name(row))
+        cut = row["reply_cut"]
+        if isinstance(cut, dict) and (heard := reseal(cut.get("heard_text"), vault, f"{_turn_name(row)}/heard_text")):
+            new["reply_cut"] = {**cut, "heard_text": heard}
+        if new:
+            db.execute(update(turns).where(turns.c.call_id == row["call_id"], turns.c.idx == row["idx"]).values(**new))
+            changed += 1
+    return changed
 
 
 def _jsonable(row: dict) -> dict:
