@@ -52,9 +52,10 @@ no recording is stored (one error line says so). The recording is redacted and e
 voicebot.recording after the call ends.
 
 Threads: the session's two (listen, speak), `phone-pace` (the 20 ms clock: frames out, ends),
-`phone-record` (database writes, off the audio path) and, after a recorded call, `phone-audio`. `send_audio`, `mark`, `hangup` and
-`handover` are called on phone-pace; `clear` on the listen thread, the moment barge-in is
-decided. Keep them quick: hand the work to the transport's own loop or socket.
+`phone-record` (database writes, off the audio path) and, after a recorded call, `phone-audio`.
+`send_audio`, `mark`, `hangup` and `handover` are called on phone-pace; `clear` on the listen
+thread, the moment barge-in is decided. Keep them quick: hand the work to the transport's own
+loop or socket.
 """
 from __future__ import annotations
 
