@@ -169,6 +169,8 @@ def server(bot, store):
     srv = serve(bot, "127.0.0.1:0", store)
     yield srv
     srv.stop()
+    from voicebot.recording import wait_stored
+    assert wait_stored(180), "recordings still being stored"  # redacted after each call, on their own threads
     left = [t.name for t in threading.enumerate() if t.name.startswith(("sip", "rtp-", "live-", "phone-"))]
     assert not left, f"threads left behind: {left}"
     assert ports_free(bot.config.sip.rtp_port_min, bot.config.sip.rtp_port_max)

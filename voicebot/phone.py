@@ -405,6 +405,4 @@ class PhoneCall:
         path = Path(self.cfg.audio_dir) / f"{self.id}.wav"
         privacy = self.session.bot.config.privacy
         recognizer = self.session.bot.recognizer if privacy.redact else None
-        threading.Thread(target=recording.store_after_call, name="phone-audio",
-                         args=(self.id, pcm, path, recognizer, self._vault, self.store, self.audio_saved,
-                               self._recorder)).start()
+        recording.store_later(self.id, pcm, path, recognizer, self._vault, self.store, self.audio_saved, self._recorder)

@@ -24,6 +24,8 @@ from voicebot.crypto import write_bytes
 log = logging.getLogger("voicebot.recording")
 RATE = 8000
 _ONE_AT_A_TIME = threading.Lock()
+_pending: set[threading.Thread] = set()  # recordings being stored (their threads are not daemons:
+                                          # a server stopping still writes them)
 
 
 def stereo(caller: list[np.ndarray], bot: list[tuple[int, np.ndarray]]) -> np.ndarray:
@@ -97,3 +99,25 @@ def store_after_call(call_id: str, pcm: np.ndarray, path: Path, recognizer, vaul
         log.error("call %s: recording not stored: %s: %s", call_id[:8], type(e).__name__, e)
     finally:
         done.set()
+
+
+def store_later(call_id: str, pcm: np.ndarray, path: Path, recognizer, vault, record_store, done: threading.Event,
+                writer: threading.Thread | None = None) -> None:
+    """`store_after_call` on a thread of its own (`phone-audio`)."""
+    def run():
+        try:
+            store_after_call(call_id, pcm, path, recognizer, vault, record_store, done, writer)
+        finally:
+            _pending.discard(threading.current_thread())
+    t = threading.Thread(target=run, name="phone-audio")
+    _pending.add(t)
+    t.start()
+
+
+def wait_stored(timeout: float | None = None) -> bool:
+    """Waits for the recordings still being stored; True when none is left."""
+    import time
+    end = None if timeout is None else time.monotonic() + timeout
+    for t in list(_pending):
+        t.join(None if end is None else max(0.0, end - time.monotonic()))
+    return not _pending
