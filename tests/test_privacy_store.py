@@ -259,3 +259,35 @@ def test_records_and_archive_rows_rotate_to_a_new_key(tmp_path):
     with sqlite3.connect(tmp_path / "calls.db") as c:
         (text,) = c.execute("select text from archive_utterances where speaker = 'customer'").fetchone()
     assert unseal(text, rec_vault(new), "archive C-9 utterance 1/text") == "My card is [CARD]."
+
+
+def test_a_phone_call_with_encryption_on_and_no_key_keeps_no_text(bot, tmp_path, caplog):  # noqa: F811
+    """The call is answered (a caller is never turned away for a key file), but nothing of what
+    could be personal is stored: the record keeps its times and no text, no recording is made."""
+    import time
+
+    from voicebot.phone import Line, encode
+    bot.config.privacy = PrivacyConfig(encrypt=True, key_file=str(tmp_path / "missing.key"))
+    phone_settings(bot, record_audio=True, audio_dir=str(tmp_path / "audio"), silence_timeout_s=1.5)
+    store = CallStore(f"sqlite:///{tmp_path}/calls.db", spool=tmp_path / "spool")
+    hung = []
+
+    class Quiet(Line):
+        def hangup(self, reason):
+            hung.append(reason)
+    try:
+        call = PhoneCall(bot, Quiet(), "pcmu", transport="sip", caller="+15550199", store=store, greet=False)
+        silence, deadline = encode(np.zeros(160, np.float32), "pcmu"), time.monotonic() + 20
+        while not call.wait(0) and time.monotonic() < deadline:
+            call.push(silence)
+            time.sleep(0.02)
+        call.close()
+    finally:
+        bot.config.privacy = PrivacyConfig()
+    assert hung == ["silence timeout"] and call.audio_saved.is_set()
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "missing.key: no such key file" in errors[0], errors
+    rec = store.get_call(call.id)
+    assert rec["end_reason"] == "silence timeout" and rec["caller"] is None and rec["meta"] is None
+    assert rec["audio_path"] is None and not (tmp_path / "audio").exists()
+    assert no_threads_left()
