@@ -12,6 +12,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -64,25 +65,37 @@ def test_a_card_number_read_on_the_phone_is_kept_from_the_record_and_the_recordi
     db = tmp_path / "calls.db"
     store = CallStore(f"sqlite:///{db}", spool=tmp_path / "spool")  # as a transport makes it: no key of its own
     far, events = FarEnd(), []
-    try:
-        call = PhoneCall(bot, far, "pcmu", transport="test", caller="+15550100", store=store, greet=False,
-                         on_event=events.append)
-        far.call = call
-        n = lambda: len([r for r in replies(events) if r.text])  # noqa: E731
+    call = PhoneCall(bot, far, "pcmu", transport="test", caller="+15550100", store=store, greet=False,
+                     on_event=events.append)
+    far.call = call
+    n = lambda: len([r for r in replies(events) if r.text])  # noqa: E731
 
-        def answered(k):
-            return lambda: n() >= k and call.session.now_playing() is None and not far.unplayed()
-        talk(call, far, line_audio(CARD, "flite:slt", "pcmu"), answered(1))
-        talk(call, far, line_audio("What's your email address?", "flite:rms", "pcmu"), answered(2))
+    def answered():
+        """A reply since now, played, and the bot quiet for 1.5 s: a number said with pauses may
+        make two turns, and the second one's reply comes after the first's."""
+        before, quiet = n(), [None]
+
+        def check():
+            if n() > before and call.session.now_playing() is None and not far.unplayed():
+                quiet[0] = quiet[0] or time.monotonic()
+                return time.monotonic() - quiet[0] > 1.5
+            quiet[0] = None
+            return False
+        return check
+    try:
+        talk(call, far, line_audio(CARD, "flite:slt", "pcmu"), answered())
+        talk(call, far, line_audio("What's your email address?", "flite:rms", "pcmu"), answered())
         talk(call, far, line_audio("That's all, goodbye.", "flite:slt", "pcmu"), lambda: call.wait(0))
-        assert call.wait(10), "the bot did not hang up after its goodbye"
+        ended = call.wait(10)
+    finally:  # whatever happened, the call ends here (its threads would hold up the next tests)
         call.close("test over")
-        assert call.audio_saved.wait(180), "the recording was not stored"
-    finally:
+        saved = call.audio_saved.wait(180)
         bot.config.privacy = PrivacyConfig()
-    assert no_threads_left()
     said = [r.text for r in replies(events)]
     heard_live = [t["text"] for t in call.session.turns]  # the session keeps the words: the dialogue needs them
+    assert ended, ("the bot did not hang up after its goodbye", said, heard_live)
+    assert saved, "the recording was not stored"
+    assert no_threads_left()
     # the caller's pauses may split the number over two turns; the bot's ASR heard it either way
     assert len(re.findall(r"\d", " ".join(heard_live))) >= 8, heard_live
     assert any("help at brightline home dot com" in r.lower() for r in said), said  # the bot read an email out
@@ -264,8 +277,6 @@ def test_records_and_archive_rows_rotate_to_a_new_key(tmp_path):
 def test_a_phone_call_with_encryption_on_and_no_key_keeps_no_text(bot, tmp_path, caplog):  # noqa: F811
     """The call is answered (a caller is never turned away for a key file), but nothing of what
     could be personal is stored: the record keeps its times and no text, no recording is made."""
-    import time
-
     from voicebot.phone import Line, encode
     bot.config.privacy = PrivacyConfig(encrypt=True, key_file=str(tmp_path / "missing.key"))
     phone_settings(bot, record_audio=True, audio_dir=str(tmp_path / "audio"), silence_timeout_s=1.5)
