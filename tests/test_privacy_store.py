@@ -71,12 +71,13 @@ def test_a_card_number_read_on_the_phone_is_kept_from_the_record_and_the_recordi
     n = lambda: len([r for r in replies(events) if r.text])  # noqa: E731
 
     def answered():
-        """A reply since now, played, and the bot quiet for 1.5 s: a number said with pauses may
-        make two turns, and the second one's reply comes after the first's."""
+        """A reply since now, every turn answered and played, and the bot quiet for 1.5 s: a number
+        said with pauses may make two turns, and the second one's reply comes after the first's."""
         before, quiet = n(), [None]
 
         def check():
-            if n() > before and call.session.now_playing() is None and not far.unplayed():
+            done = all("_reply" in t for t in list(call.session.turns))
+            if n() > before and done and call.session.now_playing() is None and not far.unplayed():
                 quiet[0] = quiet[0] or time.monotonic()
                 return time.monotonic() - quiet[0] > 1.5
             quiet[0] = None
@@ -155,9 +156,9 @@ def test_a_card_number_read_on_the_phone_is_kept_from_the_record_and_the_recordi
     assert rate == 8000 and audio.shape[1] == 2
     caller, bot_side = heard(bot, audio[:, 0]), heard(bot, audio[:, 1])
     assert not any(d in squeezed(caller) for d in CARD_DIGITS) and "four five" not in caller, caller
-    assert "email" in caller and "goodbye" in caller, caller  # the rest of what the caller said is there
+    assert "email" in caller and "bye" in caller, caller  # the rest of what the caller said is there
     assert "dot com" not in bot_side and ".com" not in bot_side and "help at" not in bot_side, bot_side
-    assert "chat" in bot_side and "goodbye" in bot_side, bot_side
+    assert "chat" in bot_side and "bye" in bot_side, bot_side  # Whisper hears "Goodbye!" at 8 kHz as "bye bye" at times
 
 
 def rec_vault(key):
