@@ -148,13 +148,16 @@ def find(text: str) -> list[Span]:
     return sorted(found, key=lambda s: s.start)
 
 
-_EMAIL_DOMAIN = re.compile(r"\bat\s+([a-z0-9]+(?:[\s-][a-z0-9]+)?(?:\s+dot\s+[a-z]{2,})+)\b")
-_EMAIL_STOP = set("is it's its to at email e-mail address me my the send reach and was on or mail use".split())
+# the domain said ("gmail dot com") or half written, as Whisper often gives it ("at brightlinehome.com")
+_EMAIL_DOMAIN = re.compile(r"\bat\s+([a-z0-9]+(?:[\s-][a-z0-9]+)?(?:\s+dot\s+[a-z]{2,})+|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})\b")
+_EMAIL_STOP = set("is it's its to at email e-mail address me my the send reach and was on or mail use "
+                  "it them this that one online there here us you bought ordered got".split())
 
 
 def _spoken_emails(low: str):
-    """"john dot smith at gmail dot com", "accounts at acme widgets dot com": the domain ends in
-    "dot" + a word; the name before "at" is up to three words, stopping at words like "is"."""
+    """"john dot smith at gmail dot com", "accounts at acme widgets dot com", "help at acme.com":
+    the domain ends in "dot" + a word (or is written); the name before "at" is up to three words,
+    stopping at words like "is" (and "it": "bought it at amazon.com" is a shop, not a mailbox)."""
     for m in _EMAIL_DOMAIN.finditer(low):
         words = list(re.finditer(r"[a-z0-9'+]+", low[:m.start()]))
         start, taken, i = m.start(), 0, len(words) - 1

@@ -166,6 +166,7 @@ def test_a_phone_call_to_its_goodbye(bot, tmp_path):
     assert "4" in second.replace(" ", "") or "four" in second
     assert "goodbye" in goodbye
     assert far.hangups == ["the dialogue ended the call"] and not far.handovers and far.clears == 0
+    assert call.audio_saved.wait(120), "the recording was not stored"  # redacted after the call
     assert no_threads_left()
     rec = store.get_call(call.id)
     assert rec["end_reason"] == "the dialogue ended the call" and rec["caller"] == "+15550100"

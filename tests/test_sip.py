@@ -169,6 +169,8 @@ def server(bot, store):
     srv = serve(bot, "127.0.0.1:0", store)
     yield srv
     srv.stop()
+    from voicebot.recording import wait_stored
+    assert wait_stored(180), "recordings still being stored"  # redacted after each call, on their own threads
     left = [t.name for t in threading.enumerate() if t.name.startswith(("sip", "rtp-", "live-", "phone-"))]
     assert not left, f"threads left behind: {left}"
     assert ports_free(bot.config.sip.rtp_port_min, bot.config.sip.rtp_port_max)
@@ -190,6 +192,15 @@ def wait_idle(server, timeout: float = 10.0) -> None:
     while server.calls and time.monotonic() < end:
         time.sleep(0.05)
     assert not server.calls, "a call was left open"
+
+
+def recording(store, call_id: str, timeout: float = 120.0) -> str:
+    """The call's stored recording: it is redacted after the call (voicebot.recording), then recorded."""
+    end = time.monotonic() + timeout
+    while not (path := store.get_call(call_id)["audio_path"]) and time.monotonic() < end:
+        time.sleep(0.2)
+    assert path, "the call's recording was not stored"
+    return path
 
 
 def snr_db(got: np.ndarray, ref: np.ndarray) -> float:
@@ -231,7 +242,7 @@ def test_baresip_calls_and_the_bot_answers_and_hangs_up(server, store, recognize
     # G.711 kept as it came, no 8-bit step: the caller's side of the bot's recording of the call
     # is what baresip sent, to G.711's own precision (~37 dB SNR on speech; pyVoIP's 8-bit
     # decoding gives 27 dB at -20 dBFS, 7 at -40)
-    assert snr_db(sf.read(rec["audio_path"], dtype="float32")[0][:, 0], got["sent"]) > 33
+    assert snr_db(sf.read(recording(store, rec["id"]), dtype="float32")[0][:, 0], got["sent"]) > 33
     assert ports_free(server.ports.start, server.ports.stop - 1)
 
 

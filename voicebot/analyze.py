@@ -9,6 +9,15 @@
 Embedded (default): a pool of worker processes, each loading the models once. `--ray
 auto|ADDRESS` runs the same analysis on Ray Data actor pools (voicebot.archive_ray).
 A rerun skips the calls whose file content (SHA-256) and settings already have a result.
+
+Privacy (the config's `privacy:`). redact (on by default): utterance text, the summary and the
+values of personal entities (emails, phone numbers, names) carry tags ([CARD], [EMAIL]) in every
+result: JSON, tables, database rows, report. encrypt: each call's JSON is `calls/<call>.json.enc`
+(voicebot export decrypts it; a rerun still resumes from it); the tables are written encrypted
+as `calls.csv.enc` / `utterances.csv.enc` and no Parquet is written (a Parquet file is either
+readable or not: its text columns would be in the clear); in the database the text columns
+(turn text, entities, summary, metadata) are sealed per value (voicebot.crypto.seal) while ids,
+dates, intents, categories and times stay plain SQL. No key: one error line, nothing written.
 """
 from __future__ import annotations
 
@@ -115,17 +124,26 @@ def call_date(job: dict) -> str:
         return ""
 
 
-def load_done(out: Path) -> dict[tuple[str, str], dict]:
-    """Earlier results by (content hash, settings); a file that does not parse was never
-    finished by us (writes are atomic) and is redone."""
+def load_done(out: Path, vault=None) -> dict[tuple[str, str], dict]:
+    """Earlier results by (content hash, settings); a file that does not parse (or open with
+    the key) was never finished by us (writes are atomic) and is redone."""
+    from voicebot.crypto import read_bytes
     done = {}
-    for p in sorted((out / "calls").glob("*.json")):
+    for p in sorted([*(out / "calls").glob("*.json"), *(out / "calls").glob("*.json.enc")]):
         try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
+            doc = json.loads(read_bytes(p, vault).decode("utf-8"))
             done[(doc["sha256"], json.dumps(doc["settings"], sort_keys=True))] = doc
-        except (ValueError, KeyError, OSError):
+        except (ValueError, KeyError, OSError):  # CryptoError is a ValueError
             continue
     return done
+
+
+def write_doc(out: Path, doc: dict, vault=None) -> None:
+    """OUT/calls/<call>.json, or .json.enc with a vault."""
+    from voicebot.crypto import write_bytes
+    (out / "calls").mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+    write_bytes(out / "calls" / f"{doc['call']}.json", data, vault)
 
 
 # ---- the embedded pool
@@ -194,8 +212,10 @@ def run_embedded(jobs: list[dict], config, channels: dict | None, workers: int):
 
 # ---- writing
 
-def write_tables(out: Path, docs: list[dict]) -> None:
+def write_tables(out: Path, docs: list[dict], vault=None) -> None:
+    """CSV and Parquet tables; with a vault the CSV encrypted (NAME.csv.enc) and no Parquet."""
     from voicebot.archive_db import call_row, utterance_rows
+    from voicebot.crypto import write_bytes
     calls = [call_row(d) for d in docs]
     utts = [r for d in docs for r in utterance_rows(d)]
     for name, rows in (("calls", calls), ("utterances", utts)):
@@ -205,6 +225,9 @@ def write_tables(out: Path, docs: list[dict]) -> None:
         w = csv.DictWriter(buf, list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+        if vault is not None:
+            write_bytes(out / f"{name}.csv", buf.getvalue().encode(), vault)
+            continue
         atomic_write_text(out / f"{name}.csv", buf.getvalue())
         try:
             import pyarrow as pa
@@ -232,8 +255,14 @@ def run(args, config, err=None) -> int:
     if not jobs and not errors:
         print("voicebot analyze: no calls given (files, directories or --manifest)", file=err)
         return 2
+    from voicebot.crypto import CryptoError, open_vault
+    try:
+        vault = open_vault(config.privacy)  # no key: stop here, before a file is written
+    except CryptoError as e:
+        print(f"voicebot analyze: {e}", file=err)
+        return 2
     settings = json.dumps(analysis_settings(config, channels), sort_keys=True)
-    done = load_done(out)
+    done = load_done(out, vault)
     todo, docs, bad = [], [], len(errors)
     for j in jobs:
         try:
@@ -249,13 +278,13 @@ def run(args, config, err=None) -> int:
             continue
         if (old["call"], old["file"], old["meta"], old.get("date")) != (j["name"], j["file"], j["meta"], j["date"]):
             old = {**old, "call": j["name"], "file": j["file"], "meta": j["meta"], "date": j["date"]}
-            atomic_write_text(out / "calls" / f"{j['name']}.json", json.dumps(old, indent=2, ensure_ascii=False) + "\n")
+            write_doc(out, old, vault)
         docs.append(old)
     if docs:
         print(f"voicebot analyze: {len(docs)} call(s) already done in {out}/calls, skipped", file=err)
     from voicebot.archive_db import ArchiveDB
     out.mkdir(parents=True, exist_ok=True)
-    db = ArchiveDB(args.db or config.phone.db_url)  # the phone line's database: one query covers both
+    db = ArchiveDB(args.db or config.phone.db_url, vault)  # the phone line's database: one query covers both
 
     def save(doc) -> bool:
         """The JSON is the result; a database that fails is named, and a rerun saves the call again."""
@@ -283,7 +312,7 @@ def run(args, config, err=None) -> int:
                     print(f"voicebot: {job['file']}: {error}", file=err)
                     bad += 1
                 else:
-                    atomic_write_text(out / "calls" / f"{doc['call']}.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+                    write_doc(out, doc, vault)
                     bad += not save(doc)
                     docs.append(doc)
                     audio_s += doc["duration_s"]
@@ -295,15 +324,23 @@ def run(args, config, err=None) -> int:
     finally:
         db.close()
         docs.sort(key=lambda d: d["call"])
-        write_tables(out, docs)
-    if docs and not args.no_report:
+        write_tables(out, docs, vault)
+    if vault is not None:
+        print("voicebot analyze: privacy.encrypt: results are encrypted (calls/*.json.enc, calls.csv.enc, "
+              "utterances.csv.enc; `voicebot export` decrypts them); no Parquet tables", file=err)
+    report = docs and not args.no_report
+    if report and vault is not None and not config.privacy.redact:
+        print("voicebot analyze: no report: with privacy.encrypt on and privacy.redact off it would hold "
+              "the calls' words in the clear", file=err)
+        report = False
+    if report:
         from voicebot.archive_report import write_report
         write_report(docs, out)
     if ray_info.get("nodes"):
         print(f"voicebot analyze: Ray: {ray_info['actors']} actor(s) on {len(ray_info['nodes'])} node(s)", file=err)
     total = len(jobs) + len(errors)
     print(f"{len(docs)} of {total} call(s) analysed; results in {out}/ (calls/, calls.csv, utterances.csv"
-          f"{', report.html' if docs and not args.no_report else ''})")
+          f"{', report.html' if report else ''})")
     return 0 if not bad else 1
 
 

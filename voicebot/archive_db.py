@@ -9,6 +9,10 @@ SQLAlchemy URL such as PostgreSQL), so one query covers both:
   `archive_utterances` (both speakers), keyed by the call's name and carrying its `calls.id`.
 
 A rerun replaces a call's rows (same name, same id) instead of adding to them.
+
+With a vault (privacy.encrypt) the text columns are sealed per value, as the phone line's
+records are (voicebot.records.seal_call_row): calls.caller/callee/meta, turns.text/entities/reply,
+archive_calls.summary/meta and archive_utterances.text/entities; the rest stays plain SQL.
 """
 from __future__ import annotations
 
@@ -16,9 +20,13 @@ import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert, select, update
 
 from voicebot import records
+from voicebot.crypto import reseal, seal
+
+CALL_SECRET = ("summary", "meta")  # archive_calls columns sealed with a vault
+UTTERANCE_SECRET = ("text", "entities")
 
 META = MetaData()
 CALLS = Table(
@@ -92,8 +100,30 @@ def utterance_rows(doc: dict) -> list[dict]:
             for i, u in enumerate(doc["utterances"])]
 
 
+def _sealed(row: dict, fields, vault, name: str) -> dict:
+    return row if vault is None else {**row, **{f: seal(row[f], vault, f"{name}/{f}") for f in fields}}
+
+
+def rotate_keys(db, vault) -> int:
+    """As records.rotate_keys, for archive_calls and archive_utterances (when they exist)."""
+    from sqlalchemy import inspect
+    changed = 0
+    for table, fields, name in [(CALLS, CALL_SECRET, lambda r: f"archive {r['call']}"),
+                                (UTTERANCES, UTTERANCE_SECRET, lambda r: f"archive {r['call']} utterance {r['idx']}")]:
+        if not inspect(db).has_table(table.name):
+            continue
+        keys = [c for c in table.primary_key.columns]
+        for row in db.execute(select(table)).mappings().all():
+            new = {f: v for f in fields if (v := reseal(row[f], vault, f"{name(row)}/{f}")) is not None}
+            if new:
+                db.execute(update(table).where(*[c == row[c.name] for c in keys]).values(**new))
+                changed += 1
+    return changed
+
+
 class ArchiveDB:
-    def __init__(self, url: str):
+    def __init__(self, url: str, vault=None):
+        self.vault = vault
         self.engine = records.open_engine(url)  # the phone line's URL handling (PostgreSQL driver, folders)
         records.metadata.create_all(self.engine)
         META.create_all(self.engine)
@@ -101,6 +131,8 @@ class ArchiveDB:
     def save(self, doc: dict) -> None:
         """A call's rows in all four tables, replacing any earlier ones, in one transaction."""
         row, turn_rows = record_rows(doc)
+        row = records.seal_call_row(row, self.vault)
+        turn_rows = [records.seal_turn_row(t, self.vault) for t in turn_rows]
         with self.engine.begin() as c:
             c.execute(delete(records.turns).where(records.turns.c.call_id == row["id"]))
             c.execute(delete(records.calls).where(records.calls.c.id == row["id"]))
@@ -109,8 +141,9 @@ class ArchiveDB:
                 c.execute(insert(records.turns), turn_rows)
             c.execute(delete(UTTERANCES).where(UTTERANCES.c.call == doc["call"]))
             c.execute(delete(CALLS).where(CALLS.c.call == doc["call"]))
-            c.execute(CALLS.insert(), [call_row(doc)])
-            rows = utterance_rows(doc)
+            c.execute(CALLS.insert(), [_sealed(call_row(doc), CALL_SECRET, self.vault, f"archive {doc['call']}")])
+            rows = [_sealed(r, UTTERANCE_SECRET, self.vault, f"archive {doc['call']} utterance {r['idx']}")
+                    for r in utterance_rows(doc)]
             if rows:
                 c.execute(UTTERANCES.insert(), rows)
 

@@ -6,7 +6,7 @@ same plots as PNG files beside it.
                          labels, the longest and most negative calls (linked to their JSON)
     OUT/report/*.png
 
-    voicebot archive-report OUT      # again, from OUT/calls/*.json
+    voicebot archive-report OUT      # again, from OUT/calls/*.json (and *.json.enc, with the config's key)
 """
 from __future__ import annotations
 
@@ -223,8 +223,22 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    import sys
+    from voicebot.cli import load_config
+    from voicebot.crypto import CryptoError, read_bytes
+    from voicebot.privacy_cli import vault_if_key
     out = Path(args.out)
-    docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((out / "calls").glob("*.json"))]
+    files = sorted([*(out / "calls").glob("*.json"), *(out / "calls").glob("*.json.enc")])
+    vault = vault_if_key(load_config(args)) if any(p.name.endswith(".enc") for p in files) else None
+    try:
+        docs = [json.loads(read_bytes(p, vault).decode("utf-8")) for p in files]
+    except CryptoError as e:
+        print(f"voicebot archive-report: {e}", file=sys.stderr)
+        return 2
+    if vault is not None and not all(d["settings"].get("redact") for d in docs):
+        print("voicebot archive-report: encrypted results that are not redacted: no report (it would hold "
+              "the calls' words in the clear)", file=sys.stderr)
+        return 2
     if not docs:
         print(f"voicebot archive-report: no results in {out}/calls", file=__import__("sys").stderr)
         return 1

@@ -63,7 +63,7 @@ def analysis_settings(c, channels: dict | None) -> dict:
     return {"version": VERSION, "channels": channels, "asr": f"{c.asr.backend}/{c.asr.model}",
             "beam_size": c.asr.beam_size, "margin_s": c.asr.margin_s, "context_s": c.asr.context_s,
             "vad": {k: getattr(c.vad, k) for k in ("engine", "aggressiveness", "hangover_ms", "snr_db", "drop_db")},
-            "nlu": c.nlu.model}
+            "nlu": c.nlu.model, "redact": c.privacy.redact}
 
 
 class Analyzer:
@@ -136,6 +136,9 @@ class Analyzer:
             for u in utterances:
                 if u["speaker"] == "agent":
                     u["entities"] = [{"type": e.type, "value": e.value} for e in ex.extract(u["text"])]
+        if self.config.privacy.redact:  # after the NLU, which needs the words; before the summary quotes them
+            from nlu.redact import redact_turn
+            utterances[:] = [redact_turn(u) for u in utterances]
         doc = {"call": name, "file": str(path), "sha256": sha256 or file_sha256(path),
                "meta": meta or {}, "duration_s": duration,
                "tracks": "stereo: agent and customer by channel" if "agent" in tracks

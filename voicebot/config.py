@@ -119,8 +119,9 @@ class PrivacyConfig:
     # personal data in stored transcripts and call records becomes typed tags ([CARD], [EMAIL]:
     # nlu/redact.py); the running dialogue still sees the words. Off only to score ASR on test calls.
     redact: bool = True
-    # stored call data (transcripts, reply audio) encrypted with AES-GCM (voicebot/crypto.py);
-    # on with no key is an error before anything is written, never a plain-text file
+    # stored call data (transcripts, reply audio, phone recordings, archive results; the text
+    # columns of call records) encrypted with AES-GCM (voicebot/crypto.py); on with no key is
+    # an error before anything is written, never a plain-text file
     encrypt: bool = False
     key_file: str | None = None  # a key from `voicebot keygen`; $VOICEBOT_KEY (key_env) wins
     key_env: str = "VOICEBOT_KEY"

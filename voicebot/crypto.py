@@ -119,3 +119,51 @@ def read_bytes(path: str | os.PathLike, vault: Vault | None) -> bytes:
             raise CryptoError(f"{path}: encrypted; give the key ($VOICEBOT_KEY or privacy.key_file)")
         return vault.decrypt(data, path.name)
     return data
+
+
+# ---- one value in a database row or table cell (call records, archive tables)
+SEALED = "enc:"  # a sealed value: this prefix and urlsafe base64 of Vault.encrypt(JSON of the value)
+
+
+def seal(value, vault: Vault, name: str) -> str | None:
+    """`value` (anything JSON can hold) as a string only `vault` opens; `name` (e.g. the call's id
+    and the column) is bound to it, so a value copied into another row or column no longer opens.
+    None stays None: an empty column says nothing."""
+    if value is None:
+        return None
+    import json
+    blob = vault.encrypt(json.dumps(value, ensure_ascii=False).encode(), name)
+    return SEALED + base64.urlsafe_b64encode(blob).decode()
+
+
+def is_sealed(value) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED)
+
+
+def unseal(value, vault: Vault | None, name: str):
+    """The value `seal` stored; a value that was never sealed is given back as it is.
+    Raises CryptoError when it is sealed and the key is missing or not the one it was sealed with."""
+    if not is_sealed(value):
+        return value
+    if vault is None:
+        raise CryptoError(f"{name}: encrypted; give the key ($VOICEBOT_KEY or privacy.key_file)")
+    import json
+    try:
+        blob = base64.urlsafe_b64decode(value[len(SEALED):].encode())
+    except ValueError:
+        raise CryptoError(f"{name}: damaged (not base64)") from None
+    return json.loads(vault.decrypt(blob, name))
+
+
+def reseal(value, vault: Vault, name: str) -> str | None:
+    """A value sealed with one of the vault's older keys, sealed again with its current key;
+    None when there is nothing to do (plain, or sealed with the current key already)."""
+    if not is_sealed(value):
+        return None
+    try:
+        blob = base64.urlsafe_b64decode(value[len(SEALED):].encode())
+    except ValueError:
+        raise CryptoError(f"{name}: damaged (not base64)") from None
+    if not vault.needs_rotation(blob):
+        return None
+    return seal(unseal(value, vault, name), vault, name)

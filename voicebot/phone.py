@@ -24,6 +24,8 @@ The transport gives it a `Line`, which PhoneCall calls back:
                               # the record (idempotent; the transport calls it in every case,
                               # after hangup/handover too)
     call.id                   # the call record's id (voicebot calls show ID)
+    call.audio_saved          # phone.record_audio: an Event, set once the recording is stored
+                              # (redacted and encrypted after the call: voicebot.recording)
 
 Frames out. One per 20 ms tick while the bot speaks; with `send_silence=True` a silence frame on
 the other ticks too, so an RTP sender can simply send each frame it gets (a continuous stream).
@@ -44,10 +46,16 @@ engine fails. Each of these calls `hangup` or `handover` once and sets `call.end
 transport then ends the line and calls `close`. The caller hanging up is the transport's
 `close("caller hung up")`.
 
-Threads: the session's two (listen, speak), `phone-pace` (the 20 ms clock: frames out, ends)
-and `phone-record` (database writes, off the audio path). `send_audio`, `mark`, `hangup` and
-`handover` are called on phone-pace; `clear` on the listen thread, the moment barge-in is
-decided. Keep them quick: hand the work to the transport's own loop or socket.
+Privacy. With `privacy.encrypt` the record's text columns are sealed with the key
+(voicebot.records); with no key to be had the call still goes on, its record keeps no text and
+no recording is stored (one error line says so). The recording is redacted and encrypted by
+voicebot.recording after the call ends.
+
+Threads: the session's two (listen, speak), `phone-pace` (the 20 ms clock: frames out, ends),
+`phone-record` (database writes, off the audio path) and, after a recorded call, `phone-audio`.
+`send_audio`, `mark`, `hangup` and `handover` are called on phone-pace; `clear` on the listen
+thread, the moment barge-in is decided. Keep them quick: hand the work to the transport's own
+loop or socket.
 """
 from __future__ import annotations
 
@@ -151,7 +159,16 @@ class PhoneCall:
         self._end_sent_at: float | None = None
         self._error: str | None = None
         self._activity = time.monotonic()  # last caller speech or bot audio
-        self._record = self.cfg.record_audio
+        self._vault = None  # the record's key: None (no encryption), a Vault, False (wanted, no key)
+        if bot.config.privacy.encrypt:
+            from voicebot.crypto import CryptoError, open_vault
+            try:
+                self._vault = open_vault(bot.config.privacy)
+            except CryptoError as e:
+                log.error("call %s: %s: its record keeps no text and its audio is not stored", self.id[:8], e)
+                self._vault = False
+        self._record = self.cfg.record_audio and self._vault is not False
+        self.audio_saved = threading.Event()
         self._caller_pcm: list[np.ndarray] = []
         self._caller_n = 0
         self._bot_pcm: list[tuple[int, np.ndarray]] = []  # (caller samples at the time, audio)
@@ -162,7 +179,7 @@ class PhoneCall:
         if store is not None:
             meta = dict(meta or {})
             self._writes.put(lambda: store.start_call(transport, caller, callee, external_id, self.codec, meta,
-                                                      call_id=self.id))
+                                                      call_id=self.id, vault=self._vault))
         try:
             self.session = LiveSession(bot, on_event=self._on_event, greet=greet, out_rate=RATE)
         except BaseException:  # no thread left behind; the record says why
@@ -208,12 +225,14 @@ class PhoneCall:
         if self.store is not None:
             fields = {"handover": self.handover_uri, "dropped_frames": self.session.dropped_frames,
                       "late_frames": self.late_frames}
-            if self._record:
-                fields["audio_path"] = self._save_audio()
             turns = [dict(t) for t in self.session.transcript()["turns"]]
             self._writes.put(lambda: self.store.end_call(self.id, why, turns, **fields))
         self._writes.put(_STOP)
         self._recorder.join(timeout + 5)
+        if self._record:
+            self._save_audio()
+        else:
+            self.audio_saved.set()
         log.info("call %s: %s after %d turns", self.id[:8], why, len(self.session.turns))
 
     # ---- session events (on the session's threads, inside its lock)
@@ -378,21 +397,12 @@ class PhoneCall:
             except Exception as e:  # CallStore logs its own failures; this is anything else
                 log.warning("call %s: record write failed: %s: %s", self.id[:8], type(e).__name__, e)
 
-    def _save_audio(self) -> str | None:
-        """The call as a stereo WAV: the caller left, the bot right, on one clock."""
-        import soundfile as sf
-        n = max([self._caller_n] + [at + len(a) for at, a in self._bot_pcm])
-        pcm = np.zeros((n, 2), np.int16)
-        if self._caller_pcm:
-            caller = np.concatenate(self._caller_pcm)
-            pcm[:len(caller), 0] = caller
-        for at, a in self._bot_pcm:
-            pcm[at:at + len(a), 1] = a
+    def _save_audio(self) -> None:
+        """The call as a stereo WAV (the caller left, the bot right, on one clock), stored after
+        redaction and encryption on a thread of its own: the record gets its path then."""
+        from voicebot import recording
+        pcm = recording.stereo(self._caller_pcm, self._bot_pcm)
         path = Path(self.cfg.audio_dir) / f"{self.id}.wav"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, pcm, RATE, subtype="PCM_16")
-            return str(path)
-        except OSError as e:
-            log.warning("call %s: audio not saved to %s: %s", self.id[:8], path, e)
-            return None
+        privacy = self.session.bot.config.privacy
+        recognizer = self.session.bot.recognizer if privacy.redact else None
+        recording.store_later(self.id, pcm, path, recognizer, self._vault, self.store, self.audio_saved, self._recorder)

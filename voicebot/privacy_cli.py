@@ -29,14 +29,16 @@ def _config(args):
     return Config.load(getattr(args, "config", None))
 
 
-def audit(cfg, action: str, path: Path) -> None:
-    """One line per call-data read: when, who, what. Appended, never rewritten."""
+def audit(cfg, action: str, path: Path | None = None, who: str | None = None, **what) -> None:
+    """One line per call-data read: when, who (`who`, else $VOICEBOT_OPERATOR, else the login
+    name: $USER), what (a file's `path`, or `what` such as call=ID). Appended, never rewritten."""
     log = Path(cfg.privacy.audit_log)
     log.parent.mkdir(parents=True, exist_ok=True)
-    who = os.environ.get("VOICEBOT_OPERATOR") or getpass.getuser()
+    who = who or os.environ.get("VOICEBOT_OPERATOR") or getpass.getuser()
+    line = {"t": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "who": who, "action": action,
+            **({"path": str(path)} if path is not None else {}), **what}
     with open(log, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"t": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "who": who, "action": action,
-                            "path": str(path)}) + "\n")
+        f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def _files(roots: list[str]):
@@ -66,7 +68,7 @@ def keygen(args) -> int:
 
 def export(args) -> int:
     cfg = _config(args)
-    vault = open_vault(cfg.privacy) if cfg.privacy.encrypt else _vault_if_key(cfg)
+    vault = open_vault(cfg.privacy) if cfg.privacy.encrypt else vault_if_key(cfg)
     out, bad = Path(args.out), 0
     for root, f in _files(args.results):
         target = out / f.relative_to(root)
@@ -85,7 +87,9 @@ def export(args) -> int:
     return 1 if bad else 0
 
 
-def _vault_if_key(cfg):
+def vault_if_key(cfg):
+    """The config's keys whether or not encryption is on now (data written while it was on
+    still opens); None when no key is to be had."""
     import dataclasses
     try:
         return open_vault(dataclasses.replace(cfg.privacy, encrypt=True))

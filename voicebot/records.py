@@ -15,6 +15,14 @@ and marks the call dirty; `end_call` then writes the whole call again (row and a
 transaction). If that fails too, the record goes to `<spool>/<id>.json` (one log line naming
 the file), and the next successful `end_call` (or `retry_spooled()`) moves such files into the
 database. SQLite waits at most `busy_s` for a lock, so a call is never held up long.
+
+Encrypted records (privacy.encrypt; `CallStore(url, vault=open_vault(privacy))`, or a vault per
+call: `start_call(..., vault=...)`): the columns that hold what people said or who they are
+(CALL_SECRET, TURN_SECRET, a cut reply's heard_text) are stored sealed (`enc:` + base64 of
+AES-GCM, bound to the call id, turn and column: voicebot.crypto.seal), in memory, in the
+database and in the spool alike; ids, times, intents, sentiment and latencies stay plain SQL.
+`vault=False` (encryption wanted, no key to be had) keeps those columns empty instead.
+Reading a sealed record needs the key: CryptoError otherwise, never a half-read record.
 """
 from __future__ import annotations
 
@@ -29,6 +37,7 @@ from sqlalchemy import (JSON, Column, DateTime, Float, ForeignKey, Integer, Meta
                         create_engine, delete, insert, select, update)
 from sqlalchemy.engine import make_url
 
+from voicebot.crypto import reseal, seal, unseal
 from voicebot.files import atomic_write_text
 
 log = logging.getLogger("voicebot.records")
@@ -39,8 +48,8 @@ calls = Table(
     "calls", metadata,
     Column("id", String(32), primary_key=True),  # made here, so a call has its id with the database down
     Column("transport", String(20), nullable=False),  # media-stream | sip | ...
-    Column("caller", String(200)),
-    Column("callee", String(200)),
+    Column("caller", Text),  # Text: sealed, a caller's URI is twice its length
+    Column("callee", Text),
     Column("external_id", String(100)),  # the transport's own id (Twilio callSid, SIP Call-ID)
     Column("started", DateTime(timezone=True), nullable=False),
     Column("ended", DateTime(timezone=True)),
@@ -67,6 +76,8 @@ turns = Table(
 )
 LATENCY = {"endpoint_ms": "endpoint", "asr_ms": "asr", "nlu_ms": "nlu", "dialogue_ms": "dialogue",
            "tts_first_audio_ms": "tts_first_audio", "reply_ms": "reply"}
+CALL_SECRET = ("caller", "callee", "meta")  # sealed when the record is encrypted
+TURN_SECRET = ("text", "entities", "reply")
 DRIVERS = {"psycopg": "postgres", "psycopg2": "postgres", "pymysql": "mysql", "MySQLdb": "mysql"}
 
 
@@ -110,6 +121,75 @@ def turn_row(call_id: str, idx: int, t: dict) -> dict:
             **{col: lat.get(key) for col, key in LATENCY.items()}}
 
 
+def _seal(row: dict, fields, vault, name: str) -> dict:
+    if vault is None:
+        return row
+    out = dict(row)
+    for f in fields:
+        out[f] = None if vault is False else seal(row.get(f), vault, f"{name}/{f}")
+    return out
+
+
+def _open(row: dict, fields, vault, name: str) -> dict:
+    return {**row, **{f: unseal(row.get(f), vault, f"{name}/{f}") for f in fields if f in row}}
+
+
+def _turn_name(row: dict) -> str:
+    return f"call {row['call_id']} turn {row['idx']}"
+
+
+def seal_call_row(row: dict, vault) -> dict:
+    """A calls row with its secret columns sealed (vault None: as it is; False: emptied)."""
+    return _seal(row, CALL_SECRET, vault, f"call {row['id']}")
+
+
+def seal_turn_row(row: dict, vault) -> dict:
+    out = _seal(row, TURN_SECRET, vault, _turn_name(row))
+    cut = row.get("reply_cut")
+    if vault is not None and isinstance(cut, dict) and "heard_text" in cut:
+        out["reply_cut"] = {**cut, "heard_text": None if vault is False else
+                            seal(cut["heard_text"], vault, f"{_turn_name(row)}/heard_text")}
+    return out
+
+
+def open_call_row(row: dict, vault) -> dict:
+    """The row as written; raises CryptoError for a sealed column and no key, or the wrong one."""
+    return _open(row, CALL_SECRET, vault, f"call {row['id']}")
+
+
+def open_turn_row(row: dict, vault) -> dict:
+    out = _open(row, TURN_SECRET, vault, _turn_name(row))
+    cut = row.get("reply_cut")
+    if isinstance(cut, dict) and "heard_text" in cut:
+        out["reply_cut"] = {**cut, "heard_text": unseal(cut["heard_text"], vault, f"{_turn_name(row)}/heard_text")}
+    return out
+
+
+def _resealed(row, fields, vault, name: str) -> dict:
+    return {f: v for f in fields if (v := reseal(row[f], vault, f"{name}/{f}")) is not None}
+
+
+def rotate_keys(db, vault) -> int:
+    """Every sealed value of `calls` and `turns` written with an older key of `vault` sealed
+    again with its current key, on the connection `db` (one transaction: a wrong key changes
+    nothing). Returns the rows changed."""
+    changed = 0
+    for row in db.execute(select(calls)).mappings().all():
+        new = _resealed(row, CALL_SECRET, vault, f"call {row['id']}")
+        if new:
+            db.execute(update(calls).where(calls.c.id == row["id"]).values(**new))
+            changed += 1
+    for row in db.execute(select(turns)).mappings().all():
+        new = _resealed(row, TURN_SECRET, vault, _turn_name(row))
+        cut = row["reply_cut"]
+        if isinstance(cut, dict) and (heard := reseal(cut.get("heard_text"), vault, f"{_turn_name(row)}/heard_text")):
+            new["reply_cut"] = {**cut, "heard_text": heard}
+        if new:
+            db.execute(update(turns).where(turns.c.call_id == row["call_id"], turns.c.idx == row["idx"]).values(**new))
+            changed += 1
+    return changed
+
+
 def _jsonable(row: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
 
@@ -119,8 +199,10 @@ def _from_json(row: dict) -> dict:
 
 
 class CallStore:
-    def __init__(self, url: str = DEFAULT_URL, spool: str | Path | None = None, busy_s: float = 2.0):
+    def __init__(self, url: str = DEFAULT_URL, spool: str | Path | None = None, busy_s: float = 2.0,
+                 vault=None):
         self.url = url
+        self.vault = vault  # reads sealed records; seals the calls started without a vault of their own
         self.engine = open_engine(url, busy_s)
         self.spool = Path(spool) if spool else Path("runs") / "calls-unsaved"
         self._open: dict[str, dict] = {}  # id -> {"row": ..., "turns": [...], "dirty": bool}
@@ -148,12 +230,14 @@ class CallStore:
 
     # ---- writing, during a call
     def start_call(self, transport: str, caller: str = "", callee: str = "", external_id: str = "",
-                   codec: str = "", meta: dict | None = None, call_id: str | None = None) -> str:
+                   codec: str = "", meta: dict | None = None, call_id: str | None = None, vault=None) -> str:
         cid = call_id or uuid.uuid4().hex
+        vault = self.vault if vault is None else vault
         row = {"id": cid, "transport": transport, "caller": caller, "callee": callee, "external_id": external_id,
                "started": _now(), "ended": None, "end_reason": None, "handover": None, "audio_path": None,
                "codec": codec, "turns": 0, "dropped_frames": 0, "late_frames": 0, "meta": meta or {}}
-        rec = {"row": row, "turns": [], "dirty": False}
+        row = seal_call_row(row, vault)
+        rec = {"row": row, "turns": [], "dirty": False, "vault": vault}
         with self._lock:
             self._open[cid] = rec
         rec["dirty"] = not self._try(f"call {cid[:8]} start", lambda: self._insert_call(row))
@@ -169,7 +253,7 @@ class CallStore:
         if rec is None:
             log.warning("call records: add_turn for unknown or ended call %s, dropped", call_id)
             return
-        row = turn_row(call_id, len(rec["turns"]), turn)
+        row = seal_turn_row(turn_row(call_id, len(rec["turns"]), turn), rec["vault"])
         rec["turns"].append(row)
         if rec["dirty"]:
             return  # the whole call is written at its end
@@ -189,7 +273,7 @@ class CallStore:
             log.warning("call records: end_call for unknown or ended call %s", call_id)
             return False
         if turns_list is not None:
-            rec["turns"] = [turn_row(call_id, i, t) for i, t in enumerate(turns_list)]
+            rec["turns"] = [seal_turn_row(turn_row(call_id, i, t), rec["vault"]) for i, t in enumerate(turns_list)]
         rec["row"].update(fields, ended=_now(), end_reason=reason, turns=len(rec["turns"]))
         if self._try(f"call {call_id[:8]} end", lambda: self._write_whole(rec["row"], rec["turns"])):
             self.retry_spooled()
@@ -213,6 +297,24 @@ class CallStore:
             if rows:
                 db.execute(insert(turns), rows)
 
+    def set_audio(self, call_id: str, path: str) -> bool:
+        """The recording's path, once it is stored (phone calls save it after the call ends).
+        A record still in the spool folder gets it there."""
+        def write():
+            with self.engine.begin() as db:
+                if db.execute(update(calls).where(calls.c.id == call_id).values(audio_path=path)).rowcount == 0:
+                    raise LookupError("no such call in the database")
+        if self._try(f"call {call_id[:8]} audio path", write):
+            return True
+        kept = self.spool / f"{call_id}.json"
+        try:
+            doc = json.loads(kept.read_text())
+            doc["call"]["audio_path"] = path
+            atomic_write_text(kept, json.dumps(doc, indent=1) + "\n")
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("call records: call %s: its audio %s is not in its record (%s)", call_id[:8], path, e)
+        return False
+
     def retry_spooled(self) -> int:
         """Moves records kept in the spool folder into the database; returns how many."""
         moved = 0
@@ -231,7 +333,7 @@ class CallStore:
     def list_calls(self, limit: int = 20) -> list[dict]:
         with self.engine.connect() as db:
             rows = db.execute(select(calls).order_by(calls.c.started.desc()).limit(limit)).mappings().all()
-        return [dict(r) for r in rows]
+        return [open_call_row(dict(r), self.vault) for r in rows]
 
     def get_call(self, call_id: str) -> dict | None:
         """One call with its turns; `call_id` may be a unique prefix of the id."""
@@ -240,8 +342,8 @@ class CallStore:
                                .limit(2)).mappings().all()
             if len(found) != 1:
                 return None
-            call = dict(found[0])
-            call["turns"] = [dict(t) for t in db.execute(select(turns).where(turns.c.call_id == call["id"])
+            call = open_call_row(dict(found[0]), self.vault)
+            call["turns"] = [open_turn_row(dict(t), self.vault) for t in db.execute(select(turns).where(turns.c.call_id == call["id"])
                                                          .order_by(turns.c.idx)).mappings().all()]
         return call
 

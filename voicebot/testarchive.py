@@ -90,7 +90,8 @@ def render(call: ArchiveCall, gap_s: float = 1.0, seed: int = 0) -> tuple[np.nda
     for ch, speaker in enumerate(("agent", "customer")):
         for at, speech in tracks[speaker]:
             out[at:at + len(speech), ch] += speech
-        out[:, ch] += noise("white", n / RATE, -60.0, seed + ch)
+        hiss = noise("white", n / RATE, -60.0, seed + ch)[:n]  # its length may round one sample short
+        out[:len(hiss), ch] += hiss
     return np.clip(out, -1, 1), spans
 
 
