@@ -119,3 +119,31 @@ def test_a_card_number_read_aloud_is_silenced_in_the_recording(tmp_path):
         assert word not in heard.replace(" ", ""), heard
     for word in ("pay", "order", "card", "thank"):
         assert word in heard, heard
+
+
+def test_retention_takes_old_phone_call_records_and_their_recordings(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from voicebot.records import CallStore, calls
+    db = f"sqlite:///{tmp_path}/calls.db"
+    store = CallStore(db, spool=tmp_path / "spool")
+    ids = [store.start_call("sip", caller=f"sip:{n}@example.com") for n in range(2)]
+    for cid in ids:
+        assert store.end_call(cid, "the caller hung up", [{"text": "hi", "intent": "greet"}])
+    wav = tmp_path / "calls" / f"{ids[0]}.wav.enc"
+    wav.parent.mkdir()
+    wav.write_bytes(b"VBENC1\nrecording")
+    with store.engine.begin() as conn:  # the first call was 40 days ago
+        conn.execute(update(calls).where(calls.c.id == ids[0]).values(
+            started=datetime.now(timezone.utc) - timedelta(days=40), audio_path=str(wav)[:-4]))
+    store.close()
+    (tmp_path / "c.yml").write_text(f"phone: {{db_url: '{db}'}}\n")
+    r = cli("retention", "--records", "--days", 30, "--config", tmp_path / "c.yml", "--dry-run")
+    assert r.returncode == 0 and f"would delete call record {ids[0]}" in r.stdout and "1 recording" in r.stdout
+    assert wav.exists() and len(CallStore(db).list_calls()) == 2
+    r = cli("retention", "--records", "--days", 30, "--config", tmp_path / "c.yml")
+    assert r.returncode == 0 and "1 call record(s) older than 30 days" in r.stdout, r.stdout + r.stderr
+    left = CallStore(db)
+    assert not wav.exists() and [c["id"] for c in left.list_calls()] == [ids[1]] and left.get_call(ids[0]) is None

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from voicebot.audit import write as audit_write
 from voicebot.crypto import SUFFIX, CryptoError, new_key, open_vault, read_bytes, write_bytes
 from voicebot.files import atomic_path
 
@@ -30,15 +31,10 @@ def _config(args):
 
 
 def audit(cfg, action: str, path: Path | None = None, who: str | None = None, **what) -> None:
-    """One line per call-data read: when, who (`who`, else $VOICEBOT_OPERATOR, else the login
-    name: $USER), what (a file's `path`, or `what` such as call=ID). Appended, never rewritten."""
-    log = Path(cfg.privacy.audit_log)
-    log.parent.mkdir(parents=True, exist_ok=True)
+    """One line per call-data read (voicebot.audit): who (`who`, else $VOICEBOT_OPERATOR, else the
+    login name), what (a file's `path`, or `what` such as call=ID). Appended, never rewritten."""
     who = who or os.environ.get("VOICEBOT_OPERATOR") or getpass.getuser()
-    line = {"t": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "who": who, "action": action,
-            **({"path": str(path)} if path is not None else {}), **what}
-    with open(log, "a", encoding="utf-8") as f:
-        f.write(json.dumps(line, ensure_ascii=False) + "\n")
+    audit_write(cfg.privacy.audit_log, who, action, **({"path": str(path)} if path is not None else {}), **what)
 
 
 def _files(roots: list[str]):
@@ -125,8 +121,10 @@ def rotate(args) -> int:
 
 
 def retention(args) -> int:
-    """Calls (folders holding a transcript) older than --days go, their audio first, so a stop
-    half way never leaves audio without the transcript that says whose it is."""
+    """Calls older than --days go, their audio first, so a stop half way never leaves audio
+    without the transcript or record that says whose it is: result folders of `voicebot call`
+    (a folder holding a transcript) and, with --records, the phone line's call records
+    (phone.db_url) with their recordings."""
     cutoff = time.time() - args.days * 86400
     calls = []
     for root in map(Path, args.results):
@@ -141,8 +139,31 @@ def retention(args) -> int:
         for f in audio:
             f.unlink()
         shutil.rmtree(call)
-    print(f"voicebot retention: {len(calls)} call(s) older than {args.days} days" + (" (dry run)" if args.dry_run else ""))
+    records = _old_records(args, cutoff) if args.records else 0
+    print(f"voicebot retention: {len(calls)} call folder(s)" + (f" and {records} call record(s)" if args.records else "")
+          + f" older than {args.days:g} days" + (" (dry run)" if args.dry_run else ""))
     return 0
+
+
+def _old_records(args, cutoff: float) -> int:
+    from datetime import datetime, timezone
+    from voicebot.records import CallStore
+    cfg = _config(args)
+    store = CallStore(cfg.phone.db_url)
+    try:
+        old = store.started_before(datetime.fromtimestamp(cutoff, timezone.utc))
+        for row in old:
+            audio = [p for p in (row["audio_path"], (row["audio_path"] or "") + SUFFIX) if p and Path(p).exists()]
+            print(f"{'would delete' if args.dry_run else 'deleting'} call record {row['id']} "
+                  f"({row['started']:%Y-%m-%d}, {len(audio)} recording(s))")
+            if not args.dry_run:
+                for p in audio:
+                    Path(p).unlink()
+        if old and not args.dry_run:
+            store.delete_calls([r["id"] for r in old])
+        return len(old)
+    finally:
+        store.close()
 
 
 def add_parsers(sub) -> None:
@@ -158,8 +179,11 @@ def add_parsers(sub) -> None:
             p.add_argument("--out", required=True, help="where the decrypted copies go")
         p.set_defaults(func=func)
     p = sub.add_parser("retention", help="delete stored calls older than N days (audio first)")
-    p.add_argument("results", nargs="+")
+    p.add_argument("results", nargs="*", help="result folders of `voicebot call`")
     p.add_argument("--days", type=float, required=True)
+    p.add_argument("--records", action="store_true",
+                   help="also the phone line's call records (phone.db_url) and their recordings")
+    p.add_argument("--config", help="YAML config (phone.db_url for --records)")
     p.add_argument("--dry-run", action="store_true", help="list what would go, delete nothing")
     p.set_defaults(func=retention)
 

@@ -347,6 +347,20 @@ class CallStore:
                                                          .order_by(turns.c.idx)).mappings().all()]
         return call
 
+    def started_before(self, cutoff: datetime) -> list[dict]:
+        """Calls that began before `cutoff`, oldest first: id, started, audio_path (plain columns)."""
+        with self.engine.connect() as db:
+            rows = db.execute(select(calls.c.id, calls.c.started, calls.c.audio_path)
+                              .where(calls.c.started < cutoff).order_by(calls.c.started)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def delete_calls(self, ids: list[str]) -> None:
+        """The calls and their turns, in one transaction."""
+        with self.engine.begin() as db:
+            for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+                db.execute(delete(turns).where(turns.c.call_id.in_(chunk)))
+                db.execute(delete(calls).where(calls.c.id.in_(chunk)))
+
     def close(self) -> None:
         self.engine.dispose()
 
