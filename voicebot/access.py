@@ -140,7 +140,7 @@ class Access:
         if n <= self.max_failures:  # one line per attempt up to the lock, then the lock's own line
             log.warning("%s from %s refused: %s%s", how, ip, why,
                         " (locked out)" if n == self.max_failures else "")
-            self.audit("?", f"{how} refused", ip)
+            self.audit("?", f"{how} refused", peer=ip)
 
     # ---- the login form's sessions
     def new_session(self, name: str) -> str:
@@ -180,10 +180,10 @@ class Access:
         sid = _cookies(headers.get("cookie", "")).get(COOKIE)
         return (self.session(sid), "session") if sid else (None, "")
 
-    def audit(self, who: str, action: str, what: str) -> None:
+    def audit(self, who: str, action: str, **what) -> None:
         if self.audit_log:
             try:
-                audit_write(self.audit_log, who, action, what)
+                audit_write(self.audit_log, who, action, **what)
             except OSError as e:  # a full disk must not take the server down; said in the log
                 log.error("audit log %s: %s", self.audit_log, e)
 
@@ -271,7 +271,7 @@ def routes(access: Access, web: Path) -> list:
             if wait:
                 return page(f'<p class="error">Too many failed attempts: try again in {int(wait) + 1} s.</p>', 429)
             return page('<p class="error">Wrong key.</p>', 401)
-        access.audit(name, "login", ip)
+        access.audit(name, "login", peer=ip)
         response = RedirectResponse("/", 303)
         response.headers["set-cookie"] = access.cookie(access.new_session(name))
         return response

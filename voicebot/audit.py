@@ -12,9 +12,11 @@ from pathlib import Path
 _lock = threading.Lock()  # lines from the server's threads never interleave
 
 
-def write(path: str | Path, who: str, action: str, what: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"t": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "who": who, "action": action, "path": str(what)})
-    with _lock, open(path, "a", encoding="utf-8") as f:
+def write(log: str | Path, who: str, action: str, **what) -> None:
+    """One line: when, who, the action, and what it touched (path=..., call=..., peer=...)."""
+    log = Path(log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"t": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "who": who, "action": action, **what},
+                      ensure_ascii=False, default=str)
+    with _lock, open(log, "a", encoding="utf-8") as f:
         f.write(line + "\n")

@@ -103,6 +103,9 @@ def run(args, bot_factory) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     bot = bot_factory()
     access = access_for(args, bot.config)  # a bad keys file or TLS flag: said before the models load
+    if bot.config.privacy.encrypt:  # call records and recordings need the key: no key, no server
+        from voicebot.crypto import open_vault
+        open_vault(bot.config.privacy)
     bot.warm_up()  # the first caller should not wait for models to load
     web = "https" if args.tls_cert else "http"
     print(f"voicebot serve: {web}://{args.host}:{args.port}/ (phone calls: {web.replace('http', 'ws')}://{args.host}:{args.port}/media)", flush=True)
@@ -199,7 +202,7 @@ class Call:
         try:
             if self.client is None and not await self._auth():
                 return
-            self.access.audit(self.client, "call", f"ws {self.peer}")
+            self.access.audit(self.client, "call", transport="ws", peer=self.peer)
             while True:
                 msg = await self.ws.receive()
                 if msg["type"] == "websocket.disconnect":

@@ -225,7 +225,7 @@ class MediaCall:
             caller=str(params.get("caller") or params.get("From") or ""), callee=str(params.get("To") or ""),
             external_id=self.call_sid, store=store, played_by="marks", meta=meta)
         log.info("media %s: call %s started (callSid %s)", self.peer, self.call.id[:8], self.call_sid or "-")
-        self.access.audit(self.client, "call", f"media {self.call.id}")
+        self.access.audit(self.client, "call", transport="media-stream", call=self.call.id, peer=self.peer)
         return None
 
     def _bad(self, kind: str, message: str) -> None:
