@@ -218,10 +218,12 @@ def test_tls(bot, tmp_path):
 
 
 def test_serve_refuses_unsafe_settings(tmp_path):
-    env = {**os.environ, "VOICEBOT_TOKEN": ""}
+    env = {**os.environ, "VOICEBOT_TOKEN": "", "VOICEBOT_KEY": ""}
+    (tmp_path / "enc.yml").write_text(f"privacy: {{encrypt: true, key_file: {tmp_path / 'missing.key'}}}\n")
     for args, said in [(["--open", "--host", "0.0.0.0"], "--open serves without keys: only on a loopback address"),
                        (["--tls-cert", "x.pem"], "--tls-cert and --tls-key go together"),
-                       (["--keys-file", str(tmp_path / "none.txt")], "no such keys file")]:
+                       (["--keys-file", str(tmp_path / "none.txt")], "no such keys file"),
+                       (["--open", "--config", str(tmp_path / "enc.yml")], "missing.key: no such key file")]:
         r = subprocess.run([sys.executable, "-m", "voicebot", "serve", *args], capture_output=True, text=True,
                            timeout=120, env=env)
         assert r.returncode == 2 and said in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
