@@ -10,13 +10,18 @@ alone, as before. docs/benchmarks.md, "Phone calls at once", has what it measure
 """
 from __future__ import annotations
 
+import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 
 import numpy as np
 
 from asr.base import Context, Recognition
+
+log = logging.getLogger("voicebot.asr")
+SLOW_S = 2.0  # a batch this slow holds every call up: said in the log
 
 
 class BatchingRecognizer:
@@ -45,6 +50,7 @@ class BatchingRecognizer:
                     jobs.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            t0 = time.perf_counter()
             try:
                 if len(jobs) > 1 and many is not None:
                     results = many([(a, c) for a, c, _ in jobs])
@@ -55,5 +61,9 @@ class BatchingRecognizer:
                 for *_, job in jobs:
                     job.set_exception(e)
                 continue
+            took = time.perf_counter() - t0
+            if took > SLOW_S:
+                log.warning("ASR: %d utterance(s) of %s s took %.1f s: the calls waited", len(jobs),
+                            "/".join(f"{len(a) / 16000:.1f}" for a, _, _ in jobs), took)
             for (*_, job), r in zip(jobs, results):
                 job.set_result(r)
