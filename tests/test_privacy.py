@@ -147,3 +147,9 @@ def test_retention_takes_old_phone_call_records_and_their_recordings(tmp_path):
     assert r.returncode == 0 and "1 call record(s) older than 30 days" in r.stdout, r.stdout + r.stderr
     left = CallStore(db)
     assert not wav.exists() and [c["id"] for c in left.list_calls()] == [ids[1]] and left.get_call(ids[0]) is None
+
+
+def test_a_live_call_with_encryption_and_no_key_stops_before_it_starts(tmp_path):
+    (tmp_path / "nokey.yml").write_text(f"privacy: {{encrypt: true, key_file: {tmp_path / 'missing.key'}}}\n")
+    r = cli("talk", "--out", tmp_path / "t", "--config", tmp_path / "nokey.yml")
+    assert r.returncode == 2 and "missing.key: no such key file" in r.stderr and not (tmp_path / "t").exists()

@@ -175,11 +175,12 @@ def talk(bot, input_device=None, output_device=None, seconds: float | None = Non
             s.close()
         pa.terminate()
         session.close()
-    if out_dir:
+    if out_dir:  # redacted (session.transcript), and encrypted as transcript.json.enc with privacy.encrypt
         import json
         from pathlib import Path
-        from voicebot.files import atomic_write_text
-        atomic_write_text(Path(out_dir) / "transcript.json", json.dumps(session.transcript(), indent=2) + "\n")
+        from voicebot.crypto import open_vault, write_bytes
+        write_bytes(Path(out_dir) / "transcript.json", (json.dumps(session.transcript(), indent=2) + "\n").encode(),
+                    open_vault(bot.config.privacy))
     view.print_summary(session)
     return 0
 
@@ -193,6 +194,9 @@ def main(args) -> int:
     if args.barge_in:
         cfg.live.barge_in = args.barge_in
     bot = Bot(cfg)
+    if args.out:  # no key: said now, not after the call
+        from voicebot.crypto import open_vault
+        open_vault(cfg.privacy)
     print("loading models...", file=sys.stderr, flush=True)
     bot.warm_up()
     return talk(bot, args.input_device, args.output_device, args.seconds, args.out, not args.no_greet)
