@@ -25,7 +25,6 @@ from voicebot.device import compute_type as pick_compute_type, ctranslate2_devic
 
 RATE = 16000
 WINDOW_S = 30.0
-SHORT_S = 2.0
 
 
 class FasterWhisper:
@@ -186,13 +185,9 @@ class FasterWhisper:
         return out
 
     def _full(self, audio: np.ndarray) -> Recognition:
-        # Whisper's temperature ladder decodes the window up to six times when a decode is unsure;
-        # a fragment under SHORT_S that no short try could close is mostly noise, and six decodes
-        # of a 30 s window held every call of a server up for 3 s (bench-calls, 8 calls): one here
-        ladder = (0.0,) if len(audio) < SHORT_S * RATE else (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
         segments, _ = self.model.transcribe(
             audio, language=self.language, beam_size=self.beam_size, initial_prompt=self.prompt or None,
-            condition_on_previous_text=False, vad_filter=False, temperature=ladder)
+            condition_on_previous_text=False, vad_filter=False)
         segs = list(segments)
         if not segs:
             return Recognition("", 1.0, -10.0)
