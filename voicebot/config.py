@@ -69,8 +69,10 @@ class TTSConfig:
     # the caller hears the reply start sooner (measured: 692 -> 106 ms); 0 turns it off
     first_piece_chars: int = 40
     # seconds of spoken lines kept to be played again (the greeting, the goodbye, fixed
-    # replies: tts/cache.py), shared by every call; 0: synthesize every time
-    cache_s: float = 300.0
+    # replies: tts/cache.py), shared by every call; 0 (default): synthesize every time. Off by
+    # default: Piper samples noise, so each rendition differs, and a cached one that a phone
+    # line's recogniser mishears ("Brightland" for "Brightline") is then every caller's
+    cache_s: float = 0.0
 
 
 @dataclass
