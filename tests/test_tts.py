@@ -120,7 +120,7 @@ def test_lines_said_before_come_from_the_cache(piper):
 
         def synthesize(self, text):
             yield np.zeros(100 * len(text), np.float32)
-    small = CachedSynthesizer(Fixed(), max_s=2.5)  # 2500 samples: "Hello." 600, "Goodbye." 800, "One moment." 1100
+    small = CachedSynthesizer(Fixed(), max_s=2.4)  # 2400 samples: "Hello." 600, "Goodbye." 800, "One moment." 1100
     for text in ["Hello.", "Goodbye.", "Hello.", "One moment."]:
         list(small.synthesize(text))
     assert list(small._audio) == ["Hello.", "One moment."]
