@@ -28,7 +28,6 @@ class BatchingRecognizer:
     def __init__(self, recognizer, max_batch: int = 8):
         self.recognizer = recognizer
         self.max_batch = max_batch
-        self.batches = self.batched = 0  # batches of two or more, and the utterances in them
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="asr-batch", daemon=True)
         self._thread.start()
@@ -54,7 +53,6 @@ class BatchingRecognizer:
             try:
                 if len(jobs) > 1 and many is not None:
                     results = many([(a, c) for a, c, _ in jobs])
-                    self.batches, self.batched = self.batches + 1, self.batched + len(jobs)
                 else:
                     results = [self.recognizer.transcribe(a, c) for a, c, _ in jobs]
             except Exception as e:  # each caller gets the engine's error, the queue goes on

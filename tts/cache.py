@@ -5,7 +5,8 @@ with the same goodbye, and many replies are fixed lines ("Is there anything else
 you with?"). With calls at once, each of those was a fresh synthesis on the same cores that
 transcribe the callers. The cache keeps the audio of the pieces the TTS stage asks for (the
 reply, or its first clause and the rest), least recently used out first, up to `max_s`
-seconds of audio; the engines are deterministic for a text, so a hit sounds the same.
+seconds of audio. Piper samples noise, so each rendition of a line differs a little and a hit
+replays one of them to every caller: that is why it is off by default (tts.cache_s: 0).
 """
 from __future__ import annotations
 

@@ -232,11 +232,10 @@ class Guard:
                 return await self.app(scope, receive, send)  # the route asks for its `auth` message
             await receive()  # websocket.connect
             return await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
-        await _refuse(scope, send, wait)
+        await _refuse(scope, headers, send, wait)
 
 
-async def _refuse(scope, send, wait: float) -> None:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+async def _refuse(scope, headers: dict, send, wait: float) -> None:
     if wait:
         status, body, extra = 429, b"too many failed attempts: try again later\n", [(b"retry-after", str(int(wait) + 1).encode())]
     elif scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
