@@ -40,8 +40,9 @@ demo: setup $(NLU_MODEL)/config.json
 	$(VENV)/bin/voicebot call audio_samples/ --channel 0 --out $(OUT)
 	@echo "--- $(OUT)/summary.csv"; cat $(OUT)/summary.csv
 
-# the suite tests the Coqui engine too, so it sets Coqui up (once; a stamp makes it a no-op)
-test: setup coqui
+# the suite tests the Coqui engine too, so it sets Coqui up (once; a stamp makes it a no-op), and
+# the NLU model that `make demo` uses (trained once, kept until its data or config change)
+test: setup coqui $(NLU_MODEL)/config.json
 	$(PY) -m pytest -q tests
 
 test-fast: setup
