@@ -36,6 +36,7 @@ from voicebot.events import AudioFrame, BotReply, Hold, Interrupted, NLUResult, 
 
 BACKCHANNEL = set("uh-huh uh huh mm mhm mm-hmm hmm um okay ok right yeah yes yep sure alright all i see got it "
                   "oh ah aha good great fine cool thank thanks you".split())
+ONE_WORD_LOGPROB = -0.8  # how sure Whisper must be of a lone word heard over the bot
 CUT_IN = set("stop wait no sorry hold hang excuse actually hey hello but cancel agent operator pardon what".split())
 FILLERS = set("um uh er erm hmm mm like so well".split())
 # a request does not end on these words
@@ -178,7 +179,12 @@ class TurnTaker:
         if audio is None or voiced_s(audio) < 0.1:
             return ""
         r = self.asr.recognizer.transcribe(audio)
-        unsure = is_silence(r, self.asr.no_speech_threshold) or (early and r.avg_logprob < -1.0)
+        # one word over the bot's voice is most often a backchannel misheard through the echo
+        # ("okay" as "Loki", "Roki": avg log-prob -1.1 to -1.4 in tests/test_live.py), whatever
+        # its length; a word said to cut in is heard surer than that
+        one_word = len(words(r.text)) == 1
+        unsure = is_silence(r, self.asr.no_speech_threshold) or (
+            (early or one_word) and r.avg_logprob < (ONE_WORD_LOGPROB if one_word else -1.0))
         return "" if unsure else r.text
 
     def __call__(self, events: Iterable) -> Iterator:
