@@ -165,6 +165,8 @@ class FasterWhisper:
             return r if res.no_speech_prob > 0.6 else None
         if not is_silence(r) and _compression_ratio(text) > 2.4:
             return None  # looping
+        if self.language == "en" and _foreign(text):
+            return None  # a noisy line heard as another script ("Can I speak 都 real person"): decode again
         return r
 
     def _segments(self, ids: list[int], duration: float) -> list[tuple[float, float, str]]:
@@ -209,6 +211,12 @@ def _alike(order: list[int], jobs: dict) -> list[list[int]]:
         else:
             out.append([i])
     return out
+
+
+def _foreign(text: str) -> bool:
+    """Letters outside the Latin script: never English, however noisy the line."""
+    import unicodedata
+    return any(ord(c) > 0x24F and unicodedata.category(c).startswith("L") for c in text)
 
 
 def _compression_ratio(text: str) -> float:

@@ -86,6 +86,12 @@ def test_is_silence_rule():
     assert not is_silence(Recognition("yes", no_speech_prob=0.9, avg_logprob=-0.2))
 
 
+def test_another_script_on_an_english_line_is_decoded_again():
+    from asr.faster import _foreign
+    assert _foreign("Can I speak 都 real person clean?") and _foreign("Привет")
+    assert not _foreign("Café déjà vu, naïve: €12.50 - okay…") and not _foreign("")
+
+
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown ASR backend"):
         load_recognizer("nope")
