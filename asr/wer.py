@@ -6,6 +6,8 @@ import re
 from functools import lru_cache
 
 DIGITS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+# one word, two spellings Whisper's normalizer leaves apart (it writes either)
+SPELLINGS = {"ok": "okay"}
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +36,7 @@ def normalize(text: str) -> str:
             out.extend(run)  # a lone digit stays as Whisper wrote it
         run = []
         if word:
-            out.append(word)
+            out.append(SPELLINGS.get(word, word))
     return " ".join(out)
 
 

@@ -27,6 +27,7 @@ def test_wer_normalization():
     assert normalize("Cancel order number 1-2-3-4.") == normalize("cancel order number 1 2 3 4") \
         == "cancel order number 1234"
     assert normalize("no one came at 3 pm") == "no one came at 3 pm"
+    assert normalize("OK, thanks.") == normalize("Okay, thanks.")  # one word, two spellings
 
 
 def test_dataset_from_dir_and_readme(tmp_path):
