@@ -164,11 +164,10 @@ def test_resume_after_an_interrupted_run(calls_dir, tmp_path):
     src, _ = calls_dir
     batch = tmp_path / "batch"
     batch.mkdir()
-    for n in range(2):  # eight calls: the run is stopped while it is still busy
-        for c in CALLS:
-            shutil.copy(src / f"{c.name}.wav", batch / f"{c.name}_{n}.wav")
-            with open(batch / f"{c.name}_{n}.wav", "ab") as f:
-                f.write(b"\0" * (n + 1) * 2)  # other content, other hash (a sample of silence)
+    for n, c in [(n, c) for n in range(2) for c in CALLS][:6]:  # six calls: stopped while still busy
+        shutil.copy(src / f"{c.name}.wav", batch / f"{c.name}_{n}.wav")
+        with open(batch / f"{c.name}_{n}.wav", "ab") as f:
+            f.write(b"\0" * (n + 1) * 2)  # other content, other hash (a sample of silence)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "voicebot", "analyze", str(batch), "--out", str(out), "--workers", "1", "--no-report",
            "--db", f"sqlite:///{tmp_path}/calls.db", *ARGS]
@@ -181,16 +180,16 @@ def test_resume_after_an_interrupted_run(calls_dir, tmp_path):
     proc.communicate(timeout=60)
     assert proc.returncode == 130
     first = {p.name: p.stat().st_mtime_ns for p in (out / "calls").glob("*.json")}
-    assert 1 <= len(first) < 8
+    assert 1 <= len(first) < 6
     assert not [p for p in (out / "calls").iterdir() if p.suffix != ".json"]  # no half-written file
     for p in (out / "calls").glob("*.json"):
         json.loads(p.read_text())
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert f"{len(first)} call(s) already done" in again.stderr
-    assert len(list((out / "calls").glob("*.json"))) == 8
+    assert len(list((out / "calls").glob("*.json"))) == 6
     assert {p: (out / "calls" / p).stat().st_mtime_ns for p in first} == first  # kept, not redone
-    assert len(list(csv.DictReader((out / "calls.csv").open()))) == 8
+    assert len(list(csv.DictReader((out / "calls.csv").open()))) == 6
 
 
 @pytest.fixture(scope="session")
