@@ -21,13 +21,21 @@ def normalize(text: str) -> str:
 
     Whisper's normalizer joins spoken digits ("one two three four" -> "1234") but leaves
     written ones apart, and oddly ("1-2-3-4" -> "one 2 3 4"), so the same words would count
-    as three errors. A run of two or more single digits becomes one number on both sides.
+    as three errors; a phone number comes as "555-219-8840", "555.219.8840" or spoken digit by
+    digit. A run of two or more digits or digit groups (up to four digits each) becomes one
+    number on both sides.
     """
+    # digit groups written apart are one digit string: 1-2-3-4, 555-219-8840, 555.219.8840
+    # (two dots or more: not a decimal)
+    text = re.sub(r"\b\d+(?:\.\d+){2,}\b", lambda m: m.group().replace(".", " "), text)
+    # Whisper's normalizer drops a leading zero ("0143" -> "143"): a number written with one
+    # is a digit string, so its digits go in one by one
+    text = re.sub(r"(?<![\d.,])0\d+\b", lambda m: " ".join(m.group()), text)
     words = _normalizer()(re.sub(r"(?<=\d)-(?=\d)", " ", text)).split()
     out: list[str] = []
-    run: list[str] = []  # the words of a run of single digits
+    run: list[str] = []  # the words of a run of digits and digit groups
     for word in words + [""]:
-        if word in DIGITS or (len(word) == 1 and word.isdigit()):
+        if word in DIGITS or (word.isdigit() and len(word) <= 4):  # a digit, or a group of a written number
             run.append(word)
             continue
         if len(run) > 1:

@@ -28,6 +28,12 @@ def test_wer_normalization():
         == "cancel order number 1234"
     assert normalize("no one came at 3 pm") == "no one came at 3 pm"
     assert normalize("OK, thanks.") == normalize("Okay, thanks.")  # one word, two spellings
+    # a phone number in Whisper's ways of writing it, and spoken; a leading zero kept; decimals stay
+    spoken = normalize("call me at five five five, two one nine, zero eight four zero")
+    assert spoken == "call me at 5552190840"
+    assert normalize("Call me at 555-219-0840.") == normalize("call me at 555.219.0840") == spoken
+    assert normalize("call me at 555 219 0840") == normalize("call me at 5 5 5 2 1 9 0 8 4 0") == spoken
+    assert normalize("it was 3.05 at 2.50 dollars") == "it was 3.05 at $2.50"
 
 
 def test_dataset_from_dir_and_readme(tmp_path):
