@@ -40,13 +40,44 @@ def test_turns_right_merged_split_missed():
     assert noisy.right == 3 and noisy.errors == 1
 
 
+def test_turns_matched_by_time_when_the_reference_has_times():
+    timed = Reference(REF.turns, REF.intents, [(0.5, 2.0), (3.5, 6.0), (7.5, 8.3)])
+    # a noisy call, its two turns found right but misheard: the words of the second align
+    # partly with the first turn's, which the word alignment takes for a split and a merge
+    ref = Reference(["I forgot my password and I can't log in.", "Thanks, that was helpful."], [None, None])
+    heard = ["I could drop my password and I can't login.", "And that's what helps all."]
+    by_words = score_call("c", ref, heard, [None] * 2)
+    assert by_words.right < 2 and not by_words.by_time
+    ref.spans = [(0.5, 3.0), (4.5, 6.4)]
+    by_time = score_call("c", ref, heard, [None] * 2, [(0.0, 3.03), (4.14, 6.45)])
+    assert (by_time.right, by_time.by_time, by_time.errors) == (2, True, by_words.errors)
+    merged = score_call("c", timed, ["I want to check my order. The order number is 4567.", "Thanks, bye."],
+                        [None] * 2, [(0.0, 6.3), (7.0, 8.6)])
+    assert (merged.right, merged.merged) == (1, 2)
+    split = score_call("c", timed, ["I want to check", "my order.", "The order number is 4567.", "Thanks, bye."],
+                       [None] * 4, [(0.0, 1.2), (1.3, 2.2), (3.0, 6.3), (7.0, 8.6)])
+    assert (split.right, split.split) == (2, 1)
+    # a turn that starts in the last 0.2 s of the one before it still holds only its own
+    close = score_call("c", timed, REF.turns, [None] * 3, [(0.0, 3.7), (3.3, 6.3), (7.0, 8.6)])
+    assert close.right == 3
+    missed = score_call("c", timed, ["I want to check my order.", "Thanks, bye."], [None] * 2, [(0.0, 2.3), (7.0, 8.6)])
+    assert missed.missed == 1
+
+
 def test_reference_file(tmp_path):
     (tmp_path / "a.txt").write_text("Hello there.\tgreet\n\nMy number is two zero two five.\n")
     ref = read_reference(tmp_path / "a.txt")
     assert ref.turns == ["Hello there.", "My number is two zero two five."] and ref.intents == ["greet", None]
+    assert ref.spans is None
     (tmp_path / "b.txt").write_text("\n")
     with pytest.raises(ValueError, match=r"b\.txt: no reference turns"):
         read_reference(tmp_path / "b.txt")
+    (tmp_path / "t.txt").write_text("Hello there.\tgreet\t0.50 1.25\nMy number is two.\t\t2.75 4.10\n")
+    timed = read_reference(tmp_path / "t.txt")
+    assert timed.intents == ["greet", None] and timed.spans == [(0.5, 1.25), (2.75, 4.1)]
+    (tmp_path / "u.txt").write_text("Hello there.\tgreet\tsoon\n")
+    with pytest.raises(ValueError, match=r"u\.txt:1: the times must be"):
+        read_reference(tmp_path / "u.txt")
 
 
 @pytest.mark.slow

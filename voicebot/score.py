@@ -1,14 +1,19 @@
 """Scoring recorded calls against reference transcripts: `voicebot score`.
 
 A reference is a `.txt` beside each call file, with the same name: one caller turn per
-line, optionally a tab and the turn's intent. The scorer reads `voicebot call` results
+line, optionally a tab and the turn's intent, and optionally another tab and the turn's
+start and end in seconds ("Where is my order?<TAB>order_status<TAB>0.50 2.31"; `voicebot
+make-test-calls` writes them). The scorer reads `voicebot call` results
 (`<results>/<call>/transcript.json`) and reports, per call and overall:
 - WER of the whole call (Whisper's normalizer, digit runs in one spelling: asr.wer);
-- turn segmentation: each reference turn is matched to the recognized turns its words
-  landed in (a word alignment of the two texts); a turn is right when exactly one
-  recognized turn holds it and nothing else, merged when it shares a recognized turn with
-  another reference turn, split when it spreads over several, missed when none holds it;
-- turn-intent accuracy: the intent of the recognized turn holding most of its words.
+- turn segmentation: each reference turn is matched to the recognized turns that hold it; a
+  turn is right when exactly one recognized turn holds it and nothing else, merged when it
+  shares a recognized turn with another reference turn, split when it spreads over several,
+  missed when none holds it. With times in the reference, a recognized turn holds the
+  reference turns its span overlaps (by 0.3 s, or half a shorter turn); without them, the
+  ones its words landed in (a word alignment of the two texts, where a misheard word can
+  land in the neighbouring turn);
+- turn-intent accuracy: the intent of the recognized turn holding most of it (words or time).
 `--plain` also runs plain faster-whisper with the library's own defaults on the same files
 (`WhisperModel(model).transcribe(file, vad_filter=True)`: beam 5, 30 s windows, its Silero
 VAD), so voicebot and the library are compared in one command.
@@ -24,23 +29,40 @@ from pathlib import Path
 from asr.wer import normalize
 
 
+Span = tuple[float, float]
+
+
 @dataclass
 class Reference:
     turns: list[str]
     intents: list[str | None]
+    spans: list[Span] | None = None  # each turn's (start, end) in seconds, when every line gives it
 
 
 def read_reference(path: Path) -> Reference:
-    turns, intents = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    turns, intents, spans = [], [], []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
-        text, _, intent = line.partition("\t")
+        text, intent, times = (line.split("\t") + ["", ""])[:3]
         turns.append(text.strip())
         intents.append(intent.strip() or None)
+        if times.strip():
+            try:
+                start, end = (float(x) for x in times.split())
+            except ValueError:
+                raise ValueError(f"{path}:{n}: the times must be 'START END' in seconds, not {times.strip()!r}") from None
+            spans.append((start, end))
     if not turns:
         raise ValueError(f"{path}: no reference turns")
-    return Reference(turns, intents)
+    return Reference(turns, intents, spans if len(spans) == len(turns) else None)
+
+
+def overlaps(ref: Span, hyp: Span) -> bool:
+    """A recognized turn holds a reference turn when it covers 0.3 s of it, or half of a
+    shorter one (a recognized turn's span carries a little of the silence around it)."""
+    shared = min(ref[1], hyp[1]) - max(ref[0], hyp[0])
+    return shared >= min(0.3, (ref[1] - ref[0]) / 2)
 
 
 def align(ref: list[str], hyp: list[str]) -> list[int | None]:
@@ -83,10 +105,12 @@ class CallScore:
     intents_right: int = 0
     numbers: int = 0  # digit strings (order and phone numbers) in the reference
     numbers_right: int = 0  # ... heard as the same digits in the turn that holds them
+    by_time: bool = False  # turns matched by their times (else by their words)
     detail: list[dict] = field(default_factory=list)
 
 
-def score_call(name: str, ref: Reference, hyp_turns: list[str], hyp_intents: list[str | None]) -> CallScore:
+def score_call(name: str, ref: Reference, hyp_turns: list[str], hyp_intents: list[str | None],
+               hyp_spans: list[Span] | None = None) -> CallScore:
     import jiwer
     ref_norm = [normalize(t).split() for t in ref.turns]
     hyp_norm = [normalize(t).split() for t in hyp_turns]
@@ -101,17 +125,21 @@ def score_call(name: str, ref: Reference, hyp_turns: list[str], hyp_intents: lis
             s.errors = out.substitutions + out.deletions + out.insertions
         else:
             s.errors = len(ref_words)
-    # which recognized turns each reference turn's words landed in, and the reverse
-    holds: list[dict[int, int]] = [{} for _ in ref.turns]
-    for k, j in enumerate(align(ref_words, hyp_words)):
-        if j is not None:
-            h = hyp_turn[j]
-            holds[ref_turn[k]][h] = holds[ref_turn[k]].get(h, 0) + 1
-    # a recognized turn holds a reference turn when two or more of its words (or the whole
-    # of a one-word turn) align there: one stray aligned word is an ASR error, not a merge
-    for i, hs in enumerate(holds):
-        need = min(2, len(ref_norm[i]))
-        holds[i] = {h: c for h, c in hs.items() if c >= need}
+    holds: list[dict[int, float]] = [{} for _ in ref.turns]  # reference turn -> {recognized turn: weight}
+    s.by_time = bool(ref.spans) and hyp_spans is not None
+    if s.by_time:  # what the caller said when
+        for i, r in enumerate(ref.spans):
+            holds[i] = {j: min(r[1], h[1]) - max(r[0], h[0]) for j, h in enumerate(hyp_spans) if overlaps(r, h)}
+    else:  # by words: which recognized turns each reference turn's words landed in
+        for k, j in enumerate(align(ref_words, hyp_words)):
+            if j is not None:
+                h = hyp_turn[j]
+                holds[ref_turn[k]][h] = holds[ref_turn[k]].get(h, 0) + 1
+        # a recognized turn holds a reference turn when two or more of its words (or the whole
+        # of a one-word turn) align there: one stray aligned word is an ASR error, not a merge
+        for i, hs in enumerate(holds):
+            need = min(2, len(ref_norm[i]))
+            holds[i] = {h: c for h, c in hs.items() if c >= need}
     owners: dict[int, set[int]] = {}
     for i, hs in enumerate(holds):
         for h in hs:
@@ -139,9 +167,10 @@ def score_call(name: str, ref: Reference, hyp_turns: list[str], hyp_intents: lis
     return s
 
 
-def voicebot_turns(results: Path, name: str) -> tuple[list[str], list[str | None]]:
+def voicebot_turns(results: Path, name: str) -> tuple[list[str], list[str | None], list[Span]]:
     doc = json.loads((results / name / "transcript.json").read_text())
-    return [t["text"] for t in doc["turns"]], [t.get("intent") for t in doc["turns"]]
+    turns = doc["turns"]
+    return [t["text"] for t in turns], [t.get("intent") for t in turns], [(t["start"], t["end"]) for t in turns]
 
 
 def totals(scores: list[CallScore]) -> dict:
@@ -152,10 +181,11 @@ def totals(scores: list[CallScore]) -> dict:
             "turns": n("turns"), "found": n("found"), "right": n("right"), "merged": n("merged"),
             "split": n("split"), "missed": n("missed"), "segmentation": ratio(n("right"), n("turns")),
             "intent_accuracy": ratio(n("intents_right"), n("intents")),
-            "numbers": n("numbers"), "numbers_right": n("numbers_right")}
+            "numbers": n("numbers"), "numbers_right": n("numbers_right"),
+            "turns_matched_by": ",".join(sorted({"time" if s.by_time else "words" for s in scores}))}
 
 
-def plain_faster_whisper(files: list[Path], model: str, progress: bool) -> tuple[dict[str, list[str]], float]:
+def plain_faster_whisper(files: list[Path], model: str, progress: bool) -> tuple[dict[str, tuple], float]:
     """Plain faster-whisper with its own defaults (beam 5, 30 s windows) and its VAD filter."""
     from faster_whisper import WhisperModel
 
@@ -163,8 +193,8 @@ def plain_faster_whisper(files: list[Path], model: str, progress: bool) -> tuple
     m = WhisperModel(faster_whisper_model(model), device="auto", compute_type="default")
     out, t0 = {}, time.perf_counter()
     for f in _progress(files, "plain faster-whisper", progress):
-        segments, _ = m.transcribe(str(f), vad_filter=True)
-        out[f.stem] = [s.text.strip() for s in segments]
+        segments = list(m.transcribe(str(f), vad_filter=True)[0])  # its segments are its turns
+        out[f.stem] = ([s.text.strip() for s in segments], [None] * len(segments), [(s.start, s.end) for s in segments])
     return out, time.perf_counter() - t0
 
 
@@ -220,7 +250,7 @@ def run(args, bot_factory) -> int:
     if args.plain:
         texts, secs = plain_faster_whisper(files, args.plain_model, not args.quiet)
         systems[f"plain faster-whisper {args.plain_model}"] = {
-            "seconds": round(secs, 2), "hyps": {k: (v, [None] * len(v)) for k, v in texts.items()}}
+            "seconds": round(secs, 2), "hyps": texts}
     audio_s = sum(_duration(f) for f in files)
     report = {"audio_s": round(audio_s, 2), "systems": {}}
     table = Table(title=f"{len(files)} call(s), {audio_s:.0f} s of audio")

@@ -182,17 +182,19 @@ def trim(speech: np.ndarray, floor: float = 0.01) -> np.ndarray:
 
 
 def write_call(call: TestCall, out_dir: str | Path, seed: int = 0) -> Path:
-    """Write `<name>.wav` and its reference `<name>.txt` (turn text, tab, intent)."""
+    """Write `<name>.wav` and its reference `<name>.txt` (turn text, tab, intent, tab, the
+    turn's start and end in seconds)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    audio, _ = render(call, seed)
+    audio, spans = render(call, seed)
     path = out_dir / f"{call.name}.wav"
     with atomic_path(path) as tmp:
         if call.telephone:
             sf.write(tmp, resample(audio, RATE, 8000), 8000, subtype="ULAW", format="WAV")
         else:
             sf.write(tmp, audio, RATE, subtype="PCM_16", format="WAV")
-    atomic_write_text(out_dir / f"{call.name}.txt", "".join(f"{t}\t{i}\n" if i else f"{t}\n" for t, i in call.turns))
+    atomic_write_text(out_dir / f"{call.name}.txt", "".join(  # text, intent, start and end (voicebot.score)
+        f"{t}\t{i or ''}\t{a:.2f} {b:.2f}\n" for (t, i), (a, b) in zip(call.turns, spans)))
     return path
 
 
