@@ -19,6 +19,11 @@ import os
 
 import numpy as np
 
+# CTranslate2's OpenMP threads spin while they wait for work, on cores the VAD, the NLU and the
+# voice need (measured: 80 noisy turns one after another in 20.7-25.7 s, 13.7-14.9 s with
+# passive waiting, one thread each time). Read when its OpenMP runtime loads: set before that.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from asr.base import Context, Recognition, is_silence
 from asr.models import faster_whisper_model
 from voicebot.device import compute_type as pick_compute_type, ctranslate2_device
@@ -41,9 +46,12 @@ class FasterWhisper:
         self.device = ctranslate2_device(device)
         self.compute_type = pick_compute_type(self.device, compute_type)
         self.model_name = model
-        # CTranslate2's own default is 4 threads: on a 2-core machine that oversubscribes the
-        # cores (measured: 80 noisy turns in 8.1 s with it, 6.7 s with 2 threads)
-        threads = threads or min(4, os.cpu_count() or 1)
+        # One thread per decode. Whisper base on a turn of a few seconds gains nothing from a
+        # second one on these 2-core machines, it loses: 80 noisy turns in 13.7-14.9 s with one
+        # thread, 21.5-23.1 s with two (each turn slower: 108 against 148-186 ms under 4 s of
+        # audio, 297 against 465-523 ms at 8-12 s), and the other core stays free for the
+        # voice, the NLU and other calls. CTranslate2's own default (4) was slower still.
+        threads = threads or 1
         self.model = WhisperModel(faster_whisper_model(model), device=self.device,
                                   compute_type=self.compute_type, cpu_threads=threads)
         multilingual = self.model.model.is_multilingual

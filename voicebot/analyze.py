@@ -43,7 +43,7 @@ def add_arguments(p) -> None:
                    "(default: channels mixed down, speakers not separated)")
     p.add_argument("--manifest", help="CSV or JSONL with a file (or path) column and per-call metadata "
                    "(call_id, date, agent, queue, any other columns are carried through)")
-    p.add_argument("--workers", type=int, default=0, help="worker processes (default: 1 per 2 cores); 0 with "
+    p.add_argument("--workers", type=int, default=0, help="worker processes (default: 1 per core); 0 with "
                    "--ray: one actor per CPU of the cluster")
     p.add_argument("--ray", metavar="auto|ADDRESS|local", help="run on a Ray cluster (pip install '.[archive]')")
     p.add_argument("--db", help="SQLAlchemy URL for the results (default: the phone line's call records, "
@@ -53,9 +53,10 @@ def add_arguments(p) -> None:
 
 
 def default_workers() -> int:
-    # one worker per two cores: on this shared 2-core machine one worker with two threads did
-    # 16 calls in 31.5-36.0 s, two workers with one thread each in 39.8-41.6 s (docs/benchmarks.md)
-    return max(1, (os.cpu_count() or 1) // 2)
+    # one worker per core, one thread each: on this 2-core machine, quiet, 16 calls took 16.0-16.9 s
+    # with two workers against 35.2-47.6 s with one worker of two threads (docs/benchmarks.md;
+    # an earlier run on a machine shared with three other jobs had pointed the other way)
+    return max(1, os.cpu_count() or 1)
 
 
 # ---- inputs
@@ -178,7 +179,9 @@ def run_embedded(jobs: list[dict], config, channels: dict | None, workers: int):
     """Yield (job, doc, error) as calls finish, from `workers` processes."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    # Whisper decodes a turn faster on one thread than on two (asr/faster.py): more cores
+    # mean more workers, not more threads per decode, unless asr.threads says otherwise.
+    threads = (config.asr.threads if config is not None else 0) or 1
     # The OpenMP and BLAS pools in a worker otherwise size themselves to every core, beside
     # CTranslate2's own threads (one process, 8 calls: Whisper 7.7 s, 5.7 s with
     # OMP_NUM_THREADS=1, measured once on a busy machine; Ray sets the same for its actors).

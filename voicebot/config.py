@@ -35,7 +35,7 @@ class ASRConfig:
     # beam_size 5 with margin_s 3 gives 14.1 % at 1.5x the ASR time (docs/benchmarks.md,
     # "Noisy calls"): worth it for archives, not for live replies
     beam_size: int = 1
-    threads: int = 0  # 0: one per core, up to 4
+    threads: int = 0  # CPU threads per decode; 0: one (faster here than two: asr/faster.py)
     short_context: bool = True  # encode the utterance's own length, not a padded 30 s window
     margin_s: float = 1.0
     max_tokens_per_s: float = 8.0
