@@ -195,9 +195,14 @@ class FasterWhisper:
         return out
 
     def _full(self, audio: np.ndarray) -> Recognition:
+        # new tokens capped per second of audio, as in the short-context decodes: a fragment
+        # that loops otherwise runs each of the fallback's temperatures (five samples each) to
+        # 448 tokens (a 1.1 s fragment once held every call of a full suite up for 7.5 s)
+        window_s = min(len(audio) / RATE, WINDOW_S)
         segments, _ = self.model.transcribe(
             audio, language=self.language, beam_size=self.beam_size, initial_prompt=self.prompt or None,
-            condition_on_previous_text=False, vad_filter=False)
+            condition_on_previous_text=False, vad_filter=False,
+            max_new_tokens=int(8 + window_s * self.max_tokens_per_s))
         segs = list(segments)
         if not segs:
             return Recognition("", 1.0, -10.0)
