@@ -8,6 +8,7 @@ negative turns in a row, how many order numbers could not be found.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from functools import cached_property
 
@@ -36,6 +37,27 @@ def spoken_date(iso: str) -> str:
         return iso or "a date to be confirmed"
     return f"{d:%A}, {d:%B} {d.day}"
 
+
+
+YES = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "absolutely", "definitely", "correct"}
+NO = {"no", "nope", "nah", "don't", "dont", "not"}
+
+
+def yes_or_no(nlu: NLUResult, confident: bool, number: str, order: str | None) -> str | None:
+    """The caller's answer to "Shall I cancel it?": affirm, deny, or None (something else).
+    An unsure classifier does not get to turn "Yes, please cancel it." into a no (it once
+    called that deny at 0.32, and the bot kept the order): the first word decides then, and
+    "cancel it" for the same order is a yes."""
+    if confident and nlu.intent in ("affirm", "deny"):
+        return nlu.intent
+    words = re.findall(r"[a-z']+", nlu.text.lower())
+    if words and words[0] in YES:
+        return "affirm"
+    if words and words[0] in NO:
+        return "deny"
+    if nlu.intent == "cancel_order" and order in (None, number):
+        return "affirm"
+    return nlu.intent if nlu.intent in ("affirm", "deny") else None
 
 class DialoguePolicy:
     def __init__(self, domain: Domain, store: OrderStore):
@@ -95,9 +117,10 @@ class Conversation:
 
         if self.confirm_cancel:
             number, self.confirm_cancel = self.confirm_cancel, None
-            if nlu.intent == "affirm":
+            answer = yes_or_no(nlu, confident, number, order)
+            if answer == "affirm":
                 return self._cancel(number), False, False
-            if nlu.intent == "deny":
+            if answer == "deny":
                 return d.prompts["kept"].format(number_spoken=spoken_number(number)), False, False
             # anything else: the caller moved on; answer that instead
 

@@ -66,6 +66,23 @@ def test_cancel_with_deny_keeps_the_order(setup):
     assert store.get("1357").status == "processing"
 
 
+@pytest.mark.parametrize("text, intent, confidence, kept", [
+    ("Yes, please cancel it.", "deny", 0.32, False),  # an unsure classifier: the words decide
+    ("Yes, please cancel it.", "cancel_order", 0.99, False),  # "cancel it" for this order is a yes
+    ("Please cancel it.", "cancel_order", 0.99, False),
+    ("No, leave it as it is.", "affirm", 0.40, True),
+    ("Nope.", "deny", 0.99, True),
+    ("Sure.", "affirm", 0.99, False),
+])
+def test_the_answer_to_shall_i_cancel_it(setup, text, intent, confidence, kept):
+    policy, store = setup
+    c = policy.new_conversation()
+    assert "Shall I cancel it?" in c.respond(turn("cancel_order", order="1234")).text
+    r = c.respond(NLUResult(text, intent, confidence, "neutral", ()))
+    assert ("leave order 1 2 3 4" in r.text) == kept and ("cancelled" in r.text) != kept
+    assert store.get("1234").status == ("processing" if kept else "cancelled")
+
+
 def test_shipped_order_cannot_be_cancelled(setup):
     policy, store = setup
     r = policy.new_conversation().respond(turn("cancel_order", order="4567"))
