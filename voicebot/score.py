@@ -58,11 +58,12 @@ def read_reference(path: Path) -> Reference:
     return Reference(turns, intents, spans if len(spans) == len(turns) else None)
 
 
-def overlaps(ref: Span, hyp: Span) -> bool:
-    """A recognized turn holds a reference turn when it covers 0.3 s of it, or half of a
-    shorter one (a recognized turn's span carries a little of the silence around it)."""
+def held_s(ref: Span, hyp: Span) -> float | None:
+    """The seconds of a reference turn a recognized turn holds: it holds the turn when it
+    covers 0.3 s of it, or half of a shorter one (a recognized turn's span carries a little
+    of the silence around it); None when it does not."""
     shared = min(ref[1], hyp[1]) - max(ref[0], hyp[0])
-    return shared >= min(0.3, (ref[1] - ref[0]) / 2)
+    return shared if shared >= min(0.3, (ref[1] - ref[0]) / 2) else None
 
 
 def align(ref: list[str], hyp: list[str]) -> list[int | None]:
@@ -129,7 +130,7 @@ def score_call(name: str, ref: Reference, hyp_turns: list[str], hyp_intents: lis
     s.by_time = bool(ref.spans) and hyp_spans is not None
     if s.by_time:  # what the caller said when
         for i, r in enumerate(ref.spans):
-            holds[i] = {j: min(r[1], h[1]) - max(r[0], h[0]) for j, h in enumerate(hyp_spans) if overlaps(r, h)}
+            holds[i] = {j: t for j, h in enumerate(hyp_spans) if (t := held_s(r, h)) is not None}
     else:  # by words: which recognized turns each reference turn's words landed in
         for k, j in enumerate(align(ref_words, hyp_words)):
             if j is not None:
