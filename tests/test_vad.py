@@ -124,3 +124,21 @@ def test_without_level_gates_babble_merges_turns():
         return sum(isinstance(e, SpeechEnded) for e in Segmenter(VADSettings(**kw))(frames(iter([audio]))))
     assert count() == len(spans)
     assert count(snr_db=0, drop_db=0) < len(spans)
+
+
+@pytest.mark.parametrize("silence_s", [16.0, 40.0])
+def test_a_caller_is_heard_from_the_first_word_after_a_long_silence(silence_s):
+    """Silero's state drifts over a long stretch of line silence: from 16 s on it heard this
+    flite question late (0.7-1.4 s in) or not at all in 4 of 8 frame phases. Asked: every phase
+    gives one utterance that starts before the first word, as a fresh state does."""
+    from voicebot.audio import resample
+    from voicebot.phone import decode, encode
+    from voicebot.testcalls import speak, telephone_band, trim
+    line = encode(resample(telephone_band(trim(speak("What's your email address?", "flite:rms"))), 16000, 8000), "pcmu")
+    said = resample(decode(line, "pcmu"), 8000, 16000).astype(np.float32)  # as a phone call hears it
+    for phase in range(0, 512, 64):
+        lead = silence_s + phase / 16000
+        audio = np.concatenate([np.zeros(round(lead * 16000), np.float32), said, np.zeros(16000, np.float32)])
+        found = [e for e in Segmenter(VADSettings(engine="silero", hangover_ms=150, pre_roll_ms=300))(frames(iter([audio])))
+                 if isinstance(e, SpeechEnded)]
+        assert len(found) == 1 and found[0].start <= lead <= found[0].end, (phase, [(e.start, e.end) for e in found], lead)
