@@ -46,6 +46,11 @@ BE, SUBJECTS = {"is", "are", "was", "am"}, set("it that this he she they we i yo
 # "in"/"on" that end a phrasal verb end the phrase: "I can't log in" is complete (measured: the
 # turn waited incomplete_ms, 1.8 s to the reply). "check on" is not here: "I want to check on..."
 PARTICLE_VERBS = set("log logged logging sign signed signing plug plugged come came get got".split())
+# audio taken from before the VAD's start (its 300 ms pre-roll included) when the bot is quiet:
+# Silero calls soft onsets late ("That's all, goodbye." began 0.45 s before it, on a phone line),
+# and Whisper hears nothing lost in a longer lead. Never back into the bot's voice or a turn before
+REACH_BACK_S = 0.3
+ECHO_TAIL_S = 0.2  # the bot's voice may still come back this long after its last frame played
 RESUME_AFTER_S = 0.35  # quiet after speech that paused the bot and was no barge-in, before it goes on
 HUM = re.compile(r"[mhn]+")
 WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
@@ -205,11 +210,14 @@ class TurnTaker:
         held = False  # playback paused for the speech going on over it
         meter: VoiceMeter | None = None  # the voicing of the speech over the bot so far
         resume_at: float | None = None  # the speech over the bot was not a barge-in: go on then
+        quiet_from = 0.0  # neither the bot nor an earlier segment since then: a turn may reach back to it
         for ev in events:
             if isinstance(ev, Heard):
                 self.frames.append(ev.frame)
                 now = ev.frame.t + len(ev.frame.samples) / ev.frame.sample_rate
                 reply = self.now_playing()
+                if reply is not None:
+                    quiet_from = now + ECHO_TAIL_S
                 if burst is not None and reply is not None and not interrupted:
                     if not over_bot:  # the bot began to speak during this burst
                         over_bot, cand, check_at = True, burst, burst + first_check
@@ -268,8 +276,10 @@ class TurnTaker:
                     turn_start = cand  # the turn began with the speech that cut in
                 over_bot = interrupted = False
                 cand = None
-                turn_start = ev.start if turn_start is None else turn_start
+                if turn_start is None:
+                    turn_start = min(ev.start, max(ev.start - REACH_BACK_S, quiet_from))
                 turn_end = ev.end
+                quiet_from = max(quiet_from, ev.end)
                 spec = self.understand(turn_start, turn_end)
                 # no words yet (noise, or a phrase Whisper cannot make out alone): wait for more
                 wait = end_wait_s(spec, cfg) if spec is not None else cfg.incomplete_ms / 1000
