@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,11 @@ WHISPER_PT = SHARED / "models" / "openai-whisper" / "tiny.en.pt"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# a suite started in the background by a non-interactive shell (`make test &`, nohup) inherits
+# Ctrl-C ignored, and so would the servers the tests start and stop with it (found: two tests saw
+# exit 0, not 130); a handled signal is reset to the default in a child, an ignored one is not
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
