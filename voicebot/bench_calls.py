@@ -225,7 +225,8 @@ def main(args) -> int:
     thread.join(10)
     store = CallStore(bot.config.phone.db_url)
     records = {r["external_id"]: r for r in store.list_calls(10 * args.calls)}
-    turns = [t for r in records.values() for t in (store.get_call(r["id"]) or {}).get("turns", [])]
+    heard = {sid: (store.get_call(r["id"]) or {}).get("turns", []) for sid, r in records.items()}
+    turns = [t for ts in heard.values() for t in ts]
     store.close()
     shutil.rmtree(tmp, ignore_errors=True)
     per_call = []
@@ -235,7 +236,9 @@ def main(args) -> int:
             "p50": pct(c["latencies"], 50), "p95": pct(c["latencies"], 95)},
             "latencies_ms": [round(x, 1) for x in c["latencies"]], "late_frames": c["late_frames"],
             "dropped_frames": rec.get("dropped_frames"), "server_late_frames": rec.get("late_frames"),
-            "end_reason": rec.get("end_reason"), "error": c["error"]})
+            "end_reason": rec.get("end_reason"), "error": c["error"],
+            # what the bot heard and said: why a call failed (a misheard line, a turn cut in two)
+            "heard": [{k: t.get(k) for k in ("text", "intent", "reply")} for t in heard.get(c["call_sid"], [])]})
     every = [x for c in callers for x in c["latencies"]]
     result = {"calls": args.calls, "wall_s": round(wall, 1), "asr": f"{bot.config.asr.backend}/{bot.config.asr.model}",
               "device": bot.config.device,
