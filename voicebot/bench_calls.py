@@ -82,11 +82,13 @@ class Caller:
                         break
                     heard = len(self.media_at)
                     spoke_at = self._stream(payload, ANSWER_WAIT_S)
-                    # the reply's first audio: negative when the bot began before the caller had
-                    # finished (an endpoint in a pause of the turn)
+                    # the reply's first audio; before the caller had finished (an endpoint in a
+                    # pause of the turn) it is a turn cut short, no latency
                     first = self.media_at[heard] if len(self.media_at) > heard else None
                     if first is None:
                         self.error = self.error or "a turn was not answered"
+                    elif first < spoke_at:
+                        self.error = self.error or f"a turn was answered {spoke_at - first:.1f} s before its end"
                     else:
                         self.latencies.append((first - spoke_at) * 1000)
                 if self.turns and len(self.latencies) < len(self.turns) and not self.error:
