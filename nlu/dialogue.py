@@ -46,7 +46,8 @@ NO = {"no", "nope", "nah", "don't", "dont", "not"}
 
 
 def yes_or_no(nlu: NLUResult, confident: bool, number: str | None = None, order: str | None = None) -> str | None:
-    """The caller's answer to "Shall I cancel it?": affirm, deny, or None (something else).
+    """The caller's answer to "Shall I cancel it?" (`number`: that order) or "Shall I put you
+    through?": affirm, deny, or None (something else).
     An unsure classifier does not get to turn "Yes, please cancel it." into a no (it once
     called that deny at 0.32, and the bot kept the order): the first word decides then, and
     "cancel it" for the same order is a yes."""
@@ -119,6 +120,8 @@ class Conversation:
         confident = nlu.confidence >= d.setting("min_confidence", 0.5) and nlu.intent != "out_of_scope"
         asked, self.confirm_handover = self.confirm_handover, False
         if asked:
+            if nlu.intent == "human_agent":  # "No, a real person": asked twice, however unsure
+                return self._handover(self._response("human_agent"))
             answer = yes_or_no(nlu, confident)
             if answer == "affirm":
                 return self._handover(self._response("human_agent"))
@@ -129,9 +132,10 @@ class Conversation:
         if nlu.intent == "human_agent":
             # a transfer cannot be taken back: an unsure one is asked first. Asked for, a person
             # scores 0.997 or more; "Do you accept the people?" (PayPal, misheard) scored 0.797
-            if nlu.confidence >= d.setting("handover_confidence", 0.9) or asked:
+            if nlu.confidence >= d.setting("handover_confidence", 0.9):
                 return self._handover(self._response("human_agent"))
-            self.confirm_handover = True
+            # a question asked before this one is not answered by the next yes
+            self.confirm_handover, self.confirm_cancel, self.pending = True, None, None
             return d.prompts.get("confirm_handover", CONFIRM_HANDOVER), False, False
 
         if self.confirm_cancel:

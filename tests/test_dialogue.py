@@ -111,6 +111,7 @@ def test_human_agent_and_goodbye(setup):
     (NLUResult("Yes, please.", "affirm", 0.99, "neutral"), True, "transferring you"),
     (NLUResult("No, thanks.", "deny", 0.97, "neutral"), False, "What can I help you with?"),
     (NLUResult("Yeah, a person.", "human_agent", 0.6, "neutral"), True, "transferring you"),
+    (NLUResult("No, I want a real person.", "human_agent", 0.7, "neutral"), True, "transferring you"),
     (NLUResult("Do you accept PayPal?", "payment_methods", 0.98, "neutral"), False, "PayPal"),  # moved on
 ])
 def test_an_unsure_request_for_a_person_is_asked_first(setup, answer, handed_over, says):
@@ -122,6 +123,16 @@ def test_an_unsure_request_for_a_person_is_asked_first(setup, answer, handed_ove
     assert not r.handover and "put you through" in r.text
     r = c.respond(answer)
     assert r.handover == handed_over and says in r.text, r.text
+
+
+def test_a_yes_after_the_handover_question_answers_no_older_question(setup):
+    policy, store = setup
+    c = policy.new_conversation()
+    assert "cancel" in c.respond(turn("cancel_order", order="1234")).text.lower()  # "Shall I cancel it?"
+    assert "put you through" in c.respond(NLUResult("Do you accept the people?", "human_agent", 0.797, "neutral")).text
+    assert not c.respond(NLUResult("No.", "deny", 0.99, "neutral")).handover
+    c.respond(NLUResult("Yes, where is order 4567?", "order_status", 0.95, "neutral", (Entity("order_number", "4567"),)))
+    assert store.get("1234").status == "processing"  # not cancelled by that "yes"
 
 
 def test_low_confidence_and_out_of_scope_reask(setup):
