@@ -49,7 +49,7 @@ def make_engine(settings: VADSettings) -> VADEngine:
         return WebRTCVAD(settings.aggressiveness)
     if settings.engine == "silero":
         from asr.vad_silero import SileroVAD
-        return SileroVAD()
+        return SileroVAD(quiet=settings.threshold - settings.release)
     raise ValueError(f"unknown VAD engine {settings.engine!r} (webrtc, silero)")
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 REFRESH_S = 2.0
-QUIET = 0.35  # a window under this is quiet (the Segmenter's threshold less its release)
 
 
 def model_path() -> Path:
@@ -24,7 +23,7 @@ class SileroVAD:
     window = 512  # the model's step at 16 kHz
     context = 64  # samples of the previous window it sees too
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, quiet: float = 0.35):
         import onnxruntime
         opts = onnxruntime.SessionOptions()
         opts.inter_op_num_threads = 1
@@ -32,12 +31,12 @@ class SileroVAD:
         opts.log_severity_level = 4
         self.session = onnxruntime.InferenceSession(
             str(path or model_path()), providers=["CPUExecutionProvider"], sess_options=opts)
+        self.quiet = quiet  # a window under this is quiet: the Segmenter's threshold less its release
         self.refresh = round(REFRESH_S * 16000 / self.window)
         self.reset()
 
-    @staticmethod
-    def _fresh():
-        return [np.zeros((1, 1, 128), np.float32), np.zeros((1, 1, 128), np.float32), np.zeros(SileroVAD.context, np.float32)]
+    def _fresh(self) -> list:
+        return [np.zeros((1, 1, 128), np.float32), np.zeros((1, 1, 128), np.float32), np.zeros(self.context, np.float32)]
 
     def reset(self) -> None:
         self.state = self._fresh()  # h, c, and the previous window's tail
@@ -53,7 +52,7 @@ class SileroVAD:
     def speech_prob(self, window: np.ndarray) -> float:
         window = window.astype(np.float32)
         prob = self._run(self.state, window)
-        if prob >= QUIET:
+        if prob >= self.quiet:
             self.spare = None
             return prob
         if self.spare is None:

@@ -259,6 +259,7 @@ class TurnTaker:
                         check_at = ev.t + 0.15
             elif isinstance(ev, SpeechEnded):
                 burst = None
+                quiet_from = max(quiet_from, ev.end)  # a dismissed segment too: no turn reaches back into it
                 if over_bot and not interrupted:
                     playing = self.now_playing()
                     # a short burst is a backchannel more often than not: it needs words as sure as a fragment
@@ -281,7 +282,6 @@ class TurnTaker:
                 if turn_start is None:
                     turn_start = min(ev.start, max(ev.start - REACH_BACK_S, quiet_from))
                 turn_end = ev.end
-                quiet_from = max(quiet_from, ev.end)
                 spec = self.understand(turn_start, turn_end)
                 # no words yet (noise, or a phrase Whisper cannot make out alone): wait for more
                 wait = end_wait_s(spec, cfg) if spec is not None else cfg.incomplete_ms / 1000
