@@ -139,7 +139,7 @@ class FasterWhisper:
             prefix = [tb] + self.tokenizer.encode(" " + context.text) + [tb + round(lead / 0.02)]
         # the cap on new tokens; a prefix counts against max_length, with room to spare (with
         # room for it once, short turns still stopped before their closing timestamp)
-        cap = min(int(8 + duration * self.max_tokens_per_s), self.model.max_length - len(prompt) - 2 * len(prefix))
+        cap = min(self._token_cap(duration), self.model.max_length - len(prompt) - 2 * len(prefix))
         return {"padded": padded, "prompt": prompt, "prefix": prefix, "lead": lead, "duration": duration,
                 "max_length": len(prompt) + 2 * len(prefix) + cap, "context": context is not None}
 
@@ -194,15 +194,18 @@ class FasterWhisper:
                     words, start = [], None
         return out
 
+    def _token_cap(self, seconds: float) -> int:
+        """New tokens allowed for `seconds` of speech: a decode that loops stops there."""
+        return int(8 + seconds * self.max_tokens_per_s)
+
     def _full(self, audio: np.ndarray) -> Recognition:
         # new tokens capped per second of audio, as in the short-context decodes: a fragment
         # that loops otherwise runs each of the fallback's temperatures (five samples each) to
         # 448 tokens (a 1.1 s fragment once held every call of a full suite up for 7.5 s)
-        window_s = min(len(audio) / RATE, WINDOW_S)
         segments, _ = self.model.transcribe(
             audio, language=self.language, beam_size=self.beam_size, initial_prompt=self.prompt or None,
             condition_on_previous_text=False, vad_filter=False,
-            max_new_tokens=int(8 + window_s * self.max_tokens_per_s))
+            max_new_tokens=self._token_cap(min(len(audio) / RATE, WINDOW_S)))
         segs = list(segments)
         if not segs:
             return Recognition("", 1.0, -10.0)
