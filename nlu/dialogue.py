@@ -38,9 +38,6 @@ def spoken_date(iso: str) -> str:
     return f"{d:%A}, {d:%B} {d.day}"
 
 
-
-CONFIRM_HANDOVER = "Would you like me to put you through to one of my colleagues?"
-NOT_HANDED_OVER = "Okay. What can I help you with?"
 YES = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "absolutely", "definitely", "correct"}
 NO = {"no", "nope", "nah", "don't", "dont", "not"}
 
@@ -61,6 +58,7 @@ def yes_or_no(nlu: NLUResult, confident: bool, number: str | None = None, order:
     if number and nlu.intent == "cancel_order" and order in (None, number):
         return "affirm"
     return nlu.intent if nlu.intent in ("affirm", "deny") else None
+
 
 class DialoguePolicy:
     def __init__(self, domain: Domain, store: OrderStore):
@@ -126,7 +124,7 @@ class Conversation:
             if answer == "affirm":
                 return self._handover(self._response("human_agent"))
             if answer == "deny":
-                return d.prompts.get("not_handed_over", NOT_HANDED_OVER), False, False
+                return d.prompts["not_handed_over"], False, False
         if self.negative_streak >= d.setting("negative_turns_for_handover", 2):
             return self._handover(d.prompts["handover"])
         if nlu.intent == "human_agent":
@@ -136,7 +134,7 @@ class Conversation:
                 return self._handover(self._response("human_agent"))
             # a question asked before this one is not answered by the next yes
             self.confirm_handover, self.confirm_cancel, self.pending = True, None, None
-            return d.prompts.get("confirm_handover", CONFIRM_HANDOVER), False, False
+            return d.prompts["confirm_handover"], False, False
 
         if self.confirm_cancel:
             number, self.confirm_cancel = self.confirm_cancel, None

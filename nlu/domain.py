@@ -11,6 +11,9 @@ from nlu.schema import ENTITY_TYPES, INTENTS
 
 DEFAULT = Path(__file__).resolve().parent / "domain.yml"
 PROMPTS = ("reask", "unknown_order", "cannot_cancel", "cancelled", "kept", "handover")
+# prompts added later: a domain file written before them gets these words
+OPTIONAL_PROMPTS = {"confirm_handover": "Would you like me to put you through to one of my colleagues?",
+                    "not_handed_over": "Okay. What can I help you with?"}
 
 
 @dataclass
@@ -85,6 +88,7 @@ def load_domain(path: str | Path | None = None) -> Domain:
     for key in PROMPTS:
         if key not in prompts:
             fail(f"prompts.{key}", "missing")
+    data["prompts"] = {**OPTIONAL_PROMPTS, **prompts}
     known = {k for k in Domain.__dataclass_fields__ if k != "path"}
     unknown = set(data) - known
     if unknown:

@@ -197,3 +197,20 @@ def test_without_a_database_every_run_starts_from_the_sample_orders():
     first.cancel("1234")
     assert first.get("1234").status == "cancelled"
     assert Bot(Config()).policy.store.get("1234").status == "processing"
+
+
+def test_a_domain_file_without_the_handover_question_still_asks_it(tmp_path):
+    """confirm_handover and not_handed_over came after the other prompts: an operator's older
+    domain file gets the bundled words for them."""
+    import yaml
+    from nlu.domain import DEFAULT
+    data = yaml.safe_load(DEFAULT.read_text())
+    data["prompts"].pop("confirm_handover")
+    data["prompts"].pop("not_handed_over")
+    path = tmp_path / "d.yml"
+    path.write_text(yaml.safe_dump(data))
+    domain = load_domain(path)
+    store = OrderStore("sqlite:///:memory:")
+    c = DialoguePolicy(domain, store).new_conversation()
+    assert "put you through" in c.respond(NLUResult("Do you accept the people?", "human_agent", 0.797, "neutral")).text
+    assert c.respond(NLUResult("No.", "deny", 0.99, "neutral")).text == "Okay. What can I help you with?"
