@@ -145,19 +145,65 @@ class FasterWhisper:
 
     def _decode(self, jobs: list[dict]) -> list[Recognition | None]:
         """Encode and decode jobs of `_prepare` together (one: as it is; more: padded to the longest)."""
+        _, results = self._generate(jobs, self.beam_size)
+        return [self._finish(j, res) for j, res in zip(jobs, results)]
+
+    def _generate(self, jobs: list[dict], beam_size: int):
         longest = max(len(j["padded"]) for j in jobs)
         feats = []
         for j in jobs:
-            f = self.model.feature_extractor(np.pad(j["padded"], (0, longest - len(j["padded"]))))
+            if j.get("mel_margin"):  # the margin as zero features, as faster-whisper pads its windows
+                n = len(j["padded"]) - int(j["margin_s"] * RATE)
+                f = np.pad(self.model.feature_extractor(j["padded"][:n]), ((0, 0), (0, (longest - n) // 160)))
+            else:
+                f = self.model.feature_extractor(np.pad(j["padded"], (0, longest - len(j["padded"]))))
             feats.append(f[:, :(f.shape[-1] - 1) // 2 * 2])  # the encoder's conv halves the frames: keep it even
         encoded = self.model.encode(np.ascontiguousarray(np.stack(feats)) if len(feats) > 1
                                     else np.ascontiguousarray(feats[0]))
         results = self.model.model.generate(
-            encoded, [j["prompt"] + j["prefix"] for j in jobs], beam_size=self.beam_size,
+            encoded, [j["prompt"] + j["prefix"] for j in jobs], beam_size=beam_size,
             max_length=max(j["max_length"] for j in jobs), return_scores=True, return_no_speech_prob=True,
             suppress_blank=True, suppress_tokens=self.suppress,
             max_initial_timestamp_index=1500 if jobs[0]["context"] else 50)
-        return [self._finish(j, res) for j, res in zip(jobs, results)]
+        return encoded, results
+
+    def transcribe_words(self, audio: np.ndarray, beam_size: int = 5, margin_s: float = 3.0,
+                         previous: str = "") -> tuple[Recognition, list[tuple[float, float, str]]] | None:
+        """One decode of `audio` (up to 30 s less the margin) and its words with their times, for
+        the turns of a recorded call decoded together (asr.whole_call). `previous` is the text
+        before it, as Whisper's previous-text prompt. None when the decode loops or fails."""
+        audio = np.asarray(audio, np.float32)
+        job = self._prepare(audio, margin_s, None)
+        # a turn's last word may start late in a window of several (measured: a "Goodbye." lost);
+        # the margin as zero features scored 13.2/20.4 % against 13.2/21.7 % as silent audio
+        job.update(late_s=0.0, mel_margin=True, margin_s=margin_s)
+        if previous:
+            tokens = self.prompt_tokens + self.tokenizer.encode(" " + previous.strip())
+            job["prompt"] = self.model.get_prompt(self.tokenizer, tokens, without_timestamps=False)
+            job["max_length"] = min(self.model.max_length, len(job["prompt"]) + self._token_cap(job["duration"]))
+        encoded, (res,) = self._generate([job], beam_size)
+        r = self._finish(job, res)
+        if r is None:
+            return None
+        if is_silence(r):
+            return r, []
+        text_tokens = self.tokenizer.encode(" " + r.text)
+        (aligned,) = self.model.find_alignment(self.tokenizer, [text_tokens], encoded, len(audio) // 160)
+        # The alignment's word times drift at pauses (a turn's first word starts where the last
+        # one ended); the timestamps the model wrote around each segment hold: each word is
+        # kept inside its own segment's.
+        ends = np.cumsum([len(" " + t) for _, _, t in r.segments])
+        words, chars = [], 0
+        for w in aligned:
+            a, b, _ = r.segments[min(int(np.searchsorted(ends, chars, side="right")), len(ends) - 1)]
+            chars += len(w["word"])
+            start = min(max(float(w["start"]), a), b)
+            end = min(max(float(w["end"]), start), b)
+            if words and not any(c.isalnum() for c in w["word"]):  # "." or "?": the word before's
+                words[-1] = (words[-1][0], words[-1][1], words[-1][2] + w["word"])
+            else:
+                words.append((start, end, w["word"]))
+        return r, words
 
     def _finish(self, job: dict, res) -> Recognition | None:
         prefix, lead, duration = job["prefix"], job["lead"], job["duration"]
@@ -166,7 +212,8 @@ class FasterWhisper:
             ids = ids[len(prefix):]
         ids = ids[:job["max_length"] - len(job["prompt"]) - len(prefix)]  # a batch decodes to its longest cap
         avg_logprob = res.scores[0] * len(ids) / (len(ids) + 1)  # the score is per token
-        segments = [(a - lead, b - lead, t) for a, b, t in self._segments(ids, lead + duration) if a >= lead - 0.3]
+        segments = [(a - lead, b - lead, t) for a, b, t in self._segments(ids, lead + duration, job.get("late_s", 0.3))
+                    if a >= lead - 0.3]
         text = " ".join(t for _, _, t in segments).strip()
         r = Recognition(text, res.no_speech_prob, avg_logprob, segments)
         if not segments:  # nothing closed: silence, or a loop the 30 s window must redo
@@ -177,8 +224,9 @@ class FasterWhisper:
             return None  # a noisy line heard as another script ("Can I speak 都 real person"): decode again
         return r
 
-    def _segments(self, ids: list[int], duration: float) -> list[tuple[float, float, str]]:
-        """Closed (start, end, text) segments that start inside the audio; repeats dropped."""
+    def _segments(self, ids: list[int], duration: float, late_s: float = 0.3) -> list[tuple[float, float, str]]:
+        """Closed (start, end, text) segments that start inside the audio (before its last
+        `late_s`); repeats dropped."""
         tok, out, words, start = self.tokenizer, [], [], None
         for t in ids:
             if t < tok.eot:
@@ -189,7 +237,7 @@ class FasterWhisper:
                     start = ts
                 else:
                     text = tok.decode(words).strip()
-                    if text and start < duration - 0.3 and (not out or out[-1][2] != text):
+                    if text and start < duration - late_s and (not out or out[-1][2] != text):
                         out.append((start, min(ts, duration), text))
                     words, start = [], None
         return out

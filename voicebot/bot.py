@@ -74,8 +74,14 @@ class Bot:
         return Segmenter(self.config.vad)
 
     def asr(self):
+        """The ASR stage for recorded audio (calls, archives): the whole call is there, so its
+        turns are decoded together when the engine can (asr/whole_call.py). Live calls read
+        each turn as it ends (voicebot/turns.py)."""
         from asr.base import ASRStage
+        from asr.whole_call import WholeCallASR, supports
         c = self.config.asr
+        if c.whole_call and supports(self.recognizer):
+            return WholeCallASR(self.recognizer, c.no_speech_threshold, c.whole_call_beam_size)
         return ASRStage(self.recognizer, c.no_speech_threshold, c.context_s)
 
     def tts(self):

@@ -31,9 +31,9 @@ class ASRConfig:
     backend: str = "faster-whisper"  # faster-whisper | openai-whisper
     model: str = "base"  # tiny.en, base, a hub name, or a local path
     compute_type: str = "auto"  # int8 on CPU, float16 on GPU
-    # greedy, 1 s margin: on 28 noisy calls in other voices WER 15.7 % at the old batch speed;
-    # beam_size 5 with margin_s 3 gives 14.1 % at 1.5x the ASR time (docs/benchmarks.md,
-    # "Noisy calls"): worth it for archives, not for live replies
+    # a turn heard alone (live calls; recorded ones with whole_call off): greedy, 1 s margin.
+    # On 28 noisy calls in other voices WER 15.9 %; beam_size 5 with margin_s 3 gave 13.7 % at
+    # 1.15x the time (docs/benchmarks.md, "Noisy calls"): not worth it for live replies
     beam_size: int = 1
     threads: int = 0  # CPU threads per decode; 0: one (faster here than two: asr/faster.py)
     short_context: bool = True  # encode the utterance's own length, not a padded 30 s window
@@ -46,6 +46,11 @@ class ASRConfig:
     # utterances of calls at once that wait for Whisper together are decoded as one batch
     # (asr/batching.py); 1: one at a time
     max_batch: int = 8
+    # recorded calls and archives: the turns decoded together, in windows of up to 30 s with
+    # this beam, instead of one by one as a live call must (asr/whole_call.py): on two sets of
+    # 28 noisy calls WER 15.9 -> 13.0 % and 24.1 -> 19.8 %, plain faster-whisper 12.8 and 23.0 %
+    whole_call: bool = True
+    whole_call_beam_size: int = 5
 
 
 @dataclass
@@ -216,6 +221,7 @@ LIMITS = {
     "asr.no_speech_threshold": (0.0, 1.0),
     "asr.context_s": (0.0, 20.0),
     "asr.max_batch": (1, 64),
+    "asr.whole_call_beam_size": (1, 20),
     "tts.engine": {"piper", "coqui"},
     "tts.sample_rate": (4000, 96000),
     "tts.length_scale": (0.1, 10.0),

@@ -1,0 +1,91 @@
+"""Recorded calls decoded whole (asr/whole_call.py): each turn gets its own words, in order,
+window after window, with voices other than the bot's, noise and a phone line."""
+import numpy as np
+import pytest
+
+from asr.wer import normalize
+from asr.whole_call import WholeCallASR
+from voicebot.bot import Bot
+from voicebot.config import Config
+from voicebot.events import SpeechEnded, Transcript
+from voicebot import testcalls
+from voicebot.testcalls import render, speak, trim
+
+
+def frames(audio, rate=16000, ms=30):
+    from voicebot.events import AudioFrame
+    n = rate * ms // 1000
+    for i in range(0, len(audio), n):
+        yield AudioFrame(audio[i:i + n], rate, i / rate)
+
+
+@pytest.mark.parametrize("telephone", [False, True])
+def test_each_turn_of_a_noisy_call_gets_its_own_words(telephone):
+    """Three turns of one caller (flite awb) in white noise, one run through a phone band: the
+    window's words go back to the turns they were said in. A turn's first word used to be
+    timed into the pause before it ("Please" ended the order number's turn)."""
+    bot = Bot(Config())
+    call = testcalls.TestCall("c", [("My order number is four four one two zero.", ""),
+                          ("Please call me back at five five five, two one nine, eight eight four zero.", ""),
+                          ("Thank you.", "")], "flite:awb", "white", -50.0, telephone)
+    audio, spans = render(call)
+    got = [ev for ev in bot.asr()(bot.vad()(frames(audio))) if isinstance(ev, Transcript)]
+    assert len(got) == 3, [t.text for t in got]
+    first, second, third = (normalize(t.text) for t in got)
+    assert "order number" in first and "please" not in first, first
+    assert "call me" in second, second
+    assert "thank" in third, third
+    for t, (start, end) in zip(got, spans):  # each transcript keeps its own turn's times
+        assert t.start <= start + 0.1 and t.end >= end - 0.3
+
+
+def test_a_call_longer_than_one_window_is_decoded_window_by_window(tiny):
+    """Twenty turns (33 s of speech, espeak-ng and flite) make two windows: every turn comes back
+    in order with its words, and the first window's come out before the last turns are read."""
+    lines = ["I want to check on my order.", "It has not arrived yet.", "The tracking page says delivered.",
+             "But there is nothing at my door.", "I was home all day yesterday.", "Could you look into it please?",
+             "I would like a refund if it is lost.", "Or send a new one if you can.", "My address is the same as before.",
+             "Thank you for your help today."]
+    voices = ["espeak:en-us", "flite:slt", "espeak:en-gb", "flite:rms"]
+    lines = lines + lines[::-1]
+    events, t = [], 0.0
+    for i, line in enumerate(lines):
+        audio = trim(speak(line, voices[i % 2 + 2 * (i >= 10)]))
+        events.append(SpeechEnded(round(t, 3), round(t + len(audio) / 16000, 3), audio, 16000))
+        t += len(audio) / 16000 + 2.0
+    assert sum(len(e.samples) for e in events) / 16000 > 30  # more than one window
+    read = []
+
+    def source():
+        for ev in events:
+            read.append(ev)
+            yield ev
+    out, read_at_first = [], None
+    for ev in WholeCallASR(tiny)(source()):
+        if read_at_first is None:
+            read_at_first = len(read)
+        out.append(ev)
+    assert read_at_first < len(events)  # lazy: a window is decoded when it is full
+    assert [(e.start, e.end) for e in out] == [(e.start, e.end) for e in events]
+    for line, ev in zip(lines, out):
+        want = normalize(line).split()
+        heard = normalize(ev.text).split()
+        assert len(set(want) & set(heard)) >= len(want) / 2, (line, ev.text)
+
+
+def test_turns_decoded_whole_beside_turn_by_turn_on_the_same_call(tmp_path):
+    """The per-turn decode (live's, `asr.whole_call: false`) still serves recorded calls that ask
+    for it; both find the same turns."""
+    call = testcalls.TestCall("c", [("I need to cancel an order please.", ""), ("It's order one two three four.", ""),
+                          ("Yes, please cancel it.", "")], "espeak:en-gb", "hum", -50.0, True)
+    audio, _ = render(call)
+    heard = {}
+    for whole in (True, False):
+        cfg = Config()
+        cfg.asr.whole_call = whole
+        bot = Bot(cfg)
+        heard[whole] = [normalize(ev.text) for ev in bot.asr()(bot.vad()(frames(audio)))
+                        if isinstance(ev, Transcript)]
+    assert len(heard[True]) == len(heard[False]) == 3, heard
+    assert "1234" in heard[True][1] and "cancel" in heard[True][2], heard
+    assert np.mean(["cancel" in h for h in heard[False]]) > 0.5, heard
