@@ -132,37 +132,52 @@ def write_summary(path: Path, results: list[CallResult]) -> None:
 
 
 def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int | None = None,
-                  progress: bool = True, err=sys.stderr) -> list[CallResult]:
-    """Every call in `inputs` (files and directories); failures are reported and skipped."""
+                  progress: bool = True, err=sys.stderr, workers: int = 2) -> list[CallResult]:
+    """Every call in `inputs` (files and directories); failures are reported and skipped.
+    `workers` calls go through at once, on threads sharing the engines: one call's Whisper runs
+    while another's reply is spoken, and the decodes (one CTranslate2 thread each) use both
+    cores of a small machine."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
     out_dir = Path(out_dir)
     vault = open_vault(bot.config.privacy)  # no key: stop here, before a file is written
     files, errors = find_audio_files(inputs)
     for e in errors:
         print(f"voicebot: {e}", file=err)
-    results: list[CallResult] = [CallResult(Path(e.split(":")[0]).stem, e.split(":")[0], error=e.split(": ", 1)[-1])
-                                 for e in errors]
+    failed: list[CallResult] = [CallResult(Path(e.split(":")[0]).stem, e.split(":")[0], error=e.split(": ", 1)[-1])
+                                for e in errors]
     taken: set[str] = set()
+    names = [call_name(path, taken) for path in files]
+    done: dict[int, CallResult] = {}
     if files:
         bot.warm_up()
+
+    def one(path: Path, name: str) -> CallResult:
+        try:
+            result = process_call(bot, path, out_dir, name, channel, vault)
+            if result.warning:
+                print(f"voicebot: warning: {path}: {result.warning}", file=err)
+            return result
+        except AudioError as e:
+            print(f"voicebot: {e}", file=err)
+            return CallResult(name, str(path), error=str(e).split(": ", 1)[-1])
+        except Exception as e:  # one bad call must not cost the others their results
+            msg = f"{type(e).__name__}: {e}".splitlines()[0]
+            print(f"voicebot: {path}: failed ({msg})", file=err)
+            return CallResult(name, str(path), error=msg)
+
+    def results() -> list[CallResult]:  # in the order the files were given
+        return failed + [done[i] for i in sorted(done)]
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  disable=not progress, transient=False) as bar:
+                  disable=not progress, transient=False) as bar, \
+            ThreadPoolExecutor(max(1, workers), thread_name_prefix="call") as pool:
         task = bar.add_task("calls", total=len(files))
-        for path in files:
-            name = call_name(path, taken)
-            bar.update(task, description=f"call {name}")
-            try:
-                results.append(process_call(bot, path, out_dir, name, channel, vault))
-                if results[-1].warning:
-                    print(f"voicebot: warning: {path}: {results[-1].warning}", file=err)
-            except AudioError as e:
-                print(f"voicebot: {e}", file=err)
-                results.append(CallResult(name, str(path), error=str(e).split(": ", 1)[-1]))
-            except Exception as e:  # one bad call must not cost the others their results
-                msg = f"{type(e).__name__}: {e}".splitlines()[0]
-                print(f"voicebot: {path}: failed ({msg})", file=err)
-                results.append(CallResult(name, str(path), error=msg))
-            bar.advance(task)
-            write_summary(out_dir / "summary.csv", results)
-    write_summary(out_dir / "summary.csv", results)
-    return results
+        jobs = {pool.submit(one, path, name): i for i, (path, name) in enumerate(zip(files, names))}
+        for job in as_completed(jobs):
+            i = jobs[job]
+            done[i] = job.result()
+            bar.update(task, description=f"call {names[i]}", advance=1)
+            write_summary(out_dir / "summary.csv", results())
+    write_summary(out_dir / "summary.csv", results())
+    return results()

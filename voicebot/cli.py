@@ -50,15 +50,18 @@ def _bot(args):
 def cmd_call(args) -> int:
     from voicebot.bot import Bot
     from voicebot.calls import process_calls
+    if args.workers < 1:
+        print(f"voicebot call: --workers must be 1 or more, not {args.workers}", file=sys.stderr)
+        return 2
     cfg = load_config(args)
-    results = process_calls(Bot(cfg), args.inputs, args.out, cfg.audio.channel, progress=not args.quiet)
+    results = process_calls(Bot(cfg), args.inputs, args.out, cfg.audio.channel, progress=not args.quiet,
+                            workers=args.workers)
     ok = [r for r in results if not r.error]
     print(f"{len(ok)} of {len(results)} call(s) processed; results in {args.out}/ (summary.csv)")
     return 0 if results and len(ok) == len(results) else 1
 
 
 def cmd_transcribe(args) -> int:
-    from asr.base import ASRStage
     from voicebot.audio import file_frames
     from voicebot.bot import Bot
     from voicebot.events import Transcript
@@ -66,7 +69,7 @@ def cmd_transcribe(args) -> int:
     bot = Bot(cfg)
     frames = file_frames(args.file, cfg.audio.frame_ms, cfg.audio.channel)
     turns = []
-    for ev in ASRStage(bot.recognizer, cfg.asr.no_speech_threshold)(bot.vad()(frames)):
+    for ev in bot.asr()(bot.vad()(frames)):
         if isinstance(ev, Transcript):
             turns.append({"start": ev.start, "end": ev.end, "text": ev.text, "asr_ms": round(ev.asr_ms, 1)})
             if not args.json:
@@ -222,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="calls processed at once, sharing the models (default 2)")
     _engine_options(p)
     p.set_defaults(func=cmd_call)
 
