@@ -105,3 +105,15 @@ def test_score_noisy_calls_beside_plain_faster_whisper(tmp_path):
     assert ours["seconds"] > 0 and plain["seconds"] > 0
     assert "voicebot" in r.stdout and "plain faster-whisper tiny.en" in r.stdout
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_held_out_test_calls_are_other_sentences_in_other_voices():
+    """`make-test-calls --held-out`: the second set shares no sentence with the first but a
+    goodbye or two, and no script keeps the voice it had there."""
+    from voicebot.testcalls import default_calls
+    first, held = default_calls(), default_calls(held_out=True)
+    assert len(held) == 14 and [c.name for c in held] == [c.name for c in first]
+    said = {t for c in first for t, _ in c.turns}
+    shared = said & {t for c in held for t, _ in c.turns}
+    assert all(len(t.split()) <= 2 for t in shared), shared
+    assert all(a.voice != b.voice for a, b in zip(first, held))

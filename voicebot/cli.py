@@ -207,9 +207,10 @@ def cmd_score(args) -> int:
 
 def cmd_make_test_calls(args) -> int:
     from voicebot.testcalls import default_calls, write_call
-    calls = default_calls(tuple(args.noise or ("white", "hum", "babble")), tuple(args.level or (-50.0,)), args.rounds)
+    calls = default_calls(tuple(args.noise or ("white", "hum", "babble")), tuple(args.level or (-50.0,)), args.rounds,
+                          args.held_out)
     for i, call in enumerate(calls):
-        print(write_call(call, args.out, seed=i))
+        print(write_call(call, args.out, seed=i + 100 * args.held_out))
     return 0
 
 
@@ -287,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", action="append", choices=["white", "hum", "babble", "none"])
     p.add_argument("--level", action="append", type=float, help="steady noise level in dBFS (default -50; babble goes 20 dB under the caller, 15 at -40)")
     p.add_argument("--rounds", type=int, default=1, help="each script this many times (the second round's caller is 12 dB quieter)")
+    p.add_argument("--held-out", action="store_true", help="the second set of scripts, never used to choose a default")
     p.set_defaults(func=cmd_make_test_calls)
 
     # live conversation: each command's options and code live in its own module

@@ -70,6 +70,52 @@ SCRIPTS: list[list[tuple[str, str]]] = [
      ("My phone number is two zero two, five five five, zero one four three.", ""),
      ("Okay, goodbye.", "goodbye")],
 ]
+# a second set, never used to choose a default: new sentences and numbers, to check that what
+# was tuned on SCRIPTS holds (`voicebot make-test-calls --held-out`)
+HELD_OUT: list[list[tuple[str, str]]] = [
+    [("Good morning, I'm calling about a delivery.", "order_status"),
+     ("It's order number three one eight two.", "order_status"),
+     ("Alright, thank you.", "thanks")],
+    [("Can you tell me if the blender is in stock?", "product_features"),
+     ("How much is the shipping?", "pricing"),
+     ("Okay, that's all for now.", "goodbye")],
+    [("I received the wrong size shoes.", "return_refund"),
+     ("I would like my money back.", "return_refund"),
+     ("Yes, that works for me.", "affirm")],
+    [("Your website keeps logging me out.", "technical_support"),
+     ("I'm using the latest version of the browser.", "technical_support"),
+     ("Thanks for your help.", "thanks")],
+    [("Please cancel order six two nine one.", "cancel_order"),
+     ("Yes, I'm sure.", "affirm"),
+     ("Bye now.", "goodbye")],
+    [("I was billed for a subscription I never ordered.", "billing_problem"),
+     ("That is not acceptable.", "complaint"),
+     ("I want to speak with a manager.", "human_agent")],
+    [("Are you open on public holidays?", "store_hours"),
+     ("Can I pay with a gift card?", "payment_methods"),
+     ("Great, goodbye.", "goodbye")],
+    [("My account number is eight three three zero one.", ""),
+     ("I need to update my email address.", "update_account"),
+     ("No, nothing else.", "deny")],
+    [("The package was left at the wrong house.", "complaint"),
+     ("The tracking says delivered yesterday.", "order_status"),
+     ("Thank you so much.", "thanks")],
+    [("How do I reset my password?", "password_reset"),
+     ("I didn't get the email.", "password_reset"),
+     ("Okay, I'll try again.", "")],
+    [("Is there a warranty on the vacuum cleaner?", "product_features"),
+     ("For how many years?", "product_features"),
+     ("Perfect, thanks.", "thanks")],
+    [("I'd like to pause my membership for a month.", "cancel_subscription"),
+     ("It would be nice to have a student discount.", "suggestion"),
+     ("Goodbye.", "goodbye")],
+    [("My order number is seven seven zero three two.", "order_status"),
+     ("You can reach me at four one five, six six two, three zero nine one.", ""),
+     ("Thanks, bye.", "goodbye")],
+    [("Hello, I'm checking on order five zero eight eight.", "order_status"),
+     ("My mobile is three one two, nine nine four, one five zero six.", ""),
+     ("That's great, thank you.", "thanks")],
+]
 # sentences for babble: other people talking in the room
 BABBLE = ["The weather has been lovely all week.", "Did you see the game last night?",
           "I'll pick up the kids at five.", "Can you pass me the report from Monday?",
@@ -198,20 +244,24 @@ def write_call(call: TestCall, out_dir: str | Path, seed: int = 0) -> Path:
     return path
 
 
-def default_calls(noises=("white", "hum", "babble"), levels=(-50.0,), rounds: int = 1) -> list[TestCall]:
+def default_calls(noises=("white", "hum", "babble"), levels=(-50.0,), rounds: int = 1,
+                  held_out: bool = False) -> list[TestCall]:
     """The standard set: each script `rounds` times; voices, noises, levels and the caller's
-    level (loud, then 12 dB quieter) in turn; every other call by phone."""
+    level (loud, then 12 dB quieter) in turn; every other call by phone. `held_out`: the
+    HELD_OUT scripts, each with another voice."""
+    scripts = HELD_OUT if held_out else SCRIPTS
+    voices = VOICES[3:] + VOICES[:3] if held_out else VOICES
     calls = []
-    for n in range(rounds * len(SCRIPTS)):
-        turns = SCRIPTS[n % len(SCRIPTS)]
+    for n in range(rounds * len(scripts)):
+        turns = scripts[n % len(scripts)]
         kind = noises[n % len(noises)]
         # babble is speech: at the level of steady noise it is inaudible; -20 dB under the caller
         tel = n % 2 == 1
-        speech_db = -3.0 if n // len(SCRIPTS) % 2 == 0 else -15.0
+        speech_db = -3.0 if n // len(scripts) % 2 == 0 else -15.0
         level = levels[n // len(noises) % len(levels)]
         if kind == "babble":  # other voices: 20 dB (15 dB at the louder level) under the caller
             level = speech_db - 15 - (20 if level <= -45 else 15)
         calls.append(TestCall(f"call{n + 1:02d}_{kind}{int(-level)}_{'8k' if tel else '16k'}"
-                              f"{'_quiet' if speech_db < -3 else ''}", turns, VOICES[n % len(VOICES)],
+                              f"{'_quiet' if speech_db < -3 else ''}", turns, voices[n % len(voices)],
                               kind, level, tel, speech_db=speech_db))
     return calls
