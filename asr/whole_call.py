@@ -83,7 +83,7 @@ class WholeCallASR:
         if got is not None:
             for start, end, word in got[1]:
                 words[_nearest(spans, (start + end) / 2)].append(word)
-        total = sum(b - a for a, b in spans)
+        total = sum(b - a for a, b in spans) or 1.0
         out: dict[int, Transcript | None] = {}
         for ev, (a, b), w in zip(turns, spans, words):
             share = ms * (b - a) / total  # the window's decode time, shared by length

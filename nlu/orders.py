@@ -1,6 +1,8 @@
 """The order database the dialogue answers from (SQLAlchemy: SQLite by default, any URL works)."""
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy import Column, Float, MetaData, String, Table, create_engine, func, insert, select, update
@@ -51,10 +53,13 @@ class OrderStore:
             options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
         self.engine = create_engine(url, **options)
         metadata.create_all(self.engine)
+        # calls at once (the phone line, `voicebot call --workers`) share the store; with the
+        # one shared in-memory connection a transaction of one must not run into another's
+        self._lock = threading.RLock() if options else contextlib.nullcontext()
 
     def seed(self, rows: list[dict]) -> int:
         """Insert the sample orders into an empty table; returns how many were added."""
-        with self.engine.begin() as db:
+        with self._lock, self.engine.begin() as db:
             if db.execute(select(func.count()).select_from(orders)).scalar():
                 return 0
             if rows:
@@ -62,13 +67,13 @@ class OrderStore:
         return len(rows)
 
     def get(self, number: str) -> Order | None:
-        with self.engine.connect() as db:
+        with self._lock, self.engine.connect() as db:
             row = db.execute(select(orders).where(orders.c.number == str(number))).mappings().first()
         return Order(**{k: (v if v is not None else "") for k, v in row.items()}) if row else None
 
     def cancel(self, number: str) -> Order:
         """Cancel an order that has not shipped; raises CannotCancel otherwise, KeyError if unknown."""
-        with self.engine.begin() as db:
+        with self._lock, self.engine.begin() as db:
             row = db.execute(select(orders).where(orders.c.number == str(number))).mappings().first()
             if row is None:
                 raise KeyError(number)

@@ -62,6 +62,7 @@ def analysis_settings(c, channels: dict | None) -> dict:
     """What a result depends on besides the audio: a result with other settings is redone."""
     return {"version": VERSION, "channels": channels, "asr": f"{c.asr.backend}/{c.asr.model}",
             "beam_size": c.asr.beam_size, "margin_s": c.asr.margin_s, "context_s": c.asr.context_s,
+            "whole_call": c.asr.whole_call, "whole_call_beam_size": c.asr.whole_call_beam_size,
             "vad": {k: getattr(c.vad, k) for k in ("engine", "aggressiveness", "hangover_ms", "snr_db", "drop_db")},
             "nlu": c.nlu.model, "redact": c.privacy.redact}
 

@@ -135,8 +135,9 @@ def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int
                   progress: bool = True, err=sys.stderr, workers: int = 2) -> list[CallResult]:
     """Every call in `inputs` (files and directories); failures are reported and skipped.
     `workers` calls go through at once, on threads sharing the engines: one call's Whisper runs
-    while another's reply is spoken, and the decodes (one CTranslate2 thread each) use both
-    cores of a small machine."""
+    while another's VAD, understanding and reply run on the other core. They share the order
+    database as calls on a phone line do, so with more than one worker, two calls about the same
+    order may be answered in either order; `workers=1` takes the calls one after another."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
     out_dir = Path(out_dir)
     vault = open_vault(bot.config.privacy)  # no key: stop here, before a file is written
@@ -174,10 +175,16 @@ def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int
             ThreadPoolExecutor(max(1, workers), thread_name_prefix="call") as pool:
         task = bar.add_task("calls", total=len(files))
         jobs = {pool.submit(one, path, name): i for i, (path, name) in enumerate(zip(files, names))}
-        for job in as_completed(jobs):
-            i = jobs[job]
-            done[i] = job.result()
-            bar.update(task, description=f"call {names[i]}", advance=1)
+        try:
+            for job in as_completed(jobs):
+                i = jobs[job]
+                done[i] = job.result()
+                bar.update(task, description=f"done: {names[i]}", advance=1)
+                write_summary(out_dir / "summary.csv", results())
+        except BaseException:  # Ctrl-C: the calls not started are dropped, the summary holds the rest
+            pool.shutdown(wait=True, cancel_futures=True)
+            done.update({i: job.result() for job, i in jobs.items() if job.done() and not job.cancelled()})
             write_summary(out_dir / "summary.csv", results())
+            raise
     write_summary(out_dir / "summary.csv", results())
     return results()

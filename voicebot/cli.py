@@ -227,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--workers", type=int, default=2, metavar="N",
-                   help="calls processed at once, sharing the models (default 2)")
+                   help="calls processed at once, sharing the models and the order database (default 2; "
+                        "1: one after another, in file order)")
     _engine_options(p)
     p.set_defaults(func=cmd_call)
 
