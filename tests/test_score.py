@@ -107,7 +107,7 @@ def test_score_noisy_calls_beside_plain_faster_whisper(tmp_path):
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_held_out_test_calls_are_other_sentences_in_other_voices():
+def test_the_second_set_of_test_calls_is_other_sentences_in_other_voices():
     """`make-test-calls --held-out`: the second set shares no sentence with the first but a
     goodbye or two, and no script keeps the voice it had there."""
     from voicebot.testcalls import default_calls

@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", action="append", choices=["white", "hum", "babble", "none"])
     p.add_argument("--level", action="append", type=float, help="steady noise level in dBFS (default -50; babble goes 20 dB under the caller, 15 at -40)")
     p.add_argument("--rounds", type=int, default=1, help="each script this many times (the second round's caller is 12 dB quieter)")
-    p.add_argument("--held-out", action="store_true", help="the second set of scripts, never used to choose a default")
+    p.add_argument("--held-out", action="store_true", help="the second set of scripts: new sentences and numbers, other voices")
     p.set_defaults(func=cmd_make_test_calls)
 
     # live conversation: each command's options and code live in its own module
