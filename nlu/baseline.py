@@ -38,15 +38,14 @@ class EmbeddingNLU:
 
     def save(self, directory: str | Path, data_sha256: str = "") -> None:
         import joblib
+        from voicebot.files import atomic_path, atomic_write_text
         d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        tmp = d / "classifiers.joblib.tmp"
-        joblib.dump({"intent": self.intent_clf, "sentiment": self.sentiment_clf}, tmp)
-        tmp.replace(d / "classifiers.joblib")
-        meta = d / "meta.json.tmp"
-        meta.write_text(json.dumps({"data_sha256": data_sha256, "intents": list(self.intent_clf.classes_),
-                                    "sentiments": list(self.sentiment_clf.classes_)}))
-        meta.replace(d / "meta.json")
+        # temporary files of their own: the workers of `voicebot analyze` may all train the
+        # default baseline at once into one cache (a shared name once killed one mid-rename)
+        with atomic_path(d / "classifiers.joblib") as tmp:
+            joblib.dump({"intent": self.intent_clf, "sentiment": self.sentiment_clf}, tmp)
+        atomic_write_text(d / "meta.json", json.dumps({"data_sha256": data_sha256, "intents": list(self.intent_clf.classes_),
+                                                       "sentiments": list(self.sentiment_clf.classes_)}))
 
     @classmethod
     def load(cls, directory: str | Path) -> "EmbeddingNLU":

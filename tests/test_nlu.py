@@ -220,3 +220,31 @@ def test_callers_split_names_a_bad_line(tmp_path):
     path.write_text("# comment\nhello\tgreet\tneutral\nbye\tfarewell\tneutral\n")
     with pytest.raises(ValueError, match=r"c.tsv:3: want text<TAB>intent<TAB>sentiment"):
         load_callers(path)
+
+
+
+def test_workers_saving_the_baseline_at_once_share_one_cache(tmp_path):
+    """`voicebot analyze --workers 2` on a fresh machine: both workers train the default
+    baseline and save it into the same cache at the same moment; neither may die of the other's
+    files (a shared temporary name once killed a worker mid-rename)."""
+    import threading
+    from nlu.baseline import EmbeddingNLU
+    from nlu.validate import load_examples
+    examples = load_examples(ROOT / "nlu" / "data" / "train.jsonl")[::40]
+    model = EmbeddingNLU.train(examples)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(30):
+                model.save(tmp_path, "digest")
+        except Exception as e:  # noqa: BLE001 (the test reports it)
+            errors.append(e)
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["classifiers.joblib", "meta.json"]
+    assert EmbeddingNLU.load(tmp_path).intent_clf.classes_.tolist() == model.intent_clf.classes_.tolist()
