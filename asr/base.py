@@ -10,6 +10,7 @@ import numpy as np
 from voicebot.events import SpeechEnded, Transcript
 
 RATE = 16000
+WINDOW_S = 30.0  # Whisper's window: what it was trained on, and the most its encoder takes
 
 
 @dataclass

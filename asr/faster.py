@@ -24,12 +24,9 @@ import numpy as np
 # passive waiting, one thread each time). Read when its OpenMP runtime loads: set before that.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from asr.base import Context, Recognition, is_silence
+from asr.base import RATE, WINDOW_S, Context, Recognition, is_silence
 from asr.models import faster_whisper_model
 from voicebot.device import compute_type as pick_compute_type, ctranslate2_device
-
-RATE = 16000
-WINDOW_S = 30.0
 
 
 class FasterWhisper:
@@ -125,14 +122,15 @@ class FasterWhisper:
     def _short(self, audio: np.ndarray, margin_s: float, context: Context | None = None) -> Recognition | None:
         return self._decode([self._prepare(audio, margin_s, context)])[0]
 
-    def _prepare(self, audio: np.ndarray, margin_s: float, context: Context | None) -> dict:
+    def _prepare(self, audio: np.ndarray, margin_s: float, context: Context | None, previous: str = "") -> dict:
         duration = len(audio) / RATE
         lead = len(context.audio) / RATE if context else 0.0
         padded = np.concatenate([context.audio if context else np.zeros(0, np.float32), audio,
                                  np.zeros(int(margin_s * RATE), np.float32)])
         # Timestamps on: the segment's closing timestamp tells where the model thinks the
         # speech ends, and text it starts after the audio's end is a loop, not speech.
-        prompt = self.model.get_prompt(self.tokenizer, self.prompt_tokens, without_timestamps=False)
+        said = self.tokenizer.encode(" " + previous.strip()) if previous.strip() else []  # Whisper's previous text
+        prompt = self.model.get_prompt(self.tokenizer, self.prompt_tokens + said, without_timestamps=False)
         prefix = []
         if context:  # the previous turn as an already decoded segment: the model goes on after it
             tb = self.tokenizer.timestamp_begin
@@ -153,7 +151,7 @@ class FasterWhisper:
         feats = []
         for j in jobs:
             if j.get("mel_margin"):  # the margin as zero features, as faster-whisper pads its windows
-                n = len(j["padded"]) - int(j["margin_s"] * RATE)
+                n = round((j["lead"] + j["duration"]) * RATE)  # the audio before the margin
                 f = np.pad(self.model.feature_extractor(j["padded"][:n]), ((0, 0), (0, (longest - n) // 160)))
             else:
                 f = self.model.feature_extractor(np.pad(j["padded"], (0, longest - len(j["padded"]))))
@@ -173,14 +171,10 @@ class FasterWhisper:
         the turns of a recorded call decoded together (asr.whole_call). `previous` is the text
         before it, as Whisper's previous-text prompt. None when the decode loops or fails."""
         audio = np.asarray(audio, np.float32)
-        job = self._prepare(audio, margin_s, None)
+        job = self._prepare(audio, margin_s, None, previous)
         # a turn's last word may start late in a window of several (measured: a "Goodbye." lost);
         # the margin as zero features scored 13.2/20.4 % against 13.2/21.7 % as silent audio
-        job.update(late_s=0.0, mel_margin=True, margin_s=margin_s)
-        if previous:
-            tokens = self.prompt_tokens + self.tokenizer.encode(" " + previous.strip())
-            job["prompt"] = self.model.get_prompt(self.tokenizer, tokens, without_timestamps=False)
-            job["max_length"] = min(self.model.max_length, len(job["prompt"]) + self._token_cap(job["duration"]))
+        job.update(late_s=0.0, mel_margin=True)
         encoded, (res,) = self._generate([job], beam_size)
         r = self._finish(job, res)
         if r is None:

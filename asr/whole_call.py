@@ -19,12 +19,11 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from asr.base import RATE, is_silence
+from asr.base import RATE, WINDOW_S, is_silence
 from voicebot.events import SpeechEnded, Transcript
 
 GAP_S = 0.5  # silence between turns: 0.3 and 1.0 s scored no better (benchmarks.md)
 MARGIN_S = 3.0  # padding after a window's audio (1 s: 13.5 % against 12.8 %)
-WINDOW_S = 30.0
 
 
 class WholeCallASR:
@@ -82,7 +81,7 @@ class WholeCallASR:
         words: list[list[str]] = [[] for _ in turns]
         if got is not None:
             for start, end, word in got[1]:
-                words[_nearest(spans, (start + end) / 2)].append(word)
+                words[nearest(spans, (start + end) / 2)].append(word)
         total = sum(b - a for a, b in spans) or 1.0
         out: dict[int, Transcript | None] = {}
         for ev, (a, b), w in zip(turns, spans, words):
@@ -104,7 +103,7 @@ def _length(turns: list[SpeechEnded]) -> float:
     return sum(len(e.samples) for e in turns) / RATE + GAP_S * (len(turns) - 1)
 
 
-def _nearest(spans: list[tuple[float, float]], t: float) -> int:
+def nearest(spans: list[tuple[float, float]], t: float) -> int:
     """The turn a word at time t belongs to: the one holding it, else the closest."""
     return min(range(len(spans)), key=lambda i: 0.0 if spans[i][0] <= t <= spans[i][1]
                else min(abs(t - spans[i][0]), abs(t - spans[i][1])))

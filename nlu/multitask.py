@@ -97,6 +97,7 @@ class MultiTaskNLU(Heads):
     def save(self, model_dir: str | Path, info: dict | None = None) -> None:
         """Weights, tokenizer and labels; config.json last, so a half-written dir never loads."""
         from safetensors.torch import save_file
+        from voicebot.files import atomic_write_text
         d = Path(model_dir)
         d.mkdir(parents=True, exist_ok=True)
         (d / "config.json").unlink(missing_ok=True)
@@ -107,9 +108,7 @@ class MultiTaskNLU(Heads):
         config = {"labels": {"intents": self.intents, "sentiments": self.sentiments, "tags": self.tags},
                   "max_tokens": MAX_TOKENS, **(info or self.info)}
         (d / "model.onnx").unlink(missing_ok=True)  # an export of other weights: training exports anew
-        tmp = d / "config.json.tmp"
-        tmp.write_text(json.dumps(config, indent=2) + "\n")
-        tmp.replace(d / "config.json")
+        atomic_write_text(d / "config.json", json.dumps(config, indent=2) + "\n")
 
     @classmethod
     def load(cls, model_dir: str | Path, device: str = "auto") -> "MultiTaskNLU":

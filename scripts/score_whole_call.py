@@ -1,9 +1,9 @@
 """What voicebot's turns would score with words from one whole-call decode.
 
-`voicebot call` reads each caller turn alone (with the previous one as context), as the live bot
-must. A recorded call could be decoded whole first, as plain faster-whisper does, and its words
-put into voicebot's turns by their timestamps. This measures that on scored calls, without
-changing the pipeline: the turns (and intents) come from a `voicebot score` run's output.
+faster-whisper's own `transcribe` of the whole call file (its VAD, 30 s windows, any compute
+type and beam), its words put into voicebot's turns by their timestamps: the measurement that
+led to `asr/whole_call.py`, kept to compare other decodes the same way. The turns (and intents)
+come from a `voicebot score` run's output.
 
     voicebot score runs/tc28t --out runs/s3
     python scripts/score_whole_call.py runs/tc28t runs/s3/voicebot --compute-type float32 --beam-size 5
@@ -18,13 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asr.models import faster_whisper_model  # noqa: E402
+from asr.whole_call import nearest  # noqa: E402
 from voicebot.score import read_reference, reference_files, score_call, totals, voicebot_turns  # noqa: E402
-
-
-def nearest(spans: list[tuple[float, float]], t: float) -> int:
-    """The turn a word at time t belongs to: the one holding it, else the closest."""
-    return min(range(len(spans)), key=lambda i: 0.0 if spans[i][0] <= t <= spans[i][1]
-               else min(abs(t - spans[i][0]), abs(t - spans[i][1])))
 
 
 def main() -> int:
