@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from voicebot.events import BotReply
 from voicebot.testcalls import cough, noise, speak
 from voicebot.transports.simulated import Line, Recording, Script, SimulatedDevice
 
@@ -73,8 +74,8 @@ def test_a_whole_conversation(bot):
 def test_barge_in_stops_playback_and_the_dialogue_knows(bot):
     lines = [Line(say("What time do your stores open on Sunday?", "flite:slt")),
              Line(say("Wait, do you accept PayPal?", "espeak:en-gb"), "during_reply", 1.5)]
-    run, session, _ = call(bot, Script(lines, greeting=False), greet=False, echo_delay_ms=120, echo_db=-6,
-                           noise=noise("white", 20, -50))
+    run, session, events = call(bot, Script(lines, greeting=False), greet=False, echo_delay_ms=120, echo_db=-6,
+                                noise=noise("white", 20, -50))
     assert len(run.interruptions) == 1
     cut = run.interruptions[0]
     onset = run.lines[1].start
@@ -85,13 +86,16 @@ def test_barge_in_stops_playback_and_the_dialogue_knows(bot):
     assert run.holds and run.holds[0]["resumed"] is None, run.holds  # paused at the first voice, never resumed
     silent = run.holds[0]["stopped"]
     print(f"hold: playback paused at {silent:.2f} s, {1000 * (silent - onset):.0f} ms after the caller began")
-    # the first voiced sound pauses the bot: Silero's ~100 ms to start, one 20 ms block; 0.4 s is
-    # room for 2 busy cores (the benchmark gives the figures)
-    assert silent - onset <= 0.4
-    assert cut["stopped"] - cut["decided"] <= 0.2  # the control path: decision to silence
-    # from the first sound: 250 ms of voice, Whisper reading it (once or twice), the stop;
-    # 0.4-1.0 s measured on 2 busy cores
-    assert cut["stopped"] - onset <= 1.5
+    # The bounds tell a barge-in from a reply played on, with room for a loaded machine (the suite
+    # runs two test files at once; a slow machine once took 2.2 s to stop here). How fast it is
+    # on a quiet one is `voicebot bench-barge-in`'s to say: paused 100-200 ms after the caller's
+    # first sound, stopped for good p50 850 ms.
+    assert silent - onset <= 1.0  # the first voiced sound pauses the bot, before any word is read
+    assert cut["stopped"] - cut["decided"] <= 0.5  # the control path: decision to silence
+    first = next(e for e in events if isinstance(e, BotReply) and e.text)
+    whole = sum(len(c.samples) for c in bot.tts().speak(first)) / RATE
+    began = run.replies[0][0]
+    assert cut["stopped"] - onset <= 3.0 and cut["stopped"] < began + whole - 1.0, (cut, began, whole)
     # nothing of the cut reply is played after the stop: the speaker is quiet until the next reply
     assert len(run.replies) >= 2, (run.replies, [(t["text"], t["reply"]) for t in session.turns])
     next_reply = run.replies[1][0]
@@ -100,7 +104,7 @@ def test_barge_in_stops_playback_and_the_dialogue_knows(bot):
     assert [t["intent"] for t in session.turns] == ["store_hours", "payment_methods"]
     assert "PayPal" in session.turns[1]["reply"]
     heard = session.turns[0]["reply_cut"]
-    assert heard and 1.0 < heard["heard_s"] < 3.0 and session.turns[0]["reply"].startswith(heard["heard_text"])
+    assert heard and 1.0 < heard["heard_s"] < whole - 1.0 and session.turns[0]["reply"].startswith(heard["heard_text"])
     assert session.conversation.last_cut.heard_s == heard["heard_s"]
 
 

@@ -15,6 +15,7 @@ import urllib.request
 import numpy as np
 import pytest
 
+from tests.hearing import heard
 from voicebot.audio import resample
 from voicebot.phone import FRAME, decode, encode
 from voicebot.records import CallStore
@@ -154,8 +155,7 @@ def line_audio(text, voice):
 
 
 def heard_text(bot, payloads):
-    audio = resample(decode(b"".join(payloads), "pcmu"), 8000, 16000)
-    return bot.recognizer.transcribe(np.concatenate([audio, np.zeros(16000, np.float32)])).text.lower()
+    return heard(bot.recognizer, resample(decode(b"".join(payloads), "pcmu"), 8000, 16000))
 
 
 def record_of(store, call_sid, timeout=30.0):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.hearing import heard
 from voicebot.audio import resample
 from voicebot.phone import FRAME, Line, PhoneCall, decode, encode
 from voicebot.records import CallStore
@@ -110,9 +111,7 @@ def talk(call, far, payload, until=lambda: False, tail_s=20.0, codec="pcmu"):
 
 
 def heard_text(bot, payloads, codec):
-    audio = resample(decode(b"".join(payloads), codec), 8000, 16000)
-    # a second of silence after it: without one Whisper drops the last sentence
-    return bot.recognizer.transcribe(np.concatenate([audio, np.zeros(16000, np.float32)])).text.lower()
+    return heard(bot.recognizer, resample(decode(b"".join(payloads), codec), 8000, 16000))
 
 
 def replies(events):
@@ -201,8 +200,8 @@ def test_barge_in_and_handover_on_an_a_law_line(bot, tmp_path):
     said = [r.text for r in replies(events)]
     assert far.handovers == [URI] and not far.hangups, (far.hangups, said, call.session.turns)
     assert "return label" in said[0]
-    heard = heard_text(bot, far.heard, "pcma")
-    assert "return" in heard and "transferring you" in heard
+    text = heard_text(bot, far.heard, "pcma")
+    assert "return" in text and "transferring you" in text, text
     rec = store.get_call(call.id)
     assert rec["handover"] == URI and rec["end_reason"] == "handover"
     assert [t["intent"] for t in rec["turns"]] == ["return_refund", "human_agent"]

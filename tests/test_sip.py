@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.hearing import heard
 from voicebot.audio import resample
 from voicebot.testcalls import speak, trim
 
@@ -184,7 +185,7 @@ def recognizer():
 
 def heard_text(recognizer, audio) -> str:
     assert len(audio) > RATE, "baresip heard nothing"
-    return recognizer.transcribe(resample(audio, RATE, 16000)).text.lower()
+    return heard(recognizer, resample(audio, RATE, 16000))
 
 
 def wait_idle(server, timeout: float = 10.0) -> None:
