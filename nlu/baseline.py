@@ -55,10 +55,12 @@ class EmbeddingNLU:
 
     @classmethod
     def default(cls, cache_dir: str | Path | None = None, data: Path = DATA) -> "EmbeddingNLU":
-        """Trained on the bundled data once, then loaded from the cache while the data is unchanged."""
+        """Trained on the bundled data (or `data`) once, then loaded from the cache while the data
+        is unchanged. Other data has a cache of its own: evaluating on it leaves the bot's be."""
         from nlu.validate import load_examples
-        cache = Path(cache_dir or Path(os.environ.get("VOICEBOT_CACHE", Path.home() / ".cache" / "voicebot")) / "nlu-baseline")
         digest = hashlib.sha256(data.read_bytes()).hexdigest()
+        name = "nlu-baseline" if Path(data).resolve() == DATA else f"nlu-baseline-{digest[:12]}"
+        cache = Path(cache_dir or Path(os.environ.get("VOICEBOT_CACHE", Path.home() / ".cache" / "voicebot")) / name)
         try:
             if json.loads((cache / "meta.json").read_text())["data_sha256"] == digest:
                 return cls.load(cache)

@@ -28,12 +28,20 @@ def _cache(tmp_path_factory):
     """Keep the test run's caches (order DB, NLU baseline) out of the user's home."""
     if "VOICEBOT_TEST_CACHE" in os.environ:
         os.environ["VOICEBOT_CACHE"] = os.environ["VOICEBOT_TEST_CACHE"]
-    else:
-        os.environ["VOICEBOT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-        # the joined Whisper base model is large: reuse the user's copy when there is one
-        home = Path.home() / ".cache" / "voicebot" / "models"
-        if home.is_dir():
-            os.symlink(home, Path(os.environ["VOICEBOT_CACHE"]) / "models")
+        return
+    # one cache for the run's workers (pytest-xdist): the baseline is trained and MiniLM exported
+    # once, not once a worker; what goes in it is written atomically (voicebot.files)
+    base = tmp_path_factory.getbasetemp()
+    cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "cache"
+    cache.mkdir(exist_ok=True)
+    os.environ["VOICEBOT_CACHE"] = str(cache)
+    # the joined Whisper base model is large: reuse the user's copy when there is one
+    home = Path.home() / ".cache" / "voicebot" / "models"
+    if home.is_dir():
+        try:
+            os.symlink(home, cache / "models")
+        except FileExistsError:  # the other worker's
+            pass
 
 
 @pytest.fixture(scope="session")

@@ -147,9 +147,9 @@ def test_validator_names_the_bad_line(tmp_path, line, message):
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory):
+def baseline():
     from nlu.baseline import EmbeddingNLU
-    return EmbeddingNLU.default(tmp_path_factory.mktemp("baseline"))
+    return EmbeddingNLU.default()  # the test run's cache: trained once for every test that needs it
 
 
 @pytest.mark.parametrize("text, intent, sentiment", [
