@@ -7,8 +7,8 @@ TORCH ?= torch==2.13.0
 OUT ?= runs/demo
 NLU_MODEL ?= models/nlu
 # two test files at a time (pytest-xdist; each file's tests stay on one worker, in order): half the
-# suite is calls in real time that wait on the clock, so two cores hold two of them (CI's serial
-# run took 18 min, over the 15-minute budget; two workers: 12 min on the same kind of machine)
+# suite is calls in real time that wait on the clock (CI's serial run took 18 min, over the
+# 15-minute budget; two workers sharing one cache: 8-9 min here, README)
 TEST_WORKERS ?= 2
 
 .PHONY: setup coqui demo test test-fast bench clean
