@@ -25,7 +25,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 @pytest.fixture(scope="session", autouse=True)
 def _cache(tmp_path_factory):
-    """Keep the test run's caches (order DB, NLU baseline) out of the user's home."""
+    """Keep the test run's caches (the NLU baseline, MiniLM exported to ONNX) out of the user's home."""
     if "VOICEBOT_TEST_CACHE" in os.environ:
         os.environ["VOICEBOT_CACHE"] = os.environ["VOICEBOT_TEST_CACHE"]
         return
