@@ -64,7 +64,12 @@ def test_a_whole_conversation(bot):
     turns = session.turns
     assert [t["intent"] for t in turns] == ["order_status", "order_status", "goodbye"]
     assert turns[0]["reply"] == "Sure. What's your order number?"
-    assert "4 5 6 7" in turns[1]["reply"] and "headphones" in turns[1]["reply"]
+    # Whisper base misreads a digit of this line now and then ("45677", "456 salmon": rarely on a
+    # quiet machine, more often with two test files at once and AVX2 kernels). The caller must get
+    # the right order, or be asked to read the number again: never another order's status.
+    reply = turns[1]["reply"]
+    assert ("4 5 6 7" in reply and "headphones" in reply) or "read me the number again" in reply, \
+        (turns[1]["text"], reply)
     assert "Goodbye" in turns[2]["reply"]
     assert run.replies[0][1].startswith("Thanks for calling")  # the greeting opens the call
     assert all(h.reply_start is not None for h in run.lines)  # every line was answered out loud
