@@ -15,9 +15,9 @@ import urllib.request
 import numpy as np
 import pytest
 
-from tests.hearing import heard
+from tests.test_phone import heard_text
 from voicebot.audio import resample
-from voicebot.phone import FRAME, decode, encode
+from voicebot.phone import FRAME, encode
 from voicebot.records import CallStore
 from voicebot.testcalls import speak, telephone_band, trim
 
@@ -154,10 +154,6 @@ def line_audio(text, voice):
     return encode(resample(telephone_band(trim(speak(text, voice))), 16000, 8000), "pcmu")
 
 
-def heard_text(bot, payloads):
-    return heard(bot.recognizer, resample(decode(b"".join(payloads), "pcmu"), 8000, 16000))
-
-
 def record_of(store, call_sid, timeout=30.0):
     """The call record with this callSid, once it is closed (closing joins the call's threads: an
     engine busy on a loaded machine finishes its step first)."""
@@ -182,10 +178,10 @@ def test_a_scripted_call_with_barge_in_and_handover(bot, server, store):
     def answered(before):  # a reply came, was all played, and no more audio for 0.6 s
         return lambda: len(c.of("media")) > before and not c.unplayed() and time.monotonic() - c.last_media > 0.6
     c.stream(b"", answered(0), tail_s=15)
-    greeting = heard_text(bot, c.heard)
+    greeting = heard_text(bot, c.heard, "pcmu")
     n, start = len(c.of("media")), len(c.heard)
     c.stream(line_audio("I want to check on my order.", "flite:slt"), answered(n))
-    first = heard_text(bot, c.heard[start:])
+    first = heard_text(bot, c.heard[start:], "pcmu")
     # a long reply (returns, about 11 s: room for a busy machine to decide), the caller talks over it 1 s in
     n, start = len(c.of("media")), len(c.heard)
     c.stream(line_audio("I'd like to return the headphones I bought.", "flite:slt"), lambda: len(c.heard) - start > 50)
@@ -195,7 +191,7 @@ def test_a_scripted_call_with_barge_in_and_handover(bot, server, store):
     assert "order number" in first
     rec = record_of(store, "CA1001")
     assert c.of("clear"), f"no clear on barge-in: {[(t['text'], t['reply'], t['reply_cut']) for t in rec['turns']]}"
-    later = heard_text(bot, c.heard[start:])
+    later = heard_text(bot, c.heard[start:], "pcmu")
     assert "return" in later and "transferring you" in later
     assert c.close_code == 1000  # the bot ended the stream: Twilio goes on with the TwiML after <Connect>
     req = urllib.request.Request(f"http://127.0.0.1:{server}/media/next", data=b"CallSid=CA1001&From=%2B15550100",

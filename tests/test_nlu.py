@@ -222,7 +222,6 @@ def test_callers_split_names_a_bad_line(tmp_path):
         load_callers(path)
 
 
-
 def test_workers_saving_the_baseline_at_once_share_one_cache(tmp_path):
     """`voicebot analyze --workers 2` on a fresh machine: both workers train the default
     baseline and save it into the same cache at the same moment; neither may die of the other's
