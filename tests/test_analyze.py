@@ -306,3 +306,15 @@ def test_two_node_cluster_gives_the_embedded_results(embedded, calls_dir, tmp_pa
         assert {k: got[name][k] for k in SAME} == {k: want[name][k] for k in SAME}, name
         assert got[name]["utterances"] == want[name]["utterances"], name
     shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
+
+
+def test_the_longest_calls_go_to_the_workers_first(tmp_path):
+    """A long call taken last keeps one worker busy after the others are done: the pool gets the
+    calls longest first, and a file that cannot be read goes last (it is reported in its turn)."""
+    import soundfile as sf
+    from voicebot.analyze import longest_first
+    for name, seconds, rate in [("short", 2, 16000), ("long", 9, 8000), ("mid", 5, 16000)]:
+        sf.write(tmp_path / f"{name}.wav", [0.0] * (seconds * rate), rate)
+    (tmp_path / "bad.wav").write_bytes(b"not audio")
+    jobs = [{"file": tmp_path / f"{n}.wav", "name": n} for n in ("bad", "short", "long", "mid")]
+    assert [j["name"] for j in longest_first(jobs)] == ["long", "mid", "short", "bad"]

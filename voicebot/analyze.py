@@ -192,7 +192,7 @@ def run_embedded(jobs: list[dict], config, channels: dict | None, workers: int):
     # spawn: a forked copy of a parent with ONNX/CTranslate2 thread pools can hang
     pool = ProcessPoolExecutor(workers, mp.get_context("spawn"), initializer=_init_worker, initargs=(config, threads))
     try:
-        futures = {pool.submit(_work, j, channels): j for j in jobs}
+        futures = {pool.submit(_work, j, channels): j for j in longest_first(jobs)}
         for f in as_completed(futures):
             try:
                 doc, error = f.result()
@@ -211,6 +211,20 @@ def run_embedded(jobs: list[dict], config, channels: dict | None, workers: int):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def longest_first(jobs: list[dict]) -> list[dict]:
+    """The longest calls first: a long call taken last would keep one worker busy while the
+    others have nothing left to do. A file whose length cannot be read goes last (it is
+    reported when its turn comes)."""
+    import soundfile as sf
+
+    def seconds(job: dict) -> float:
+        try:
+            return sf.info(str(job["file"])).duration
+        except Exception:
+            return -1.0
+    return sorted(jobs, key=seconds, reverse=True)
 
 
 # ---- writing
