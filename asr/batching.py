@@ -1,12 +1,19 @@
 """One decoder queue for many calls: utterances that end together are transcribed as a batch.
 
-Calls at once share one Whisper model, which works on one request at a time anyway
-(CTranslate2 runs a model's requests in turn). Here the requests go through one queue and one
-thread instead; when it is free it takes every request waiting (up to `max_batch`) and, with a
+Calls at once share one Whisper engine, whose model copy works on one request at a time
+anyway (CTranslate2 runs a copy's requests in turn). Here the requests go through one queue
+and one thread instead; when it is free it takes every request waiting (up to `max_batch`) and, with a
 recognizer that can (`transcribe_many`: faster-whisper), encodes and decodes them together.
 On a CPU a batch of four costs well under four single decodes (the decoder's steps are mostly
 overhead at this size), so under load the queue drains faster. A lone request is decoded
 alone, as before. docs/benchmarks.md, "Phone calls at once", has what it measured.
+
+Only first tries go through that queue. An utterance whose first decode does not close (a
+fragment Whisper loops on, a context that misleads it) is decoded again, and in the end with
+the 30 s window and its temperature ladder: once 3.2-3.5 s for a 0.5-0.8 s fragment on a busy
+machine, and every call's turn waited behind it. Those later tries go to a second thread,
+on a second copy of the model (`FasterWhisper(workers=2)`), so the queue goes on with the
+other calls' turns; only the call that said the fragment waits for it.
 """
 from __future__ import annotations
 
@@ -29,8 +36,11 @@ class BatchingRecognizer:
         self.recognizer = recognizer
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._retries: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="asr-batch", daemon=True)
         self._thread.start()
+        if callable(getattr(recognizer, "first_tries", None)):
+            threading.Thread(target=self._run_retries, name="asr-retry", daemon=True).start()
 
     def __getattr__(self, name):  # name, model_name, retries... are the recognizer's
         return getattr(self.recognizer, name)
@@ -41,6 +51,7 @@ class BatchingRecognizer:
         return job.result()
 
     def _run(self) -> None:
+        first = getattr(self.recognizer, "first_tries", None)
         many = getattr(self.recognizer, "transcribe_many", None)
         while True:
             jobs = [self._queue.get()]
@@ -51,7 +62,9 @@ class BatchingRecognizer:
                     break
             t0 = time.perf_counter()
             try:
-                if len(jobs) > 1 and many is not None:
+                if first is not None:  # alone or batched; what does not close goes on to the retry thread
+                    results = first([(a, c) for a, c, _ in jobs])
+                elif len(jobs) > 1 and many is not None:
                     results = many([(a, c) for a, c, _ in jobs])
                 else:
                     results = [self.recognizer.transcribe(a, c) for a, c, _ in jobs]
@@ -59,9 +72,25 @@ class BatchingRecognizer:
                 for *_, job in jobs:
                     job.set_exception(e)
                 continue
-            took = time.perf_counter() - t0
-            if took > SLOW_S:
-                log.warning("ASR: %d utterance(s) of %s s took %.1f s: the calls waited", len(jobs),
-                            "/".join(f"{len(a) / 16000:.1f}" for a, _, _ in jobs), took)
-            for (*_, job), r in zip(jobs, results):
-                job.set_result(r)
+            _slow(time.perf_counter() - t0, jobs, "the calls waited")
+            for (audio, context, job), r in zip(jobs, results):
+                if r is None:
+                    self._retries.put((audio, context, job))
+                else:
+                    job.set_result(r)
+
+    def _run_retries(self) -> None:
+        while True:
+            audio, context, job = self._retries.get()
+            t0 = time.perf_counter()
+            try:
+                job.set_result(self.recognizer.finish(audio, context))
+            except Exception as e:
+                job.set_exception(e)
+            _slow(time.perf_counter() - t0, [(audio,)], "only its call waited")
+
+
+def _slow(took: float, jobs: list, who: str) -> None:
+    if took > SLOW_S:
+        log.warning("ASR: %d utterance(s) of %s s took %.1f s: %s", len(jobs),
+                    "/".join(f"{len(j[0]) / 16000:.1f}" for j in jobs), took, who)

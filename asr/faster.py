@@ -35,7 +35,7 @@ class FasterWhisper:
     def __init__(self, model: str = "base", device: str = "auto", compute_type: str = "auto",
                  beam_size: int = 1, threads: int = 0, short_context: bool = True,
                  margin_s: float = 1.0, retry_margin_s: float = 3.0, max_tokens_per_s: float = 8.0,
-                 language: str = "en", prompt: str = ""):
+                 language: str = "en", prompt: str = "", workers: int = 1):
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -49,8 +49,10 @@ class FasterWhisper:
         # audio, 297 against 465-523 ms at 8-12 s), and the other core stays free for the
         # voice, the NLU and other calls. CTranslate2's own default (4) was slower still.
         threads = threads or 1
+        # `workers`: copies of the model that decode at once, each on its own thread(s) (a
+        # second one lets a slow retry run beside the other calls' turns: asr/batching.py)
         self.model = WhisperModel(faster_whisper_model(model), device=self.device,
-                                  compute_type=self.compute_type, cpu_threads=threads)
+                                  compute_type=self.compute_type, cpu_threads=threads, num_workers=workers)
         multilingual = self.model.model.is_multilingual
         self.language = language if multilingual else "en"
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe",
@@ -88,11 +90,17 @@ class FasterWhisper:
         return [(m, c) for m, c in tries if len(audio) / RATE + m + (len(c.audio) / RATE if c else 0) < WINDOW_S]
 
     def transcribe_many(self, items: list[tuple[np.ndarray, Context | None]]) -> list[Recognition]:
-        """Several utterances (of several calls) at once: their first short-context decodes run as
-        one batch (padded with silence to the longest, which is only a longer margin); an
-        utterance that needs another try goes on alone, as in `transcribe`."""
+        """Several utterances (of several calls) at once: `first_tries`, then `finish` for each
+        utterance that needs more."""
+        firsts = self.first_tries(items)
+        return [r if r is not None else self.finish(a, c) for r, (a, c) in zip(firsts, items)]
+
+    def first_tries(self, items: list[tuple[np.ndarray, Context | None]]) -> list[Recognition | None]:
+        """The first short-context decode of each utterance, all in one batch (padded with
+        silence to the longest, which is only a longer margin); None where that decode did not
+        close (or there is none: too long for a short window): `finish` does the rest."""
         items = [(np.asarray(a, np.float32), c) for a, c in items]
-        out: list[Recognition | None] = [None] * len(items)
+        out: list[Recognition | None] = [Recognition("", 1.0, -10.0) if len(a) == 0 else None for a, _ in items]
         firsts = {i: t[0] for i, (a, c) in enumerate(items)
                   if len(a) and self.short_context and (t := self._tries(a, c))}
         for with_context in (False, True):  # the first timestamp's limit differs: one batch each
@@ -101,13 +109,14 @@ class FasterWhisper:
             for batch in _alike(sorted(group, key=lambda i: len(jobs[i]["padded"])), jobs):
                 for i, r in zip(batch, self._decode([jobs[i] for i in batch])):
                     out[i] = r
-        for i, (audio, context) in enumerate(items):
-            if out[i] is None:
-                if i in firsts:  # the batched first try failed: the rest of transcribe's tries
-                    out[i] = self._after_first(audio, context)
-                else:
-                    out[i] = self.transcribe(audio, context)
         return out
+
+    def finish(self, audio: np.ndarray, context: Context | None = None) -> Recognition:
+        """`transcribe` after `first_tries` gave None: the tries after the first."""
+        audio = np.asarray(audio, np.float32)
+        if not (self.short_context and len(audio) and self._tries(audio, context)):
+            return self.transcribe(audio, context)
+        return self._after_first(audio, context)
 
     def _after_first(self, audio: np.ndarray, context: Context | None) -> Recognition:
         tries = self._tries(audio, context)

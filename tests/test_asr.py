@@ -147,3 +147,32 @@ def test_utterances_of_calls_at_once_are_heard_right_when_batched(tiny):
     for t in threads:
         t.join(60)
     assert sum(wer(w, g) for w, g in zip(want, got)) / 4 < 0.15, got
+
+
+def test_an_utterance_whisper_loops_on_holds_up_only_its_own_call():
+    """A caller saying "no" twenty times (flite slt) makes Whisper loop: the first decode does not
+    close, nor the retries, and the 30 s window's temperature ladder takes seconds (6-12 s here).
+    Another call's turn that ends meanwhile is answered right, without waiting for it."""
+    import threading
+    import time
+    from asr.batching import BatchingRecognizer
+    from asr.faster import FasterWhisper
+    from voicebot.testcalls import speak, trim
+    queue = BatchingRecognizer(FasterWhisper("tiny.en", workers=2))
+    loop = trim(speak(" ".join(["No"] * 20) + ".", "flite:slt"))
+    turn = trim(speak("I want to check on my order.", "espeak:en-us"))
+    done, heard = {}, {}
+
+    def call(name, audio, after):
+        time.sleep(after)
+        heard[name] = queue.transcribe(audio).text
+        done[name] = time.perf_counter()
+    threads = [threading.Thread(target=call, args=("loop", loop, 0.0)),
+               threading.Thread(target=call, args=("turn", turn, 0.5))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert set(done) == {"loop", "turn"}
+    assert "check on my order" in normalize(heard["turn"]), heard
+    assert done["turn"] < done["loop"], heard  # the other call did not wait for the loop

@@ -17,9 +17,12 @@ class Bot:
     def recognizer(self):
         from asr import load_recognizer
         c = self.config.asr
+        options = {}
+        if c.backend == "faster-whisper" and c.max_batch > 1:
+            options["workers"] = 2  # the queue's copy, and one for retries beside it (asr/batching.py)
         recognizer = load_recognizer(c.backend, c.model, device=self.config.device, compute_type=c.compute_type,
                                      beam_size=c.beam_size, threads=c.threads, short_context=c.short_context,
-                                     margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s)
+                                     margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s, **options)
         if c.max_batch <= 1:
             return recognizer
         from asr.batching import BatchingRecognizer  # calls at once: one decoder queue, batched
