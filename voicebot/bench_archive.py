@@ -107,6 +107,8 @@ def main(args) -> int:
     calls_dir = out / "calls"
     calls = make_calls(args.calls, calls_dir)
     load = os.getloadavg()[0]
+    from voicebot.yardstick import yardstick_ms
+    yardstick = {"start": yardstick_ms()}
     rows = []
     audio_s = None
     for label in args.run or list(RUNS):
@@ -129,8 +131,9 @@ def main(args) -> int:
                      "wall_s": round(wall, 1), "x_real_time": round(audio_s / wall, 1),
                      "wer": round(corpus_wer(calls, hyps), 4), "stage_s_per_audio_h": {}})
         print(f"plain: {rows[-1]['x_real_time']}x real time, WER {rows[-1]['wer']:.1%}", flush=True)
+    yardstick["end"] = yardstick_ms()
     report = {"machine": f"{os.cpu_count()} CPU cores", "load_average_at_start": round(load, 2), "config": args.config,
-              "calls": len(calls), "results": rows}
+              "yardstick_ms": yardstick, "calls": len(calls), "results": rows}
     md = to_markdown(report)
     print(md)
     from voicebot.files import atomic_write_text
@@ -142,7 +145,9 @@ def main(args) -> int:
 
 
 def to_markdown(report: dict) -> str:
-    lines = [f"{report['calls']} calls, {report['machine']}, load average {report['load_average_at_start']} at the start",
+    y = report.get("yardstick_ms") or {}
+    lines = [f"{report['calls']} calls, {report['machine']}, load average {report['load_average_at_start']} at the start, "
+             f"yardstick {y.get('start')} / {y.get('end')} ms at the start / end (voicebot/yardstick.py)",
              "", "| run | audio | wall | x real time | WER | ASR / NLU / audio+VAD s per audio hour |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]
     for r in report["results"]:

@@ -199,7 +199,9 @@ def main(args) -> int:
     tmp = tempfile.mkdtemp(prefix="bench-calls.")
     bot.config.phone.db_url = f"sqlite:///{tmp}/calls.db"
     console = Console()
-    with console.status("loading engines, rendering the callers' speech"):
+    from voicebot.yardstick import yardstick_ms
+    with console.status("loading engines, rendering the callers' speech, timing the yardstick"):
+        yardstick = {"start": yardstick_ms()}
         bot.warm_up()
         rendered = {(s, v): [line_audio(t, VOICES[v]) for t in SCRIPTS[s]]
                     for s, v in {(n % len(SCRIPTS), n % len(VOICES)) for n in range(args.calls)}}
@@ -225,6 +227,7 @@ def main(args) -> int:
     time.sleep(1.0)  # the last records close
     server.should_exit = True
     thread.join(10)
+    yardstick["end"] = yardstick_ms()
     store = CallStore(bot.config.phone.db_url)
     records = {r["external_id"]: r for r in store.list_calls(10 * args.calls)}
     heard = {sid: (store.get_call(r["id"]) or {}).get("turns", []) for sid, r in records.items()}
@@ -243,7 +246,7 @@ def main(args) -> int:
             "heard": [{k: t.get(k) for k in ("text", "intent", "reply")} for t in heard.get(c["call_sid"], [])]})
     every = [x for c in callers for x in c["latencies"]]
     result = {"calls": args.calls, "wall_s": round(wall, 1), "asr": f"{bot.config.asr.backend}/{bot.config.asr.model}",
-              "device": bot.config.device,
+              "device": bot.config.device, "yardstick_ms": yardstick,
               "reply_latency_ms": {"p50": pct(every, 50), "p95": pct(every, 95), "n": len(every)},
               "late_frames": sum(c["late_frames"] for c in per_call),
               "dropped_frames": sum(c["dropped_frames"] or 0 for c in per_call),
@@ -264,6 +267,8 @@ def main(args) -> int:
     console.print(table)
     console.print("bot's side per turn, p50/p95 ms: " + ", ".join(
         f"{k} {v['p50']}/{v['p95']}" for k, v in result["server_ms"].items()))
+    console.print(f"machine: yardstick {yardstick['start']} / {yardstick['end']} ms at the start / end "
+                  "(voicebot/yardstick.py; compare runs only at a like yardstick)")
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
     if args.plot:
