@@ -27,3 +27,20 @@ def test_bench_calls_measures_a_call(tmp_path):
     # the machine's speed now, beside the figures (it moves several-fold within a day on a shared host)
     assert all(0 < result["yardstick_ms"][k] < 60000 for k in ("start", "end")), result["yardstick_ms"]
     assert "yardstick" in run.stdout
+
+
+def test_bench_calls_reads_callers_scripts_from_a_file(tmp_path):
+    """`--scripts FILE`: the callers' own lines (a JSON list of scripts); a file that is not one
+    is refused with a line naming it."""
+    from voicebot.bench_calls import load_scripts
+    from voicebot.cli import UsageError
+    good = tmp_path / "scripts.json"
+    good.write_text(json.dumps([["Hello.", "No no no no."], ["Goodbye."]]))
+    assert load_scripts(str(good)) == [["Hello.", "No no no no."], ["Goodbye."]]
+    for name, text in [("empty.json", "[]"), ("flat.json", '["Hello."]'), ("blank.json", '[["Hello.", " "]]'),
+                       ("bad.json", "not json")]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(UsageError, match=name):
+            load_scripts(str(tmp_path / name))
+    with pytest.raises(UsageError, match="missing.json"):
+        load_scripts(str(tmp_path / "missing.json"))

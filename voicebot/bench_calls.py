@@ -44,6 +44,23 @@ def add_arguments(p) -> None:
     p.add_argument("--json", help="write the results here")
     p.add_argument("--plot", help="a PNG of each call's reply latencies")
     p.add_argument("--stagger-s", type=float, default=0.5, help="seconds between the callers' starts (default 0.5)")
+    p.add_argument("--scripts", help="a JSON file of callers' scripts (a list of lists of lines) to use instead of "
+                                     "the built-in four; caller n says script n modulo their number")
+
+
+def load_scripts(path: str) -> list[list[str]]:
+    """`--scripts`: a JSON list of scripts, each a non-empty list of lines; a clear error otherwise."""
+    from voicebot.cli import UsageError
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+    except OSError as e:
+        raise UsageError(f"--scripts {path}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise UsageError(f"--scripts {path}: not JSON ({e})") from None
+    if not (isinstance(data, list) and data and all(
+            isinstance(s, list) and s and all(isinstance(x, str) and x.strip() for x in s) for s in data)):
+        raise UsageError(f"--scripts {path}: must be a list of scripts, each a list of lines (text)")
+    return data
 
 
 def line_audio(text: str, voice: str) -> bytes:
@@ -195,6 +212,7 @@ def main(args) -> int:
     from voicebot.server import make_app, uvicorn_server
     if args.calls < 1:
         raise UsageError("--calls must be 1 or more")
+    scripts_text = load_scripts(args.scripts) if args.scripts else SCRIPTS
     bot = _bot(args)
     tmp = tempfile.mkdtemp(prefix="bench-calls.")
     bot.config.phone.db_url = f"sqlite:///{tmp}/calls.db"
@@ -203,8 +221,8 @@ def main(args) -> int:
     with console.status("loading engines, rendering the callers' speech, timing the yardstick"):
         yardstick = {"start": yardstick_ms()}
         bot.warm_up()
-        rendered = {(s, v): [line_audio(t, VOICES[v]) for t in SCRIPTS[s]]
-                    for s, v in {(n % len(SCRIPTS), n % len(VOICES)) for n in range(args.calls)}}
+        rendered = {(s, v): [line_audio(t, VOICES[v]) for t in scripts_text[s]]
+                    for s, v in {(n % len(scripts_text), n % len(VOICES)) for n in range(args.calls)}}
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -215,7 +233,7 @@ def main(args) -> int:
         time.sleep(0.05)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-    scripts = [rendered[(n % len(SCRIPTS), n % len(VOICES))] for n in range(args.calls)]
+    scripts = [rendered[(n % len(scripts_text), n % len(VOICES))] for n in range(args.calls)]
     # the callers run in a process of their own: in the server's, their 50 messages a second
     # each competed with the bot for the interpreter and made the bot look slower than it is
     with ProcessPoolExecutor(1, mp.get_context("spawn")) as pool:
