@@ -20,6 +20,7 @@ import socket
 import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def load_scripts(path: str) -> list[list[str]]:
     """`--scripts`: a JSON list of scripts, each a non-empty list of lines; a clear error otherwise."""
     from voicebot.cli import UsageError
     try:
-        data = json.loads(open(path, encoding="utf-8").read())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
         raise UsageError(f"--scripts {path}: {e.strerror or e}") from None
     except ValueError as e:
