@@ -2,18 +2,18 @@
 
 Calls at once share one Whisper engine, whose model copy works on one request at a time
 anyway (CTranslate2 runs a copy's requests in turn). Here the requests go through one queue
-and one thread instead; when it is free it takes every request waiting (up to `max_batch`) and, with a
-recognizer that can (`transcribe_many`: faster-whisper), encodes and decodes them together.
-On a CPU a batch of four costs well under four single decodes (the decoder's steps are mostly
-overhead at this size), so under load the queue drains faster. A lone request is decoded
-alone, as before. docs/benchmarks.md, "Phone calls at once", has what it measured.
+and one thread instead; when it is free it takes every request waiting (up to `max_batch`)
+and, with a recognizer that can (`first_tries`: faster-whisper), encodes and decodes them
+together. On a CPU a batch of four costs well under four single decodes (the decoder's steps
+are mostly overhead at this size), so under load the queue drains faster. A lone request is
+decoded alone, as before. docs/benchmarks.md, "Phone calls at once", has what it measured.
 
 Only first tries go through that queue. An utterance whose first decode does not close (a
 fragment Whisper loops on, a context that misleads it) is decoded again, and in the end with
-the 30 s window and its temperature ladder: once 3.2-3.5 s for a 0.5-0.8 s fragment on a busy
-machine, and every call's turn waited behind it. Those later tries go to a second thread,
-on a second copy of the model (`FasterWhisper(workers=2)`), so the queue goes on with the
-other calls' turns; only the call that said the fragment waits for it.
+the 30 s window and its temperature ladder: 6-12 s for a word said twenty times, 3.2-3.7 s
+for some 0.5-0.8 s fragments on a busy machine, and every call's turn waited behind it. Those
+later tries go to a second thread, on a second copy of the model (`FasterWhisper(workers=2)`),
+so the queue goes on with the other calls' turns; only the call that said it waits for it.
 """
 from __future__ import annotations
 
