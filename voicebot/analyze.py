@@ -31,7 +31,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from voicebot.audio import AudioError, find_audio_files
+from voicebot.audio import AudioError, audio_info, find_audio_files
 from voicebot.call_analysis import analysis_settings, file_sha256, parse_channels
 from voicebot.files import atomic_path, atomic_write_text
 
@@ -217,12 +217,10 @@ def longest_first(jobs: list[dict]) -> list[dict]:
     """The longest calls first: a long call taken last would keep one worker busy while the
     others have nothing left to do. A file whose length cannot be read goes last (it is
     reported when its turn comes)."""
-    import soundfile as sf
-
     def seconds(job: dict) -> float:
         try:
-            return sf.info(str(job["file"])).duration
-        except Exception:
+            return audio_info(job["file"]).duration
+        except AudioError:
             return -1.0
     return sorted(jobs, key=seconds, reverse=True)
 
