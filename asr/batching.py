@@ -52,7 +52,6 @@ class BatchingRecognizer:
 
     def _run(self) -> None:
         first = getattr(self.recognizer, "first_tries", None)
-        many = getattr(self.recognizer, "transcribe_many", None)
         while True:
             jobs = [self._queue.get()]
             while len(jobs) < self.max_batch:
@@ -64,9 +63,7 @@ class BatchingRecognizer:
             try:
                 if first is not None:  # alone or batched; what does not close goes on to the retry thread
                     results = first([(a, c) for a, c, _ in jobs])
-                elif len(jobs) > 1 and many is not None:
-                    results = many([(a, c) for a, c, _ in jobs])
-                else:
+                else:  # a recognizer that cannot batch (openai-whisper): one at a time
                     results = [self.recognizer.transcribe(a, c) for a, c, _ in jobs]
             except Exception as e:  # each caller gets the engine's error, the queue goes on
                 for *_, job in jobs:

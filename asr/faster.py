@@ -101,8 +101,7 @@ class FasterWhisper:
         close (or there is none: too long for a short window): `finish` does the rest."""
         items = [(np.asarray(a, np.float32), c) for a, c in items]
         out: list[Recognition | None] = [Recognition("", 1.0, -10.0) if len(a) == 0 else None for a, _ in items]
-        firsts = {i: t[0] for i, (a, c) in enumerate(items)
-                  if len(a) and self.short_context and (t := self._tries(a, c))}
+        firsts = {i: t for i, (a, c) in enumerate(items) if (t := self._first_try(a, c))}
         for with_context in (False, True):  # the first timestamp's limit differs: one batch each
             group = [i for i, (m, c) in firsts.items() if (c is not None) == with_context]
             jobs = {i: self._prepare(items[i][0], *firsts[i]) for i in group}
@@ -114,9 +113,14 @@ class FasterWhisper:
     def finish(self, audio: np.ndarray, context: Context | None = None) -> Recognition:
         """`transcribe` after `first_tries` gave None: the tries after the first."""
         audio = np.asarray(audio, np.float32)
-        if not (self.short_context and len(audio) and self._tries(audio, context)):
+        if self._first_try(audio, context) is None:  # first_tries had none to make: all of transcribe
             return self.transcribe(audio, context)
         return self._after_first(audio, context)
+
+    def _first_try(self, audio: np.ndarray, context: Context | None) -> tuple[float, Context | None] | None:
+        """The (margin, context) of the first short-context decode, None when there is none."""
+        tries = self._tries(audio, context) if self.short_context and len(audio) else []
+        return tries[0] if tries else None
 
     def _after_first(self, audio: np.ndarray, context: Context | None) -> Recognition:
         tries = self._tries(audio, context)
