@@ -142,6 +142,23 @@ def test_a_pause_mid_sentence_does_not_split_the_turn(bot):
     assert "4 5 6 7" in session.turns[0]["reply"]
 
 
+def test_a_quiet_voice_that_dips_mid_sentence_is_heard_to_its_end(bot):
+    # flite rms on a phone line, as bench-calls sends it: Silero scored "stores open on Sunday"
+    # 0.30-0.45 after a 0.1 s pause, under the 0.5 that starts speech, and the bot answered
+    # "What time do yours?" 0.8 s before the caller had finished (live.resume_ms)
+    from voicebot.audio import resample
+    from voicebot.bench_calls import line_audio
+    from voicebot.phone import decode
+    from voicebot.transports.simulated import voiced_end
+    line = resample(decode(line_audio("What time do your stores open on Sunday?", "flite:rms"), "pcmu"), 8000, RATE)
+    audio = np.concatenate([np.zeros(RATE // 2, np.float32), line, np.zeros(3 * RATE, np.float32)])
+    audio += 1e-4 * np.random.default_rng(5).standard_normal(len(audio)).astype(np.float32)  # -80 dBFS
+    run, session, _ = call(bot, Recording(audio), greet=False, barge_in="off")
+    assert [t["intent"] for t in session.turns] == ["store_hours"], [t["text"] for t in session.turns]
+    assert "sunday" in session.turns[0]["text"].lower()
+    assert run.replies and run.replies[0][0] >= voiced_end(audio[: RATE // 2 + len(line)])
+
+
 def test_noise_gaps_do_not_merge_turns(bot):
     gap = noise("white", 1.2, -40, seed=3)
     audio = np.concatenate([np.zeros(RATE // 2, np.float32), say("What time do your stores open on Sunday?", "flite:kal16"),

@@ -60,6 +60,25 @@ def test_hangover_controls_splitting():
     assert len(long_hangover) < len(short_hangover)
 
 
+def test_speech_that_comes_back_after_a_short_pause_is_heard_at_once():
+    # live settings (voicebot.live): a short hangover, and vad.resume_ms. flite rms on a phone
+    # line pauses 0.1 s after "your" in this line, and Silero scored what followed 0.30-0.45,
+    # under the 0.5 that starts speech: the next segment began 0.8 s late
+    from voicebot.audio import resample
+    from voicebot.bench_calls import line_audio
+    from voicebot.phone import decode
+    line = resample(decode(line_audio("What time do your stores open on Sunday?", "flite:rms"), "pcmu"), 8000, 16000)
+    audio = np.concatenate([np.zeros(8000, np.float32), line, np.zeros(16000, np.float32)])
+    audio += 1e-4 * np.random.default_rng(5).standard_normal(len(audio)).astype(np.float32)  # -80 dBFS
+    live = VADSettings(engine="silero", hangover_ms=150, min_speech_ms=0, pre_roll_ms=300, snr_db=0.0, drop_db=0.0,
+                       resume_ms=500)
+    events = [e for e in Segmenter(live)(frames([audio], 20)) if isinstance(e, (SpeechStarted, SpeechEnded))]
+    ends = [e.end for e in events if isinstance(e, SpeechEnded)]
+    starts = [e.t for e in events if isinstance(e, SpeechStarted)]
+    assert ends and ends[-1] > 0.5 + 0.8 * len(line) / 16000  # the last words were heard
+    assert all(b - a < 0.3 for a, b in zip(ends, starts[1:])), (starts, ends)  # no pause longer than the line's
+
+
 def test_bad_settings():
     with pytest.raises(ValueError):
         Segmenter(VADSettings(engine="nope"))

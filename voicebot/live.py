@@ -188,7 +188,7 @@ class LiveSession:
         # reaches back into the bot's reply); the level gates split its short-pause segments at
         # other places and cost turns in live noise (measured on tests/test_live.py): off here
         vad = dataclasses.replace(self.bot.config.vad, hangover_ms=self.cfg.short_pause_ms, min_speech_ms=0,
-                                  pre_roll_ms=300, snr_db=0.0, drop_db=0.0,
+                                  pre_roll_ms=300, snr_db=0.0, drop_db=0.0, resume_ms=self.cfg.resume_ms,
                                   engine=self.cfg.vad_engine or self.bot.config.vad.engine)
         taker = TurnTaker(self.bot.recognizer, self.bot.nlu, self.cfg, self.now_playing,
                           self.bot.config.asr.no_speech_threshold)
