@@ -71,10 +71,11 @@ def corpus_wer(calls, hyps: dict[str, dict[str, str]]) -> float:
     return wer(refs, got)
 
 
-def run_analyze(calls_dir: Path, out: Path, extra: list[str]) -> dict:
+def run_analyze(files: list[Path], out: Path, extra: list[str]) -> dict:
     import shutil
     shutil.rmtree(out, ignore_errors=True)
-    cmd = [sys.executable, "-m", "voicebot", "analyze", str(calls_dir), "--out", str(out), "--channels",
+    # the files, not their folder: it may hold more calls from an earlier, bigger run
+    cmd = [sys.executable, "-m", "voicebot", "analyze", *map(str, files), "--out", str(out), "--channels",
            "agent=0,customer=1", "--no-report", "-q", *extra]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -113,7 +114,8 @@ def main(args) -> int:
     audio_s = None
     for label in args.run or list(RUNS):
         extra = RUNS[label] + (["--config", args.config] if args.config else [])  # --config: the engine options' own
-        r = run_analyze(calls_dir, out / "runs" / label.replace(" ", "_").replace(",", ""), extra)
+        r = run_analyze([calls_dir / f"{c.name}.wav" for c in calls], out / "runs" / label.replace(" ", "_").replace(",", ""),
+                        extra)
         docs = r["docs"]
         audio_s = sum(d["duration_s"] for d in docs)
         stages = {k: sum(d["stage_s"][k] for d in docs) for k in docs[0]["stage_s"]}
