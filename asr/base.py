@@ -58,15 +58,23 @@ class ASRStage:
             if not isinstance(ev, SpeechEnded):
                 yield ev
                 continue
-            t0 = time.perf_counter()
-            r = self.recognizer.transcribe(ev.samples, self._context(heard))
-            ms = (time.perf_counter() - t0) * 1000
-            if is_silence(r, self.no_speech_threshold):
-                continue
-            # only a turn the model was fairly sure of is worth hearing the next one by
-            if r.avg_logprob > -1.0:
-                heard.append(Context(ev.samples, r.text.strip()))
-            yield Transcript(r.text.strip(), ev.start, ev.end, ms, r.no_speech_prob)
+            transcript, context = self.hear(ev, heard)
+            if context is not None:
+                heard.append(context)
+            if transcript is not None:
+                yield transcript
+
+    def hear(self, ev: SpeechEnded, heard: list[Context]) -> tuple[Transcript | None, Context | None]:
+        """One utterance, decoded after the turns in `heard`: its Transcript (None: silence) and
+        what it adds to the context of the next (None: words the model was unsure of)."""
+        t0 = time.perf_counter()
+        r = self.recognizer.transcribe(ev.samples, self._context(heard))
+        ms = (time.perf_counter() - t0) * 1000
+        if is_silence(r, self.no_speech_threshold):
+            return None, None
+        # only a turn the model was fairly sure of is worth hearing the next one by
+        context = Context(ev.samples, r.text.strip()) if r.avg_logprob > -1.0 else None
+        return Transcript(r.text.strip(), ev.start, ev.end, ms, r.no_speech_prob), context
 
     def _context(self, heard: list[Context]) -> Context | None:
         """The latest whole turns that fit in context_s seconds, as one context."""

@@ -160,6 +160,35 @@ def test_a_quiet_voice_that_dips_mid_sentence_is_heard_to_its_end(bot):
     assert run.replies and run.replies[0][0] >= voiced_end(audio[: RATE // 2 + len(line)])
 
 
+def test_a_turn_is_heard_after_the_callers_earlier_turns(bot):
+    # the caller's answered turns go before the next in Whisper's window (asr.context_s), as in
+    # recorded calls: same voice, same line. Real decodes; the wrapper only notes the contexts.
+    class Noting:
+        def __init__(self, recognizer):
+            self.recognizer, self.contexts = recognizer, []
+
+        def __getattr__(self, name):
+            return getattr(self.recognizer, name)
+
+        def transcribe(self, audio, context=None):
+            self.contexts.append(context.text if context is not None else None)
+            return self.recognizer.transcribe(audio, context)
+
+    lines = [say("I want to check on my order.", "flite:slt"), say("Thanks, goodbye.", "flite:slt")]
+    gap = np.zeros(int(2.5 * RATE), np.float32)
+    audio = np.concatenate([np.zeros(RATE // 2, np.float32), lines[0], gap, lines[1], np.zeros(2 * RATE, np.float32)])
+    audio += noise("white", len(audio) / RATE, -50, seed=6)
+    real, bot.recognizer = bot.recognizer, Noting(bot.recognizer)
+    try:
+        run, session, _ = call(bot, Recording(audio), greet=False, barge_in="off", max_s=len(audio) / RATE)
+        noted = bot.recognizer.contexts
+    finally:
+        bot.recognizer = real
+    assert [t["intent"] for t in session.turns] == ["order_status", "goodbye"], [t["text"] for t in session.turns]
+    assert noted[0] is None  # the first turn has nothing before it
+    assert any(c and "order" in c.lower() for c in noted[1:]), noted  # the second is heard after it
+
+
 def test_noise_gaps_do_not_merge_turns(bot):
     gap = noise("white", 1.2, -40, seed=3)
     audio = np.concatenate([np.zeros(RATE // 2, np.float32), say("What time do your stores open on Sunday?", "flite:kal16"),

@@ -191,7 +191,7 @@ class LiveSession:
                                   pre_roll_ms=300, snr_db=0.0, drop_db=0.0, resume_ms=self.cfg.resume_ms,
                                   engine=self.cfg.vad_engine or self.bot.config.vad.engine)
         taker = TurnTaker(self.bot.recognizer, self.bot.nlu, self.cfg, self.now_playing,
-                          self.bot.config.asr.no_speech_threshold)
+                          self.bot.config.asr.no_speech_threshold, context_s=self.bot.config.asr.context_s)
         try:
             for ev in taker(Segmenter(vad)(tag_frames(self._frames()))):
                 if isinstance(ev, Interrupted):
