@@ -167,7 +167,7 @@ class TurnTaker:
         self.now_playing = now_playing
         self.frames: deque[AudioFrame] = deque(maxlen=int(keep_s / 0.01))
         # the caller's answered turns, heard before each new one (asr.context_s), as recorded
-        # calls are: on the 12 live test calls WER 11.7-15.7 % without, 5.6 % with (benchmarks.md)
+        # calls are: on the 12 live test calls WER 11.7-15.7 % without, 5.6-6.1 % with (benchmarks.md)
         self.heard: deque[Context] = deque(maxlen=20)
         self._guess: Context | None = None  # the latest guess's audio and words, kept if it is answered
 
