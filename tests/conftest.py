@@ -68,6 +68,15 @@ def piper():
     return PiperTTS(device="cpu")
 
 
+def phone_line(text: str, voice: str) -> np.ndarray:
+    """A caller's line as the bot hears it from `voicebot bench-calls`: spoken, telephone band,
+    8 kHz mu-law, back at 16 kHz."""
+    from voicebot.audio import resample
+    from voicebot.bench_calls import line_audio
+    from voicebot.phone import decode
+    return resample(decode(line_audio(text, voice), "pcmu"), 8000, 16000)
+
+
 def tone(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)

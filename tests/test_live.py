@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.conftest import phone_line
 from voicebot.events import BotReply
 from voicebot.testcalls import cough, noise, speak
 from voicebot.transports.simulated import Line, Recording, Script, SimulatedDevice
@@ -146,11 +147,8 @@ def test_a_quiet_voice_that_dips_mid_sentence_is_heard_to_its_end(bot):
     # flite rms on a phone line, as bench-calls sends it: Silero scored "stores open on Sunday"
     # 0.30-0.45 after a 0.1 s pause, under the 0.5 that starts speech, and the bot answered
     # "What time do yours?" 0.8 s before the caller had finished (live.resume_ms)
-    from voicebot.audio import resample
-    from voicebot.bench_calls import line_audio
-    from voicebot.phone import decode
     from voicebot.transports.simulated import voiced_end
-    line = resample(decode(line_audio("What time do your stores open on Sunday?", "flite:rms"), "pcmu"), 8000, RATE)
+    line = phone_line("What time do your stores open on Sunday?", "flite:rms")
     audio = np.concatenate([np.zeros(RATE // 2, np.float32), line, np.zeros(3 * RATE, np.float32)])
     audio += 1e-4 * np.random.default_rng(5).standard_normal(len(audio)).astype(np.float32)  # -80 dBFS
     # the call ends 2 s after the caller: time for the reply to begin, not for all 8 s of it

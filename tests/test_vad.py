@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from asr.vad import Segmenter, VADSettings
-from tests.conftest import JFK, SAMPLES, tone
+from tests.conftest import JFK, SAMPLES, phone_line, tone
 from voicebot.audio import file_frames, frames
 from voicebot.events import SpeechEnded, SpeechStarted, Transcript
 
@@ -64,10 +64,7 @@ def test_speech_that_comes_back_after_a_short_pause_is_heard_at_once():
     # live settings (voicebot.live): a short hangover, and vad.resume_ms. flite rms on a phone
     # line pauses 0.1 s after "your" in this line, and Silero scored what followed 0.30-0.45,
     # under the 0.5 that starts speech: the next segment began 0.8 s late
-    from voicebot.audio import resample
-    from voicebot.bench_calls import line_audio
-    from voicebot.phone import decode
-    line = resample(decode(line_audio("What time do your stores open on Sunday?", "flite:rms"), "pcmu"), 8000, 16000)
+    line = phone_line("What time do your stores open on Sunday?", "flite:rms")
     audio = np.concatenate([np.zeros(8000, np.float32), line, np.zeros(16000, np.float32)])
     audio += 1e-4 * np.random.default_rng(5).standard_normal(len(audio)).astype(np.float32)  # -80 dBFS
     live = VADSettings(engine="silero", hangover_ms=150, min_speech_ms=0, pre_roll_ms=300, snr_db=0.0, drop_db=0.0,
