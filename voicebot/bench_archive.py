@@ -112,10 +112,10 @@ def main(args) -> int:
     yardstick = {"start": yardstick_ms()}
     rows = []
     audio_s = None
+    files = [calls_dir / f"{c.name}.wav" for c in calls]
     for label in args.run or list(RUNS):
         extra = RUNS[label] + (["--config", args.config] if args.config else [])  # --config: the engine options' own
-        r = run_analyze([calls_dir / f"{c.name}.wav" for c in calls], out / "runs" / label.replace(" ", "_").replace(",", ""),
-                        extra)
+        r = run_analyze(files, out / "runs" / label.replace(" ", "_").replace(",", ""), extra)
         docs = r["docs"]
         audio_s = sum(d["duration_s"] for d in docs)
         stages = {k: sum(d["stage_s"][k] for d in docs) for k in docs[0]["stage_s"]}
@@ -127,7 +127,7 @@ def main(args) -> int:
         print(f"{label}: {rows[-1]['x_real_time']}x real time, WER {rows[-1]['wer']:.1%}", flush=True)
     if not args.no_plain:
         import soundfile as sf
-        audio_s = audio_s or sum(sf.info(str(calls_dir / f"{c.name}.wav")).duration for c in calls)
+        audio_s = audio_s or sum(sf.info(str(f)).duration for f in files)
         wall, hyps = run_plain(calls, calls_dir)
         rows.append({"run": "plain faster-whisper base (defaults)", "calls": len(calls), "audio_s": round(audio_s, 1),
                      "wall_s": round(wall, 1), "x_real_time": round(audio_s / wall, 1),
