@@ -14,6 +14,7 @@ import urllib.request
 
 import numpy as np
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.test_phone import heard_text
 from voicebot.audio import resample
@@ -230,7 +231,10 @@ def test_bad_input_is_dropped_and_the_server_goes_on(bot, server, store, caplog)
 
     big = Twilio(server, params={"token": TOKEN}, call_sid="CA2002")
     big.stream(b"", lambda: len(big.of("media")) > 5, tail_s=10)  # mid-call (the greeting is coming)
-    big.ws.send("x" * (2 * 1024 * 1024))  # over the 1 MB cap: that socket is closed
+    try:  # over the 1 MB cap: that socket is closed
+        big.ws.send("x" * (2 * 1024 * 1024))
+    except ConnectionClosed:
+        pass  # the server may close it before the client has finished writing the message
     big.thread.join(10)
     assert big.close_code == 1009
     assert record_of(store, "CA2002") is not None  # its record is kept too

@@ -14,6 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 import soundfile as sf
+from websockets.exceptions import ConnectionClosed
 
 from voicebot.testcalls import trim, speak
 
@@ -194,7 +195,10 @@ def test_bad_input_does_not_take_the_server_down(warm, server, turns):
     while len(c.of("error")) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(c.of("error")) == 5 and c.close_code is None  # each dropped, the call goes on
-    c.ws.send(os.urandom(2 * 1024 * 1024))  # over the 1 MB cap: that socket is closed
+    try:  # over the 1 MB cap: that socket is closed
+        c.ws.send(os.urandom(2 * 1024 * 1024))
+    except ConnectionClosed:
+        pass  # the server may close it before the client has finished writing the message
     c.thread.join(10)
     assert c.close_code == 1009
 
