@@ -11,10 +11,16 @@ the cost stays below one decode per turn. On two sets of 28 noisy calls in other
 
 A window whose decode loops, and a turn it leaves without a word, are decoded turn by turn
 instead (asr.base.ASRStage's way), so nothing is lost to the batch decode.
+
+An archive call has two tracks (agent and customer): `WholeCallASR.tracks` decodes their
+windows in pairs. Each step of the beam search reads all of Whisper's output layer, whatever
+the number of rows it scores, so a pair costs much less than two decodes (bench-archive,
+192 calls: 27.4x -> 30.0x real time, WER 6.5 % both; docs/benchmarks.md).
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -29,7 +35,12 @@ MARGIN_S = 3.0  # padding after a window's audio (1 s: 13.5 % against 12.8 %)
 class WholeCallASR:
     """Stage: SpeechEnded in, Transcript out (nothing for silence), every other event passed on
     in its order; events wait until the window holding their turn is decoded. It holds at most
-    one window's turns (the VAD before it has taken the audio frames), however long the call."""
+    one window's turns (the VAD before it has taken the audio frames), however long the call.
+
+    `tracks` does the same for the tracks of one call (agent and customer) side by side: the
+    n-th window of each track goes into one batch, since a decode of two windows costs much
+    less than two decodes (asr.faster's `transcribe_windows`). A track's windows stay in their
+    order, each one's text the prompt of the next."""
 
     def __init__(self, recognizer, no_speech_threshold: float = 0.6, beam_size: int = 5):
         self.recognizer = recognizer
@@ -37,55 +48,71 @@ class WholeCallASR:
         self.beam_size = beam_size
 
     def __call__(self, events: Iterable) -> Iterator:
-        held: list = []  # events since the window's first turn
-        turns: list[SpeechEnded] = []
-        previous = ""  # the last window's text: Whisper's prompt for the next
-        for ev in events:
-            if turns and isinstance(ev, SpeechEnded) and _length(turns + [ev]) + GAP_S + MARGIN_S > WINDOW_S:
-                previous = yield from self._flush(held, turns, previous)
-                held, turns = [], []
-            if isinstance(ev, SpeechEnded):
-                turns.append(ev)
-            if turns:
-                held.append(ev)
-            else:
-                yield ev
-        if turns:
-            yield from self._flush(held, turns, previous)
+        return (ev for _, ev in self.tracks([events]))
 
-    def _flush(self, held: list, turns: list[SpeechEnded], previous: str):
-        texts = self._decode(turns, previous)
-        for ev in held:
-            if isinstance(ev, SpeechEnded):
-                t = texts.get(id(ev))
-                if t is not None:
-                    yield t
-            else:
-                yield ev
-        return " ".join(t.text for t in texts.values() if t is not None)[-200:]
+    def tracks(self, streams: list[Iterable]) -> Iterator[tuple[int, object]]:
+        """(track index, event) for the events of each stream, as `__call__` gives them for one."""
+        active = {i: _windows(s) for i, s in enumerate(streams)}
+        previous = dict.fromkeys(active, "")  # a track's last window text: Whisper's prompt for its next
+        while active:
+            batch: list[tuple[int, _Window]] = []
+            for i, items in list(active.items()):
+                for item in items:
+                    if isinstance(item, _Window):
+                        batch.append((i, item))
+                        break
+                    yield i, item  # an event outside any window
+                else:
+                    del active[i]
+            if not batch:
+                continue
+            texts = self._decode([(w.turns, previous[i]) for i, w in batch])
+            for (i, w), got in zip(batch, texts):
+                for ev in w.held:
+                    out = got[id(ev)] if isinstance(ev, SpeechEnded) else ev
+                    if out is not None:
+                        yield i, out
+                previous[i] = " ".join(t.text for t in got.values() if t is not None)[-200:]
 
-    def _decode(self, turns: list[SpeechEnded], previous: str) -> dict[int, Transcript | None]:
-        """Each turn's Transcript (None: silence), keyed by the turn's id."""
-        spans, pieces, t = [], [], 0.0
-        for ev in turns:
-            n = len(ev.samples) / RATE
-            spans.append((t, t + n))
-            pieces += [ev.samples, np.zeros(int(GAP_S * RATE), np.float32)]
-            t += n + GAP_S
+    def _decode(self, windows: list[tuple[list[SpeechEnded], str]]) -> list[dict[int, Transcript | None]]:
+        """For each window (its turns, the text before it): each turn's Transcript (None:
+        silence), keyed by the turn's id."""
+        plans = []
+        for turns, previous in windows:
+            spans, pieces, t = [], [], 0.0
+            for ev in turns:
+                n = len(ev.samples) / RATE
+                spans.append((t, t + n))
+                pieces += [ev.samples, np.zeros(int(GAP_S * RATE), np.float32)]
+                t += n + GAP_S
+            margin = min(MARGIN_S, WINDOW_S - 0.1 - _length(turns) - GAP_S)
+            plans.append((turns, spans, np.concatenate(pieces), margin, previous))
+        # one turn near 30 s leaves no room for a margin: decoded alone below
+        todo = [k for k, p in enumerate(plans) if p[3] >= 0.5]
         t0 = time.perf_counter()
-        margin = min(MARGIN_S, WINDOW_S - 0.1 - _length(turns) - GAP_S)
-        got = None  # one turn near 30 s leaves no room for a margin: decoded alone below
-        if margin >= 0.5:
-            got = self.recognizer.transcribe_words(np.concatenate(pieces), self.beam_size, margin, previous)
+        got = [None] * len(plans)
+        for k, r in zip(todo, self._transcribe([plans[k][2:] for k in todo])):
+            got[k] = r
         ms = (time.perf_counter() - t0) * 1000
+        total = sum(b - a for p in plans for a, b in p[1]) or 1.0
+        return [self._split(turns, spans, g, ms / total) for (turns, spans, *_), g in zip(plans, got)]
+
+    def _transcribe(self, windows: list[tuple]) -> list:
+        if len(windows) > 1 and callable(getattr(self.recognizer, "transcribe_windows", None)):
+            return self.recognizer.transcribe_windows(windows, self.beam_size)
+        return [self.recognizer.transcribe_words(a, self.beam_size, m, p) for a, m, p in windows]
+
+    def _split(self, turns: list[SpeechEnded], spans: list[tuple[float, float]], got,
+               ms_per_s: float) -> dict[int, Transcript | None]:
+        """The window's words shared out to its turns (by time); a turn left without one is
+        decoded alone."""
         words: list[list[str]] = [[] for _ in turns]
         if got is not None:
             for start, end, word in got[1]:
                 words[nearest(spans, (start + end) / 2)].append(word)
-        total = sum(b - a for a, b in spans) or 1.0
         out: dict[int, Transcript | None] = {}
         for ev, (a, b), w in zip(turns, spans, words):
-            share = ms * (b - a) / total  # the window's decode time, shared by length
+            share = ms_per_s * (b - a)  # the batch's decode time, shared by length
             text = "".join(w).strip()
             if got is None or not any(c.isalnum() for c in text):  # a loop, or a turn the window passed over: alone
                 t1 = time.perf_counter()
@@ -97,6 +124,31 @@ class WholeCallASR:
                 no_speech = got[0].no_speech_prob
             out[id(ev)] = Transcript(text, ev.start, ev.end, share, no_speech) if text else None
         return out
+
+
+@dataclass
+class _Window:
+    held: list  # the events from its first turn on, in order
+    turns: list[SpeechEnded]
+
+
+def _windows(events: Iterable) -> Iterator:
+    """A track's events, those inside windows gathered: turns (with GAP_S between them and
+    MARGIN_S after) up to Whisper's 30 s, each with the events from its first turn on."""
+    held: list = []
+    turns: list[SpeechEnded] = []
+    for ev in events:
+        if turns and isinstance(ev, SpeechEnded) and _length(turns + [ev]) + GAP_S + MARGIN_S > WINDOW_S:
+            yield _Window(held, turns)
+            held, turns = [], []
+        if isinstance(ev, SpeechEnded):
+            turns.append(ev)
+        if turns:
+            held.append(ev)
+        else:
+            yield ev
+    if turns:
+        yield _Window(held, turns)
 
 
 def _length(turns: list[SpeechEnded]) -> float:

@@ -72,6 +72,45 @@ def test_a_call_longer_than_one_window_is_decoded_window_by_window(tiny):
     assert sum(heard_right) >= 18, [ev.text for ev in out]
 
 
+def test_the_two_tracks_of_a_call_are_heard_side_by_side(tiny):
+    """An agent (espeak-ng en-gb, twenty turns: two windows) and a customer (flite slt on a
+    noisy phone line, three turns): their windows go to Whisper in pairs, and each track gets
+    back its own turns, in order, with its own words; the agent's second window, decoded after
+    the customer's track has ended, too."""
+    from voicebot.testcalls import noise, telephone_band
+    agent_lines = ["Thank you for calling, how can I help?", "I can look into that for you.",
+                   "Could you read me the order number?", "Thank you, one moment please.",
+                   "I see it left our warehouse on Monday.", "The carrier shows it as delivered.",
+                   "I am sorry it did not reach you.", "I will open a claim with the carrier.",
+                   "You will get an email within two days.", "Is there anything else I can do?"]
+    agent_lines = agent_lines + agent_lines[::-1]
+    customer_lines = ["My parcel never arrived.", "It is order five five one two.", "No, that's all, goodbye."]
+
+    def track(lines, voice, phone):
+        events, t = [], 1.0
+        for i, line in enumerate(lines):
+            audio = trim(speak(line, voice))
+            if phone:
+                audio = telephone_band(audio) + noise("white", len(audio) / 16000, -50.0, seed=i)[:len(audio)]
+            events.append(SpeechEnded(round(t, 3), round(t + len(audio) / 16000, 3), audio.astype(np.float32), 16000))
+            t += len(audio) / 16000 + 2.0
+        return events
+
+    agent, customer = track(agent_lines, "espeak:en-gb", False), track(customer_lines, "flite:slt", True)
+    assert sum(len(e.samples) for e in agent) / 16000 > 30  # two windows
+    out = list(WholeCallASR(tiny).tracks([iter(agent), iter(customer)]))
+    for i, (events, lines) in enumerate(((agent, agent_lines), (customer, customer_lines))):
+        got = [ev for k, ev in out if k == i]
+        assert all(isinstance(ev, Transcript) for ev in got)
+        assert [(e.start, e.end) for e in got] == [(e.start, e.end) for e in events]  # every turn, in order
+        heard_right = [len(set(normalize(line).split()) & set(normalize(ev.text).split())) >= len(line.split()) / 2
+                       for line, ev in zip(lines, got)]
+        assert sum(heard_right) >= len(lines) - 2, [ev.text for ev in got]
+    customer_words = " ".join(normalize(ev.text) for k, ev in out if k == 1)
+    assert "parcel" in customer_words or "order" in customer_words, customer_words
+    assert not {"carrier", "warehouse", "claim"} & set(customer_words.split()), customer_words  # none of the agent's
+
+
 def test_turns_decoded_whole_beside_turn_by_turn_on_the_same_call(tmp_path):
     """The per-turn decode (live's, `asr.whole_call: false`) still serves recorded calls that ask
     for it; both find the same turns."""

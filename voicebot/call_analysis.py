@@ -87,25 +87,30 @@ class Analyzer:
         self.bot.nlu.parse("hello")
         return self
 
-    def track(self, path: Path, channel: int | None) -> tuple[list[dict], float]:
-        """One speaker's utterances (onset, end, text) and the audio's length in seconds."""
-        frames = file_frames(path, self.config.audio.frame_ms, channel)
+    def tracks(self, path: Path, channels: list[int | None]) -> tuple[list[list[dict]], float]:
+        """Each speaker's utterances (onset, end, text), and the audio's length in seconds. With
+        the whole-call decode the tracks are heard side by side, their windows in batches."""
         last = [0.0]
 
         def counted(frames):
             for fr in frames:
-                last[0] = fr.t + len(fr.samples) / fr.sample_rate
+                last[0] = max(last[0], fr.t + len(fr.samples) / fr.sample_rate)
                 yield fr
 
-        out, onset = [], None
-        for ev in self.bot.asr()(self.bot.vad()(counted(frames))):
+        streams = [self.bot.vad()(counted(file_frames(path, self.config.audio.frame_ms, ch))) for ch in channels]
+        asr = self.bot.asr()
+        heard = asr.tracks(streams) if hasattr(asr, "tracks") else (
+            (i, ev) for i, s in enumerate(streams) for ev in asr(s))
+        out: list[list[dict]] = [[] for _ in channels]
+        onset: list[float | None] = [None] * len(channels)
+        for i, ev in heard:
             if isinstance(ev, SpeechStarted):
-                onset = ev.t
+                onset[i] = ev.t
             elif isinstance(ev, Transcript):
                 # the onset, not the segment start: that carries the VAD's pre-roll, which
                 # would count as talk and make quick turn changes look like overlaps
-                start = ev.start if onset is None else max(ev.start, min(onset, ev.end))
-                out.append({"start": round(start, 3), "end": round(ev.end, 3), "text": ev.text})
+                start = ev.start if onset[i] is None else max(ev.start, min(onset[i], ev.end))
+                out[i].append({"start": round(start, 3), "end": round(ev.end, 3), "text": ev.text})
                 self.asr_s += ev.asr_ms / 1000
         return out, round(last[0], 3)
 
@@ -118,12 +123,9 @@ class Analyzer:
         tracks = {"mixed": None} if channels is None or info.channels == 1 else channels
         if channels and info.channels > 1 and max(channels.values()) >= info.channels:
             raise AudioError(f"{path}: has {info.channels} channels, --channels asks for channel {max(channels.values())}")
-        utterances, duration = [], 0.0
         self.asr_s = 0.0
-        for speaker, ch in tracks.items():
-            turns, length = self.track(path, ch)
-            duration = max(duration, length)
-            utterances += [{"speaker": speaker, **u} for u in turns]
+        heard, duration = self.tracks(path, list(tracks.values()))
+        utterances = [{"speaker": speaker, **u} for speaker, turns in zip(tracks, heard) for u in turns]
         utterances.sort(key=lambda u: (u["start"], u["speaker"]))
         asked = [u for u in utterances if u["speaker"] != "agent"]  # the customer's, or everyone's on a mixed track
         t_nlu = time.perf_counter()
