@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from asr.wer import normalize
-from asr.whole_call import WholeCallASR
+from asr.whole_call import MARGIN_S, WINDOW_S, WholeCallASR, _length
 from voicebot.bot import Bot
 from voicebot.config import Config
 from voicebot.events import SpeechEnded, Transcript
@@ -109,6 +109,28 @@ def test_the_two_tracks_of_a_call_are_heard_side_by_side(tiny):
     customer_words = " ".join(normalize(ev.text) for k, ev in out if k == 1)
     assert "parcel" in customer_words or "order" in customer_words, customer_words
     assert not {"carrier", "warehouse", "claim"} & set(customer_words.split()), customer_words  # none of the agent's
+
+
+def test_second_windows_after_texts_of_other_lengths_are_decoded_together(tiny):
+    """Two tracks of two windows each: the second windows' prompts (each track's first window
+    text) differ in length, which CTranslate2 cannot batch as they are (it raised ValueError)."""
+    lines = ["I want to check on my order.", "It has not arrived yet.", "The tracking page says delivered.",
+             "But there is nothing at my door.", "I was home all day yesterday.", "Could you look into it please?",
+             "I would like a refund if it is lost.", "Or send a new one if you can."]
+    streams = []
+    for voice, script in (("espeak:en-us", lines + lines), ("flite:slt", lines[::-1] + lines[:6])):
+        events, t = [], 0.0
+        for line in script:
+            audio = trim(speak(line, voice))
+            events.append(SpeechEnded(round(t, 3), round(t + len(audio) / 16000, 3), audio, 16000))
+            t += len(audio) / 16000 + 1.0
+        assert _length(events) + MARGIN_S > WINDOW_S  # two windows
+        streams.append(events)
+    out = list(WholeCallASR(tiny).tracks([iter(s) for s in streams]))
+    for i, events in enumerate(streams):
+        got = [ev for k, ev in out if k == i]
+        assert [(e.start, e.end) for e in got] == [(e.start, e.end) for e in events]
+        assert sum(bool(normalize(e.text)) for e in got[len(got) // 2:]) == len(got) - len(got) // 2
 
 
 def test_turns_decoded_whole_beside_turn_by_turn_on_the_same_call(tmp_path):
