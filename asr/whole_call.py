@@ -50,10 +50,13 @@ class WholeCallASR:
     def __call__(self, events: Iterable) -> Iterator:
         return (ev for _, ev in self.tracks([events]))
 
-    def tracks(self, streams: list[Iterable]) -> Iterator[tuple[int, object]]:
-        """(track index, event) for the events of each stream, as `__call__` gives them for one."""
+    def tracks(self, streams: list[Iterable], prompts: list[str] | None = None) -> Iterator[tuple[int, object]]:
+        """(track index, event) for the events of each stream, as `__call__` gives them for one.
+        `prompts`: text that goes before each track's every window as Whisper's previous text
+        (an agent's track: the company's name, said in every greeting)."""
         active = {i: _windows(s) for i, s in enumerate(streams)}
-        previous = dict.fromkeys(active, "")  # a track's last window text: Whisper's prompt for its next
+        prompts = [p.strip() for p in prompts] if prompts else [""] * len(streams)
+        previous = {i: prompts[i] for i in active}  # Whisper's previous text for a track's next window
         while active:
             batch: list[tuple[int, _Window]] = []
             for i, items in list(active.items()):
@@ -72,7 +75,8 @@ class WholeCallASR:
                     out = got[id(ev)] if isinstance(ev, SpeechEnded) else ev
                     if out is not None:
                         yield i, out
-                previous[i] = " ".join(t.text for t in got.values() if t is not None)[-200:]
+                said = " ".join(t.text for t in got.values() if t is not None)[-200:]
+                previous[i] = f"{prompts[i]} {said}".strip()
 
     def _decode(self, windows: list[tuple[list[SpeechEnded], str]]) -> list[dict[int, Transcript | None]]:
         """For each window (its turns, the text before it): each turn's Transcript (None:

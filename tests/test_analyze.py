@@ -85,6 +85,8 @@ def test_stereo_calls_by_speaker(embedded):
         assert doc["category"] == call.category, call.name
         assert doc["products"] == call.products, call.name
         assert doc["order_numbers"] == call.order_numbers, call.name
+        # the agent's greeting names the company: heard as written (asr.company_prompt)
+        assert "Brightline Home" in {c["name"] for c in doc["companies"]}, call.name
         if call.sentiment_end:
             assert doc["sentiment_end"] == call.sentiment_end, call.name
         assert doc["talk_s"]["agent"] > 2 and doc["talk_s"]["customer"] > 2 and doc["silence_s"] > 2

@@ -98,7 +98,7 @@ def test_the_two_tracks_of_a_call_are_heard_side_by_side(tiny):
 
     agent, customer = track(agent_lines, "espeak:en-gb", False), track(customer_lines, "flite:slt", True)
     assert sum(len(e.samples) for e in agent) / 16000 > 30  # two windows
-    out = list(WholeCallASR(tiny).tracks([iter(agent), iter(customer)]))
+    out = list(WholeCallASR(tiny).tracks([iter(agent), iter(customer)], ["Brightline Home.", ""]))
     for i, (events, lines) in enumerate(((agent, agent_lines), (customer, customer_lines))):
         got = [ev for k, ev in out if k == i]
         assert all(isinstance(ev, Transcript) for ev in got)

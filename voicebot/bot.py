@@ -34,14 +34,17 @@ class Bot:
         return load_nlu(self.config.nlu.model, self.config.device, self.config.dialogue.domain)
 
     @cached_property
+    def domain(self):
+        from nlu.domain import load_domain
+        return load_domain(self.config.dialogue.domain)
+
+    @cached_property
     def policy(self):
         from nlu.dialogue import DialoguePolicy
-        from nlu.domain import load_domain
         from nlu.orders import OrderStore
-        domain = load_domain(self.config.dialogue.domain)
         store = OrderStore(self.config.dialogue.db_url)
-        store.seed(domain.orders)
-        return DialoguePolicy(domain, store)
+        store.seed(self.domain.orders)
+        return DialoguePolicy(self.domain, store)
 
     @cached_property
     def synthesizer(self):

@@ -63,6 +63,7 @@ def analysis_settings(c, channels: dict | None) -> dict:
     return {"version": VERSION, "channels": channels, "asr": f"{c.asr.backend}/{c.asr.model}",
             "beam_size": c.asr.beam_size, "margin_s": c.asr.margin_s, "context_s": c.asr.context_s,
             "whole_call": c.asr.whole_call, "whole_call_beam_size": c.asr.whole_call_beam_size,
+            "company_prompt": c.asr.company_prompt,
             "vad": {k: getattr(c.vad, k) for k in ("engine", "aggressiveness", "hangover_ms", "snr_db", "drop_db")},
             "nlu": c.nlu.model, "redact": c.privacy.redact}
 
@@ -87,9 +88,10 @@ class Analyzer:
         self.bot.nlu.parse("hello")
         return self
 
-    def tracks(self, path: Path, channels: list[int | None]) -> tuple[list[list[dict]], float]:
+    def tracks(self, path: Path, channels: list[int | None], prompts: list[str]) -> tuple[list[list[dict]], float]:
         """Each speaker's utterances (onset, end, text), and the audio's length in seconds. With
-        the whole-call decode the tracks are heard side by side, their windows in batches."""
+        the whole-call decode the tracks are heard side by side, their windows in batches, each
+        after its prompt (asr.company_prompt)."""
         last = [0.0]
 
         def counted(frames):
@@ -99,7 +101,7 @@ class Analyzer:
 
         streams = [self.bot.vad()(counted(file_frames(path, self.config.audio.frame_ms, ch))) for ch in channels]
         asr = self.bot.asr()
-        heard = asr.tracks(streams) if hasattr(asr, "tracks") else (
+        heard = asr.tracks(streams, prompts) if hasattr(asr, "tracks") else (
             (i, ev) for i, s in enumerate(streams) for ev in asr(s))
         out: list[list[dict]] = [[] for _ in channels]
         onset: list[float | None] = [None] * len(channels)
@@ -124,7 +126,11 @@ class Analyzer:
         if channels and info.channels > 1 and max(channels.values()) >= info.channels:
             raise AudioError(f"{path}: has {info.channels} channels, --channels asks for channel {max(channels.values())}")
         self.asr_s = 0.0
-        heard, duration = self.tracks(path, list(tracks.values()))
+        # the company's name before the agent's words (a mono call's too: the agent is on it),
+        # never before the customer's alone: said by few callers, it only misleads there
+        company = f"{self.bot.domain.company}." if self.config.asr.company_prompt else ""
+        prompts = ["" if speaker == "customer" else company for speaker in tracks]
+        heard, duration = self.tracks(path, list(tracks.values()), prompts)
         utterances = [{"speaker": speaker, **u} for speaker, turns in zip(tracks, heard) for u in turns]
         utterances.sort(key=lambda u: (u["start"], u["speaker"]))
         asked = [u for u in utterances if u["speaker"] != "agent"]  # the customer's, or everyone's on a mixed track

@@ -51,6 +51,10 @@ class ASRConfig:
     # 28 noisy calls WER 15.9 -> 13.0 % and 24.1 -> 19.8 %, plain faster-whisper 12.8 and 23.0 %
     whole_call: bool = True
     whole_call_beam_size: int = 5
+    # archives: the company's name (the domain file's) as Whisper's previous text before the
+    # agent's windows (a mono call's too), not the customer's: agents say it in every greeting,
+    # and Whisper base writes it "Bright iron foam" unprompted (docs/benchmarks.md, "Call archives")
+    company_prompt: bool = True
 
 
 @dataclass
