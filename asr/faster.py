@@ -161,11 +161,13 @@ class FasterWhisper:
 
     def _generate(self, jobs: list[dict], beam_size: int):
         longest = max(len(j["padded"]) for j in jobs)
+        frames = longest // 160 + 1  # what the feature extractor gives for the longest
         feats = []
         for j in jobs:
             if j.get("mel_margin"):  # the margin as zero features, as faster-whisper pads its windows
                 n = round((j["lead"] + j["duration"]) * RATE)  # the audio before the margin
-                f = np.pad(self.model.feature_extractor(j["padded"][:n]), ((0, 0), (0, (longest - n) // 160)))
+                f = self.model.feature_extractor(j["padded"][:n])
+                f = np.pad(f, ((0, 0), (0, frames - f.shape[-1])))  # every job of a batch as long
             else:
                 f = self.model.feature_extractor(np.pad(j["padded"], (0, longest - len(j["padded"]))))
             feats.append(f[:, :(f.shape[-1] - 1) // 2 * 2])  # the encoder's conv halves the frames: keep it even

@@ -176,3 +176,19 @@ def test_an_utterance_whisper_loops_on_holds_up_only_its_own_call():
     assert set(done) == {"loop", "turn"}
     assert "check on my order" in normalize(heard["turn"]), heard
     assert done["turn"] < done["loop"], heard  # the other call did not wait for the loop
+
+
+@pytest.mark.parametrize("cut", [0, 37, 159])
+def test_windows_of_any_length_are_decoded_together(cut):
+    """Two windows in one batch (an archive call's agent and customer: asr.whole_call), at
+    lengths that are not whole 10 ms frames (Silero's segments are not): each gets its own
+    words. With the margin as zero features, some pairs of lengths came out a frame apart
+    and could not be stacked (ValueError)."""
+    from asr.faster import FasterWhisper
+    from voicebot.testcalls import speak, trim
+    a = trim(speak("I want to return the headphones I bought.", "espeak:en-us"))
+    b = trim(speak("The order number is four five six seven.", "flite:slt"))
+    a, b = a[:len(a) // 160 * 160 - 160 + cut], b[:len(b) // 160 * 160 - 160 + 80]
+    (ra, wa), (rb, wb) = FasterWhisper("base").transcribe_windows([(a, 3.0, ""), (b, 3.0, "")])
+    assert "headphones" in normalize(ra.text) and "order" in normalize(rb.text), (ra.text, rb.text)
+    assert wa and wb and all(0 <= s <= e <= len(a) / 16000 + 0.5 for s, e, _ in wa)
