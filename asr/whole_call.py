@@ -98,8 +98,9 @@ class WholeCallASR:
         for k, r in zip(todo, self._transcribe([plans[k][2:] for k in todo])):
             got[k] = r
         ms = (time.perf_counter() - t0) * 1000
-        total = sum(b - a for p in plans for a, b in p[1]) or 1.0
-        return [self._split(turns, spans, g, ms / total) for (turns, spans, *_), g in zip(plans, got)]
+        total = sum(b - a for k in todo for a, b in plans[k][1]) or 1.0  # the batch's audio
+        return [self._split(turns, spans, g, ms / total if k in todo else 0.0)
+                for k, ((turns, spans, *_), g) in enumerate(zip(plans, got))]
 
     def _transcribe(self, windows: list[tuple]) -> list:
         if len(windows) > 1 and callable(getattr(self.recognizer, "transcribe_windows", None)):
