@@ -80,7 +80,7 @@ class Analyzer:
             cfg.asr.threads = threads  # one per core a worker owns, so workers don't fight for cores
         self.bot = Bot(cfg)
         self.config = cfg
-        self.companies = _company_finder(cfg)
+        self.companies = _company_finder(self.bot)
         self.asr_s = 0.0  # Whisper's time in the current call
 
     @cached_property
@@ -173,11 +173,10 @@ class Analyzer:
         return doc
 
 
-def _company_finder(cfg) -> list[tuple[re.Pattern, str, str]]:
+def _company_finder(bot) -> list[tuple[re.Pattern, str, str]]:
     names = {k: list(v) for k, v in COMPANIES.items()}
     try:
-        from nlu.domain import load_domain
-        names["own"] = [load_domain(cfg.dialogue.domain).company]
+        names["own"] = [bot.domain.company]  # the domain file, read once for the worker
     except ValueError:
         pass
     # "FedEx" is often heard as "Fed Ex", "UPS" as "U.P.S.": spaces and dots optional inside a name
