@@ -29,7 +29,7 @@ from asr.base import RATE, WINDOW_S, is_silence
 from voicebot.events import SpeechEnded, Transcript
 
 GAP_S = 0.5  # silence between turns: 0.3 and 1.0 s scored no better (benchmarks.md)
-MARGIN_S = 3.0  # padding after a window's audio (1 s: 13.5 % against 12.8 %)
+MARGIN_S = 2.0  # padding after a window's audio (asr.whole_call_margin_s; 1 s: 13.5 % against 12.8 %)
 
 
 class WholeCallASR:
@@ -42,10 +42,12 @@ class WholeCallASR:
     less than two decodes (asr.faster's `transcribe_windows`). A track's windows stay in their
     order, each one's text the prompt of the next."""
 
-    def __init__(self, recognizer, no_speech_threshold: float = 0.6, beam_size: int = 5):
+    def __init__(self, recognizer, no_speech_threshold: float = 0.6, beam_size: int = 5,
+                 margin_s: float = MARGIN_S):
         self.recognizer = recognizer
         self.no_speech_threshold = no_speech_threshold
         self.beam_size = beam_size
+        self.margin_s = margin_s
 
     def __call__(self, events: Iterable) -> Iterator:
         return (ev for _, ev in self.tracks([events]))
@@ -54,7 +56,7 @@ class WholeCallASR:
         """(track index, event) for the events of each stream, as `__call__` gives them for one.
         `prompts`: text that goes before each track's every window as Whisper's previous text
         (an agent's track: the company's name, said in every greeting)."""
-        active = {i: _windows(s) for i, s in enumerate(streams)}
+        active = {i: _windows(s, self.margin_s) for i, s in enumerate(streams)}
         prompts = [p.strip() for p in prompts] if prompts else [""] * len(streams)
         previous = {i: prompts[i] for i in active}  # Whisper's previous text for a track's next window
         while active:
@@ -89,7 +91,7 @@ class WholeCallASR:
                 spans.append((t, t + n))
                 pieces += [ev.samples, np.zeros(int(GAP_S * RATE), np.float32)]
                 t += n + GAP_S
-            margin = min(MARGIN_S, WINDOW_S - 0.1 - _length(turns) - GAP_S)
+            margin = min(self.margin_s, WINDOW_S - 0.1 - _length(turns) - GAP_S)
             plans.append((turns, spans, np.concatenate(pieces), margin, previous))
         # one turn near 30 s leaves no room for a margin: decoded alone below
         todo = [k for k, p in enumerate(plans) if p[3] >= 0.5]
@@ -137,13 +139,13 @@ class _Window:
     turns: list[SpeechEnded]
 
 
-def _windows(events: Iterable) -> Iterator:
+def _windows(events: Iterable, margin_s: float = MARGIN_S) -> Iterator:
     """A track's events, those inside windows gathered: turns (with GAP_S between them and
-    MARGIN_S after) up to Whisper's 30 s, each with the events from its first turn on."""
+    `margin_s` after) up to Whisper's 30 s, each with the events from its first turn on."""
     held: list = []
     turns: list[SpeechEnded] = []
     for ev in events:
-        if turns and isinstance(ev, SpeechEnded) and _length(turns + [ev]) + GAP_S + MARGIN_S > WINDOW_S:
+        if turns and isinstance(ev, SpeechEnded) and _length(turns + [ev]) + GAP_S + margin_s > WINDOW_S:
             yield _Window(held, turns)
             held, turns = [], []
         if isinstance(ev, SpeechEnded):

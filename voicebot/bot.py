@@ -87,7 +87,8 @@ class Bot:
         from asr.whole_call import WholeCallASR, supports
         c = self.config.asr
         if c.whole_call and supports(self.recognizer):
-            return WholeCallASR(self.recognizer, c.no_speech_threshold, c.whole_call_beam_size)
+            return WholeCallASR(self.recognizer, c.no_speech_threshold, c.whole_call_beam_size,
+                                c.whole_call_margin_s)
         return ASRStage(self.recognizer, c.no_speech_threshold, c.context_s)
 
     def tts(self):
