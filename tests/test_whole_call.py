@@ -192,9 +192,21 @@ def test_windows_hold_at_most_30_s_and_every_turn_keeps_its_place():
     assert [e.text for e in out[1::2]] == [f"w{i + 1}" for i in range(9)]
     assert [(e.start, e.end) for e in out[1::2]] == [(e.start, e.end) for e in evs[1::2]]
     assert all(length + margin <= 30.0 for length, margin, _ in rec.windows)
-    assert len(rec.windows) == 3  # 4 + 4 + 1 turns of 6 s, 0.5 s apart, 3 s margin
+    assert len(rec.windows) == 3  # 4 + 4 + 1 turns of 6 s, 0.5 s apart, 2 s margin
     assert rec.windows[1][2].endswith("w4")  # the last window's text goes on as the next's prompt
     assert not rec.alone
+
+
+def test_the_configured_margin_follows_each_window_and_sets_how_many_turns_fit():
+    for margin, sizes in ((2.0, [5, 5]), (3.0, [4, 4, 2])):  # five 5 s turns: 27 s, + 0.5 + margin
+        rec = Windows()
+        out = list(WholeCallASR(rec, margin_s=margin)(iter(turns(10, 5.0))))
+        assert [e.text for e in out] == [f"w{i + 1}" for i in range(10)]
+        assert [m for _, m, _ in rec.windows] == [margin] * len(sizes)
+        assert [round((length + 0.5) / 5.5) for length, _, _ in rec.windows] == sizes
+    cfg = Config()
+    cfg.asr.whole_call_margin_s = 3.0
+    assert Bot(cfg).asr().margin_s == 3.0
 
 
 def test_a_window_that_fails_or_skips_a_turn_is_decoded_turn_by_turn():
