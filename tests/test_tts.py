@@ -124,3 +124,17 @@ def test_lines_said_before_come_from_the_cache(piper):
     for text in ["Hello.", "Goodbye.", "Hello.", "One moment."]:
         list(small.synthesize(text))
     assert list(small._audio) == ["Hello.", "One moment."]
+
+
+def test_a_one_thread_voice_from_the_config_still_speaks_the_words(tiny):
+    """tts.threads: 1, for many calls at once (docs/benchmarks.md, "Phone calls at once")."""
+    from voicebot.bot import Bot
+    from voicebot.config import Config
+    cfg = Config()
+    cfg.device, cfg.tts.threads = "cpu", 1
+    engine = Bot(cfg).synthesizer
+    assert engine.voice.session.get_session_options().intra_op_num_threads == 1
+    audio = np.concatenate(list(engine.synthesize("Your password reset link has been sent to your email.")))
+    heard = tiny.transcribe(resample(audio, engine.sample_rate, 16000)).text.lower()
+    for word in ("password", "sent", "email"):  # ("reset link" is heard "resettling" at times)
+        assert word in heard, heard

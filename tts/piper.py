@@ -16,7 +16,8 @@ def bundled_voice() -> tuple[str, str]:
 class PiperTTS:
     name = "piper"
 
-    def __init__(self, voice: str | None = None, device: str = "auto", length_scale: float | None = None):
+    def __init__(self, voice: str | None = None, device: str = "auto", length_scale: float | None = None,
+                 threads: int = 0):
         from piper import PiperVoice
         from piper.config import SynthesisConfig
 
@@ -34,7 +35,10 @@ class PiperTTS:
         if not use_cuda:  # Piper's own session spins its idle threads: ours sleep (voicebot.device.onnx_options)
             import onnxruntime
             from voicebot.device import onnx_options
-            self.voice.session = onnxruntime.InferenceSession(model, sess_options=onnx_options(),
+            # `threads` (tts.threads): 0 takes every core, the quickest voice for one call; with
+            # many calls at once one thread leaves the other core to Whisper (docs/benchmarks.md,
+            # "Phone calls at once")
+            self.voice.session = onnxruntime.InferenceSession(model, sess_options=onnx_options(threads),
                                                               providers=["CPUExecutionProvider"])
         self.sample_rate = self.voice.config.sample_rate
         self.config = SynthesisConfig(length_scale=length_scale)

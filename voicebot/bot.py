@@ -53,6 +53,8 @@ class Bot:
         options = {"voice": c.voice, "device": self.config.device}
         if c.length_scale is not None:
             options["length_scale"] = c.length_scale
+        if c.threads and c.engine == "piper":
+            options["threads"] = c.threads
         engine = load_synthesizer(c.engine, **options)
         if not c.cache_s:
             return engine

@@ -86,6 +86,11 @@ class TTSConfig:
     # default: Piper samples noise, so each rendition differs, and a cached one that a phone
     # line's recogniser mishears ("Brightland" for "Brightline") is then every caller's
     cache_s: float = 0.0
+    # Piper's CPU threads; 0: every core. One call's first audio comes soonest on every core
+    # (bench-calls, 1 call: reply p50 580-640 ms against 720-820 ms with one thread); with
+    # 8 calls at once one thread holds the line better (p95 1175-1422 against 1435-1546 ms,
+    # gaps in the reply audio 5-9 against 10-25): docs/benchmarks.md, "Phone calls at once"
+    threads: int = 0
 
 
 @dataclass
@@ -242,6 +247,7 @@ LIMITS = {
     "tts.length_scale": (0.1, 10.0),
     "tts.first_piece_chars": (0, 10000),
     "tts.cache_s": (0.0, 36000.0),
+    "tts.threads": (0, 256),
     "live.vad_engine": {"", "webrtc", "silero"},
     "live.barge_in": {"on", "off", "cautious"},
     "live.confident": (0.0, 1.0),
