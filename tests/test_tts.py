@@ -127,7 +127,7 @@ def test_lines_said_before_come_from_the_cache(piper):
 
 
 def test_a_one_thread_voice_from_the_config_still_speaks_the_words(tiny):
-    """tts.threads: 1, for many calls at once (docs/benchmarks.md, "Phone calls at once")."""
+    """tts.threads: 1 (what it did to 8 calls at once: docs/benchmarks.md, "Phone calls at once")."""
     from voicebot.bot import Bot
     from voicebot.config import Config
     cfg = Config()

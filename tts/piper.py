@@ -35,9 +35,9 @@ class PiperTTS:
         if not use_cuda:  # Piper's own session spins its idle threads: ours sleep (voicebot.device.onnx_options)
             import onnxruntime
             from voicebot.device import onnx_options
-            # `threads` (tts.threads): 0 takes every core, the quickest voice for one call; with
-            # many calls at once one thread leaves the other core to Whisper (docs/benchmarks.md,
-            # "Phone calls at once")
+            # `threads` (tts.threads): 0 takes every core, the quickest voice for one call; fewer
+            # leave cores to Whisper when calls share the machine (docs/benchmarks.md, "Phone
+            # calls at once", has what one thread did to 8 calls)
             self.voice.session = onnxruntime.InferenceSession(model, sess_options=onnx_options(threads),
                                                               providers=["CPUExecutionProvider"])
         self.sample_rate = self.voice.config.sample_rate

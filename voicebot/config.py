@@ -86,10 +86,10 @@ class TTSConfig:
     # default: Piper samples noise, so each rendition differs, and a cached one that a phone
     # line's recogniser mishears ("Brightland" for "Brightline") is then every caller's
     cache_s: float = 0.0
-    # Piper's CPU threads; 0: every core. One call's first audio comes soonest on every core
-    # (bench-calls, 1 call: reply p50 580-640 ms against 720-820 ms with one thread); with
-    # 8 calls at once one thread holds the line better (p95 1175-1422 against 1435-1546 ms,
-    # gaps in the reply audio 5-9 against 10-25): docs/benchmarks.md, "Phone calls at once"
+    # Piper's CPU threads; 0: every core, where one call's first audio comes soonest (bench-calls,
+    # 1 call: reply p50 580-640 ms against 720-820 ms with one thread). One thread shortened the
+    # 8-call tail a little (p95 5-12 %) but lost three calls in nine runs to misheard turns,
+    # none with every core: docs/benchmarks.md, "Phone calls at once"
     threads: int = 0
 
 
