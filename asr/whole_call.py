@@ -139,7 +139,7 @@ class _Window:
     turns: list[SpeechEnded]
 
 
-def _windows(events: Iterable, margin_s: float = MARGIN_S) -> Iterator:
+def _windows(events: Iterable, margin_s: float) -> Iterator:
     """A track's events, those inside windows gathered: turns (with GAP_S between them and
     `margin_s` after) up to Whisper's 30 s, each with the events from its first turn on."""
     held: list = []
