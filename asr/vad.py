@@ -6,6 +6,7 @@ a minimum length, so every engine gets the same, tested endpointing.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Protocol
@@ -77,13 +78,16 @@ class LevelGate:
         self.peak = -120.0  # loudest window of the current one
         self.recent: deque = deque(maxlen=max(1, round(0.15 / win_s)))  # powers of the last 150 ms
 
+    # plain floats and math, not numpy reductions: these run on every 30 ms window, and numpy's
+    # per-call overhead made the VAD ~4 % of an archive worker's time (24 archive calls: 1.5 s, now 0.65 s)
     @staticmethod
     def energy_db(w: np.ndarray) -> float:
-        return float(10 * np.log10(np.mean(np.square(w, dtype=np.float64)) + 1e-12))
+        x = w.astype(np.float64)
+        return 10 * math.log10(float(np.dot(x, x)) / max(len(x), 1) + 1e-12)
 
     def loud_enough(self, e: float, starting: bool = False) -> bool:
         self.recent.append(10 ** (e / 10))
-        smooth = 10 * np.log10(np.mean(self.recent))
+        smooth = 10 * math.log10(sum(self.recent) / len(self.recent))
         if self.floor is None:
             self.floor = e
         elif e < self.floor:

@@ -12,7 +12,8 @@ class WebRTCVAD:
         self.vad = webrtcvad.Vad(aggressiveness)
 
     def speech_prob(self, window: np.ndarray) -> float:
-        pcm = (np.clip(window, -1, 1) * 32767).astype("<i2").tobytes()
+        # two ufuncs, not np.clip: its Python wrapper cost more than the VAD itself, 33 times a second
+        pcm = (np.minimum(np.maximum(window, -1.0), 1.0) * 32767).astype("<i2").tobytes()
         return 1.0 if self.vad.is_speech(pcm, 16000) else 0.0
 
     def reset(self) -> None:
