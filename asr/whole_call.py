@@ -13,9 +13,15 @@ A window whose decode loops, and a turn it leaves without a word, are decoded tu
 instead (asr.base.ASRStage's way), so nothing is lost to the batch decode.
 
 An archive call has two tracks (agent and customer): `WholeCallASR.tracks` decodes their
-windows in pairs. Each step of the beam search reads all of Whisper's output layer, whatever
-the number of rows it scores, so a pair costs much less than two decodes (bench-archive,
-192 calls: 27.4x -> 30.0x real time, WER 6.5 % both; docs/benchmarks.md).
+windows together. Each step of the beam search reads all of Whisper's output layer, whatever
+the number of rows it scores, so a batch of windows costs much less than as many decodes
+(bench-archive, 192 calls: pairs 27.4x -> 30.0x real time, WER 6.5 % both; docs/benchmarks.md).
+For the same reason, and because the encoder's cost grows faster than its input (one window:
+126 ms at 10 s, 323 ms at 20 s, 824 ms at 30 s), windows hold up to 20 s, not 30 s, and a long
+track's windows go into one batch, up to four windows a batch: a 22 s mono call is two 11 s
+windows decoded at once, not one after the other. A track's windows of one batch share one
+prompt, the text before the first of them (on 2.5-minute calls that scored better than each
+window's own text before it: docs/benchmarks.md, "Call archives").
 """
 from __future__ import annotations
 
@@ -30,24 +36,29 @@ from voicebot.events import SpeechEnded, Transcript
 
 GAP_S = 0.5  # silence between turns: 0.3 and 1.0 s scored no better (benchmarks.md)
 MARGIN_S = 2.0  # padding after a window's audio (asr.whole_call_margin_s; 1 s: 13.5 % against 12.8 %)
+WINDOW_CAP_S = 20.0  # the turns of one window, at most (asr.whole_call_window_s)
+BATCH = 4  # windows decoded together, at most (asr.whole_call_batch)
 
 
 class WholeCallASR:
     """Stage: SpeechEnded in, Transcript out (nothing for silence), every other event passed on
     in its order; events wait until the window holding their turn is decoded. It holds at most
-    one window's turns (the VAD before it has taken the audio frames), however long the call.
+    one batch's turns (the VAD before it has taken the audio frames), however long the call.
 
-    `tracks` does the same for the tracks of one call (agent and customer) side by side: the
-    n-th window of each track goes into one batch, since a decode of two windows costs much
-    less than two decodes (asr.faster's `transcribe_windows`). A track's windows stay in their
-    order, each one's text the prompt of the next."""
+    `tracks` does the same for the tracks of one call (agent and customer) side by side: each
+    batch takes the next windows of every track, `batch` windows in all (at least one a track),
+    since a decode of several windows costs much less than as many decodes (asr.faster's
+    `transcribe_windows`). A track's windows stay in their order; the text of a batch's windows
+    is the prompt of the track's windows in the next."""
 
     def __init__(self, recognizer, no_speech_threshold: float = 0.6, beam_size: int = 5,
-                 margin_s: float = MARGIN_S):
+                 margin_s: float = MARGIN_S, window_s: float = WINDOW_CAP_S, batch: int = BATCH):
         self.recognizer = recognizer
         self.no_speech_threshold = no_speech_threshold
         self.beam_size = beam_size
         self.margin_s = margin_s
+        self.window_s = window_s
+        self.batch = batch
 
     def __call__(self, events: Iterable) -> Iterator:
         return (ev for _, ev in self.tracks([events]))
@@ -56,21 +67,27 @@ class WholeCallASR:
         """(track index, event) for the events of each stream, as `__call__` gives them for one.
         `prompts`: text that goes before each track's every window as Whisper's previous text
         (an agent's track: the company's name, said in every greeting)."""
-        active = {i: _windows(s, self.margin_s) for i, s in enumerate(streams)}
+        per_track = max(1, self.batch // max(1, len(streams)))
+        active = {i: _windows(s, self.margin_s, self.window_s, per_track) for i, s in enumerate(streams)}
         prompts = [p.strip() for p in prompts] if prompts else [""] * len(streams)
         previous = {i: prompts[i] for i in active}  # Whisper's previous text for a track's next window
         while active:
             batch: list[tuple[int, _Window]] = []
             for i, items in list(active.items()):
+                n = 0
                 for item in items:
                     if isinstance(item, _Window):
                         batch.append((i, item))
-                        break
-                    yield i, item  # an event outside any window
+                        n += 1
+                        if n == per_track:
+                            break
+                    else:
+                        yield i, item  # an event outside any window
                 else:
                     del active[i]
             if not batch:
                 continue
+            # a track's windows in one batch all get the text before the first of them
             texts = self._decode([(w.turns, previous[i]) for i, w in batch])
             for (i, w), got in zip(batch, texts):
                 for ev in w.held:
@@ -139,15 +156,20 @@ class _Window:
     turns: list[SpeechEnded]
 
 
-def _windows(events: Iterable, margin_s: float) -> Iterator:
+def _windows(events: Iterable, margin_s: float, window_s: float = WINDOW_S, group: int = 1) -> Iterator:
     """A track's events, those inside windows gathered: turns (with GAP_S between them and
-    `margin_s` after) up to Whisper's 30 s, each with the events from its first turn on."""
+    `margin_s` after) up to `window_s` and Whisper's 30 s, each with the events from its first
+    turn on. Windows are filled one after another, then every `group` of them evened out."""
+    cap = min(window_s, WINDOW_S - GAP_S - margin_s)
     held: list = []
     turns: list[SpeechEnded] = []
+    k = 0  # windows the turns held fill
     for ev in events:
-        if turns and isinstance(ev, SpeechEnded) and _length(turns + [ev]) + GAP_S + margin_s > WINDOW_S:
-            yield _Window(held, turns)
-            held, turns = [], []
+        if isinstance(ev, SpeechEnded) and (not turns or _length(_last_window(turns, cap) + [ev]) > cap):
+            if k == group:
+                yield from _even(held, turns, k)
+                held, turns, k = [], [], 0
+            k += 1
         if isinstance(ev, SpeechEnded):
             turns.append(ev)
         if turns:
@@ -155,7 +177,52 @@ def _windows(events: Iterable, margin_s: float) -> Iterator:
         else:
             yield ev
     if turns:
-        yield _Window(held, turns)
+        yield from _even(held, turns, k)
+
+
+def _last_window(turns: list[SpeechEnded], cap: float) -> list[SpeechEnded]:
+    """The turns of the last window, filled one after another up to `cap` s."""
+    start, length = 0, 0.0
+    for i, ev in enumerate(turns):
+        n = len(ev.samples) / RATE
+        if i > start and length + GAP_S + n > cap:
+            start, length = i, n
+        else:
+            length += (GAP_S if i > start else 0.0) + n
+    return turns[start:]
+
+
+def _even(held: list, turns: list[SpeechEnded], k: int) -> Iterator["_Window"]:
+    """The turns cut into k windows in their order, the longest as short as can be (a batch is
+    padded to its longest); each with the events from its first turn on."""
+    n = len(turns)
+    k = max(1, min(k, n))
+    ends = np.cumsum([len(e.samples) / RATE for e in turns])
+
+    def span(a: int, b: int) -> float:  # turns a..b-1 with their gaps
+        return float(ends[b - 1] - (ends[a - 1] if a else 0.0)) + GAP_S * (b - a - 1)
+    # best[j][i]: the longest window when the first i turns fill j windows (and where the last begins)
+    best = [[(np.inf, 0)] * (n + 1) for _ in range(k + 1)]
+    best[0][0] = (0.0, 0)
+    for j in range(1, k + 1):
+        for i in range(j, n + 1):
+            best[j][i] = min((max(best[j - 1][m][0], span(m, i)), m) for m in range(j - 1, i))
+    cuts, i = [], n
+    for j in range(k, 0, -1):
+        i = best[j][i][1]
+        cuts.append(i)
+    first = {id(turns[c]) for c in cuts}
+    window = None
+    for ev in held:
+        if isinstance(ev, SpeechEnded) and id(ev) in first:
+            if window is not None:
+                yield window
+            window = _Window([], [])
+        if isinstance(ev, SpeechEnded):
+            window.turns.append(ev)
+        window.held.append(ev)
+    if window is not None:
+        yield window
 
 
 def _length(turns: list[SpeechEnded]) -> float:

@@ -39,9 +39,10 @@ def test_each_turn_of_a_noisy_call_gets_its_own_words(telephone):
         assert t.start <= start + 0.1 and t.end >= end - 0.3
 
 
-def test_a_call_longer_than_one_window_is_decoded_window_by_window(tiny):
-    """Twenty turns (33 s of speech, espeak-ng and flite) make two windows: every turn comes back
-    in order with its words, and the first window's come out before the last turns are read."""
+def test_a_call_longer_than_one_batch_is_decoded_batch_by_batch(tiny):
+    """Twenty turns (33 s of speech, espeak-ng and flite) in windows of up to 8 s, two a batch:
+    every turn comes back in order with its words, and the first batch's come out before the
+    last turns are read."""
     lines = ["I want to check on my order.", "It has not arrived yet.", "The tracking page says delivered.",
              "But there is nothing at my door.", "I was home all day yesterday.", "Could you look into it please?",
              "I would like a refund if it is lost.", "Or send a new one if you can.", "My address is the same as before.",
@@ -61,11 +62,11 @@ def test_a_call_longer_than_one_window_is_decoded_window_by_window(tiny):
             read.append(ev)
             yield ev
     out, read_at_first = [], None
-    for ev in WholeCallASR(tiny)(source()):
+    for ev in WholeCallASR(tiny, window_s=8.0, batch=2)(source()):
         if read_at_first is None:
             read_at_first = len(read)
         out.append(ev)
-    assert read_at_first < len(events)  # lazy: a window is decoded when it is full
+    assert read_at_first < len(events)  # lazy: a batch is decoded when it is full
     assert [(e.start, e.end) for e in out] == [(e.start, e.end) for e in events]
     heard_right = [len(set(normalize(line).split()) & set(normalize(ev.text).split())) >= len(line.split()) / 2
                    for line, ev in zip(lines, out)]
@@ -126,7 +127,7 @@ def test_second_windows_after_texts_of_other_lengths_are_decoded_together(tiny):
             t += len(audio) / 16000 + 1.0
         assert _length(events) + MARGIN_S > WINDOW_S  # two windows
         streams.append(events)
-    out = list(WholeCallASR(tiny).tracks([iter(s) for s in streams]))
+    out = list(WholeCallASR(tiny, window_s=WINDOW_S, batch=2).tracks([iter(s) for s in streams]))
     for i, events in enumerate(streams):
         got = [ev for k, ev in out if k == i]
         assert [(e.start, e.end) for e in got] == [(e.start, e.end) for e in events]
@@ -187,7 +188,7 @@ def test_windows_hold_at_most_30_s_and_every_turn_keeps_its_place():
     from voicebot.events import SpeechStarted
     rec = Windows()
     evs = [x for e in turns(9, 6.0) for x in (SpeechStarted(e.start), e)]
-    out = list(WholeCallASR(rec)(iter(evs)))
+    out = list(WholeCallASR(rec, window_s=30.0, batch=1)(iter(evs)))
     assert [type(e).__name__ for e in out] == ["SpeechStarted", "Transcript"] * 9  # the order kept
     assert [e.text for e in out[1::2]] == [f"w{i + 1}" for i in range(9)]
     assert [(e.start, e.end) for e in out[1::2]] == [(e.start, e.end) for e in evs[1::2]]
@@ -200,20 +201,65 @@ def test_windows_hold_at_most_30_s_and_every_turn_keeps_its_place():
 def test_the_configured_margin_follows_each_window_and_sets_how_many_turns_fit():
     for margin, sizes in ((2.0, [5, 5]), (3.0, [4, 4, 2])):  # five 5 s turns: 27 s, + 0.5 + margin
         rec = Windows()
-        out = list(WholeCallASR(rec, margin_s=margin)(iter(turns(10, 5.0))))
+        out = list(WholeCallASR(rec, margin_s=margin, window_s=30.0, batch=1)(iter(turns(10, 5.0))))
         assert [e.text for e in out] == [f"w{i + 1}" for i in range(10)]
         assert [m for _, m, _ in rec.windows] == [margin] * len(sizes)
         assert [round((length + 0.5) / 5.5) for length, _, _ in rec.windows] == sizes
     cfg = Config()
-    cfg.asr.whole_call_margin_s = 3.0
-    assert Bot(cfg).asr().margin_s == 3.0
+    cfg.asr.whole_call_margin_s, cfg.asr.whole_call_window_s, cfg.asr.whole_call_batch = 3.0, 12.0, 6
+    stage = Bot(cfg).asr()
+    assert (stage.margin_s, stage.window_s, stage.batch) == (3.0, 12.0, 6)
 
 
 def test_a_window_that_fails_or_skips_a_turn_is_decoded_turn_by_turn():
     rec = Windows(fail_first=True, skip={1})
-    out = list(WholeCallASR(rec)(iter(turns(6, 6.0))))
+    out = list(WholeCallASR(rec, window_s=30.0, batch=1)(iter(turns(6, 6.0))))
     texts = [e.text for e in out]
     assert texts[:4] == ["alone1", "alone2", "alone3", "alone4"]  # the failed window's turns, alone
     assert texts[4:] == ["w5", "alone6"]  # the turn the window passed over, alone
     long = Windows()  # one turn too long for a margin: decoded alone
     assert [e.text for e in WholeCallASR(long)(iter(turns(1, 29.0)))] == ["alone1"] and not long.windows
+
+
+class Batches(Windows):
+    """`Windows`, and a batch at a time as faster-whisper takes them: each batch's windows recorded."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = []
+
+    def transcribe_windows(self, windows, beam_size):
+        self.batches.append([(round(len(a) / 16000, 1), p) for a, _, p in windows])
+        return [self.transcribe_words(a, beam_size, m, p) for a, m, p in windows]
+
+
+def test_a_long_track_is_cut_into_even_windows_that_are_decoded_together():
+    """Nine 6 s turns, then three of 2 s: three windows of three 6 s turns (19 s, under the 20 s
+    cap; 19.5 s with the gap after the last), decoded in one batch with the text before them as
+    their prompt, then the last window with theirs; every turn keeps its words and its place."""
+    rec = Batches()
+    out = list(WholeCallASR(rec, batch=3)(iter(turns(9, 6.0) + turns(12, 2.0)[9:])))
+    assert [e.text for e in out] == [f"w{i + 1}" for i in range(12)]
+    assert rec.batches == [[(19.5, ""), (19.5, ""), (19.5, "")]]
+    assert len(rec.windows) == 4 and rec.windows[-1][0] == 7.5 and rec.windows[-1][2].endswith("w7 w8 w9")
+    assert not rec.alone
+
+
+def test_windows_of_a_batch_are_evened_out():
+    """Four 6 s turns fill 20 s windows one after another as 19 | 6 s; a batch is padded to its
+    longest, so they are decoded as two windows of two turns (12.5 s; 13 s with the gap after)."""
+    rec = Batches()
+    out = list(WholeCallASR(rec)(iter(turns(4, 6.0))))
+    assert [e.text for e in out] == [f"w{i + 1}" for i in range(4)]
+    assert rec.batches == [[(13.0, ""), (13.0, "")]]
+
+
+def test_two_tracks_share_a_batch_two_windows_each():
+    """An agent with six 6 s turns, a customer with ten: the first batch holds two windows of each
+    track (three turns, 19 s), the second the customer's last four turns, evened out to two
+    windows of two; each track's turns come back in order with their words."""
+    rec = Batches()
+    agent, customer = turns(6, 6.0), turns(10, 6.0)  # 38.5 s and 64.5 s with the gaps
+    out = list(WholeCallASR(rec).tracks([iter(agent), iter(customer)]))
+    assert [(k, e.text) for k, e in out] == [(0, f"w{i + 1}") for i in range(6)] + [(1, f"w{i + 1}") for i in range(10)]
+    assert [[n for n, _ in b] for b in rec.batches] == [[19.5] * 4, [13.0, 13.0]]  # with the gap after each

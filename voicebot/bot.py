@@ -90,7 +90,7 @@ class Bot:
         c = self.config.asr
         if c.whole_call and supports(self.recognizer):
             return WholeCallASR(self.recognizer, c.no_speech_threshold, c.whole_call_beam_size,
-                                c.whole_call_margin_s)
+                                c.whole_call_margin_s, c.whole_call_window_s, c.whole_call_batch)
         return ASRStage(self.recognizer, c.no_speech_threshold, c.context_s)
 
     def tts(self):

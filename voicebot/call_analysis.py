@@ -64,7 +64,8 @@ def analysis_settings(c, channels: dict | None) -> dict:
     return {"version": VERSION, "channels": channels, "asr": f"{c.asr.backend}/{c.asr.model}",
             "beam_size": c.asr.beam_size, "margin_s": c.asr.margin_s, "context_s": c.asr.context_s,
             "whole_call": c.asr.whole_call, "whole_call_beam_size": c.asr.whole_call_beam_size,
-            "whole_call_margin_s": c.asr.whole_call_margin_s, "company_prompt": c.asr.company_prompt,
+            "whole_call_margin_s": c.asr.whole_call_margin_s, "whole_call_window_s": c.asr.whole_call_window_s,
+            "whole_call_batch": c.asr.whole_call_batch, "company_prompt": c.asr.company_prompt,
             "vad": {k: getattr(c.vad, k) for k in ("engine", "aggressiveness", "hangover_ms", "snr_db", "drop_db")},
             "nlu": c.nlu.model, "redact": c.privacy.redact}
 
