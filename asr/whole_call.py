@@ -1,8 +1,8 @@
 """Recorded calls: the caller's turns decoded together, as plain Whisper decodes a file.
 
 A live bot must read each turn as it ends. A recorded call is all there, so its turns (as the
-VAD found them) are put one after another, 0.5 s of silence between them, into windows of up
-to 30 s, and each window is decoded once with beam search; each turn gets the words timed
+VAD found them) are put one after another, 0.5 s of silence between them, into windows (up to
+20 s, see below), and each window is decoded once with beam search; each turn gets the words timed
 inside its own stretch. Whisper then hears every turn with the ones around it, later ones
 included, and the window is encoded at its own length (the short context of asr.faster), so
 the cost stays below one decode per turn. On two sets of 28 noisy calls in other voices
@@ -46,10 +46,10 @@ class WholeCallASR:
     one batch's turns (the VAD before it has taken the audio frames), however long the call.
 
     `tracks` does the same for the tracks of one call (agent and customer) side by side: each
-    batch takes the next windows of every track, `batch` windows in all (at least one a track),
-    since a decode of several windows costs much less than as many decodes (asr.faster's
-    `transcribe_windows`). A track's windows stay in their order; the text of a batch's windows
-    is the prompt of the track's windows in the next."""
+    batch takes the next `batch // tracks` windows of every track (at least one), since a decode
+    of several windows costs much less than as many decodes (asr.faster's `transcribe_windows`).
+    A track's windows stay in their order; the text of its last window in a batch (its last 200
+    characters) is the prompt of its windows in the next."""
 
     def __init__(self, recognizer, no_speech_threshold: float = 0.6, beam_size: int = 5,
                  margin_s: float = MARGIN_S, window_s: float = WINDOW_CAP_S, batch: int = BATCH):
@@ -156,7 +156,7 @@ class _Window:
     turns: list[SpeechEnded]
 
 
-def _windows(events: Iterable, margin_s: float, window_s: float = WINDOW_S, group: int = 1) -> Iterator:
+def _windows(events: Iterable, margin_s: float, window_s: float, group: int) -> Iterator:
     """A track's events, those inside windows gathered: turns (with GAP_S between them and
     `margin_s` after) up to `window_s` and Whisper's 30 s, each with the events from its first
     turn on. Windows are filled one after another, then every `group` of them evened out."""

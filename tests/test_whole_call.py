@@ -99,7 +99,9 @@ def test_the_two_tracks_of_a_call_are_heard_side_by_side(tiny):
 
     agent, customer = track(agent_lines, "espeak:en-gb", False), track(customer_lines, "flite:slt", True)
     assert sum(len(e.samples) for e in agent) / 16000 > 30  # two windows
-    out = list(WholeCallASR(tiny).tracks([iter(agent), iter(customer)], ["Brightline Home.", ""]))
+    # 30 s windows, one a track per batch: the agent's second window comes after the customer's last
+    out = list(WholeCallASR(tiny, window_s=WINDOW_S, batch=2).tracks([iter(agent), iter(customer)],
+                                                                     ["Brightline Home.", ""]))
     for i, (events, lines) in enumerate(((agent, agent_lines), (customer, customer_lines))):
         got = [ev for k, ev in out if k == i]
         assert all(isinstance(ev, Transcript) for ev in got)
@@ -263,3 +265,15 @@ def test_two_tracks_share_a_batch_two_windows_each():
     out = list(WholeCallASR(rec).tracks([iter(agent), iter(customer)]))
     assert [(k, e.text) for k, e in out] == [(0, f"w{i + 1}") for i in range(6)] + [(1, f"w{i + 1}") for i in range(10)]
     assert [[n for n, _ in b] for b in rec.batches] == [[19.5] * 4, [13.0, 13.0]]  # with the gap after each
+
+
+def test_batched_windows_keep_every_event_in_its_place_and_a_long_turn_alone():
+    """Each turn comes after its SpeechStarted with windows decoded four at a time, and a 25 s
+    turn (over the 20 s cap) is a window of its own."""
+    from voicebot.events import SpeechStarted
+    rec = Batches()
+    evs = turns(9, 6.0) + [SpeechEnded(90.0, 115.0, np.full(25 * 16000, 0.10, np.float32), 16000)]
+    out = list(WholeCallASR(rec)(iter([x for e in evs for x in (SpeechStarted(e.start), e)])))
+    assert [type(e).__name__ for e in out] == ["SpeechStarted", "Transcript"] * 10
+    assert [e.text for e in out[1::2]] == [f"w{i + 1}" for i in range(10)]
+    assert [[n for n, _ in b] for b in rec.batches] == [[19.5, 19.5, 19.5, 25.5]]

@@ -57,8 +57,8 @@ class ASRConfig:
     whole_call_margin_s: float = 2.0
     # the turns of one window, at most (Whisper's limit is 30 s), and how many windows are
     # decoded together: a long track's next windows and the other track's. 20 s and 4 against
-    # 30 s and one a track: bench-archive 192 calls 17 % faster at the same WER, 2.5-minute
-    # calls 22 % faster at WER 5.0 against 8.1 % (docs/benchmarks.md, "Call archives")
+    # 30 s and one a track: bench-archive 192 calls 13 % faster at the same WER, 2.5-minute
+    # calls 21 % faster at WER 5.8 against 8.1 % (docs/benchmarks.md, "Call archives")
     whole_call_window_s: float = 20.0
     whole_call_batch: int = 4
     # archives: the company's name (the domain file's) as Whisper's previous text before the
