@@ -20,8 +20,8 @@ For the same reason, and because the encoder's cost grows faster than its input 
 126 ms at 10 s, 323 ms at 20 s, 824 ms at 30 s), windows hold up to 20 s, not 30 s, and a long
 track's windows go into one batch, up to four windows a batch: a 22 s mono call is two 11 s
 windows decoded at once, not one after the other. A track's windows of one batch share one
-prompt, the text before the first of them (on 2.5-minute calls that scored better than each
-window's own text before it: docs/benchmarks.md, "Call archives").
+prompt, the text before the first of them (on 2.5-minute calls, 5.0 % WER against 6.1 % with
+the company's name alone for the later windows: docs/benchmarks.md, "Call archives").
 """
 from __future__ import annotations
 
