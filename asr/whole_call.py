@@ -164,32 +164,22 @@ def _windows(events: Iterable, margin_s: float, window_s: float, group: int) -> 
     held: list = []
     turns: list[SpeechEnded] = []
     k = 0  # windows the turns held fill
+    last: list[SpeechEnded] = []  # the turns of the last of them
     for ev in events:
-        if isinstance(ev, SpeechEnded) and (not turns or _length(_last_window(turns, cap) + [ev]) > cap):
+        if isinstance(ev, SpeechEnded) and (not last or _length(last + [ev]) > cap):
             if k == group:
                 yield from _even(held, turns, k)
                 held, turns, k = [], [], 0
-            k += 1
+            k, last = k + 1, []
         if isinstance(ev, SpeechEnded):
             turns.append(ev)
+            last.append(ev)
         if turns:
             held.append(ev)
         else:
             yield ev
     if turns:
         yield from _even(held, turns, k)
-
-
-def _last_window(turns: list[SpeechEnded], cap: float) -> list[SpeechEnded]:
-    """The turns of the last window, filled one after another up to `cap` s."""
-    start, length = 0, 0.0
-    for i, ev in enumerate(turns):
-        n = len(ev.samples) / RATE
-        if i > start and length + GAP_S + n > cap:
-            start, length = i, n
-        else:
-            length += (GAP_S if i > start else 0.0) + n
-    return turns[start:]
 
 
 def _even(held: list, turns: list[SpeechEnded], k: int) -> Iterator["_Window"]:
