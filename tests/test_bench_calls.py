@@ -29,6 +29,45 @@ def test_bench_calls_measures_a_call(tmp_path):
     assert "yardstick" in run.stdout
 
 
+@pytest.mark.slow
+def test_bench_calls_pools_runs_and_says_what_the_machine_holds(tmp_path):
+    """`--runs 2`: two runs of one call, their turns pooled; the table says how many calls at
+    once held the reply p95 under the target."""
+    out = tmp_path / "sweep.json"
+    run = subprocess.run([sys.executable, "-m", "voicebot", "bench-calls", "--calls", "1", "--runs", "2",
+                          "--json", str(out), "--plot", str(tmp_path / "sweep.png")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.exists(), run.stderr[-2000:]
+    result = json.loads(out.read_text())
+    [one] = result["counts"]
+    assert one["calls"] == 1 and len(one["runs"]) == 2 and len(one["per_call"]) == 2
+    assert one["reply_latency_ms"]["n"] == sum(r["reply_latency_ms"]["n"] for r in one["runs"]) >= 4
+    assert all(0 <= x < 15000 for c in one["per_call"] for x in c["latencies_ms"])
+    assert result["holds"] == (1 if one["reply_latency_ms"]["p95"] < 1000 else 0)
+    assert f"holds {result['holds']} call(s) at once" in run.stdout
+    assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+def test_most_held_needs_every_smaller_count_under_the_target():
+    from voicebot.bench_calls import most_held
+
+    def counts(*p95):
+        return [{"calls": n, "reply_latency_ms": {"p95": v}} for n, v in zip((1, 2, 4, 8), p95)]
+    assert most_held(counts(700, 900, 1200, 950), 1000) == 2  # 8 under it by luck, 4 over: holds 2
+    assert most_held(counts(700, 900, 990, 999), 1000) == 8
+    assert most_held(counts(1100, 900, 800, 700), 1000) == 0
+    assert most_held(counts(700, None, 800, 700), 1000) == 1  # no turn answered at 2
+
+
+def test_bench_calls_refuses_a_bad_count():
+    from voicebot.bench_calls import calls_list
+    from voicebot.cli import UsageError
+    assert calls_list("8") == [8] and calls_list("4,1,2,4") == [1, 2, 4]
+    for bad in ("0", "two", "1,,2", "-1"):
+        with pytest.raises(UsageError, match="--calls"):
+            calls_list(bad)
+
+
 def test_bench_calls_reads_callers_scripts_from_a_file(tmp_path):
     """`--scripts FILE`: the callers' own lines (a JSON list of scripts); a file that is not one
     is refused with a line naming it."""

@@ -41,7 +41,11 @@ GAP_TICKS = 15  # 300 ms
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--calls", type=int, default=4, help="concurrent callers (default 4)")
+    p.add_argument("--calls", default="4", help="concurrent callers (default 4); several to sweep, e.g. 1,2,4,8: "
+                                                "the table says how many held the reply p95 under --target-ms")
+    p.add_argument("--runs", type=int, default=1, help="runs of each count, their turns pooled (default 1; a "
+                                                       "run of 8 calls has 24 turns, whose p95 is its second worst)")
+    p.add_argument("--target-ms", type=float, default=1000.0, help="the reply p95 a count must hold (default 1000)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--plot", help="a PNG of each call's reply latencies")
     p.add_argument("--stagger-s", type=float, default=0.5, help="seconds between the callers' starts (default 0.5)")
@@ -204,26 +208,24 @@ def pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 1) if values else None
 
 
-def main(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
+def calls_list(text: str) -> list[int]:
+    """`--calls`: one count ("8") or several to sweep ("1,2,4,8"), each 1 or more."""
+    from voicebot.cli import UsageError
+    try:
+        counts = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--calls {text}: a number of calls, or several separated by commas") from None
+    if not counts or min(counts) < 1:
+        raise UsageError(f"--calls {text}: each must be 1 or more")
+    return sorted(set(counts))
 
-    from voicebot.cli import UsageError, _bot
+
+def run_once(bot, calls: int, scripts_text: list[list[str]], rendered: dict, stagger_s: float, console) -> dict:
+    """One run: a server on a loopback port, `calls` callers at once; the result of that run."""
     from voicebot.records import CallStore
     from voicebot.server import make_app, uvicorn_server
-    if args.calls < 1:
-        raise UsageError("--calls must be 1 or more")
-    scripts_text = load_scripts(args.scripts) if args.scripts else SCRIPTS
-    bot = _bot(args)
     tmp = tempfile.mkdtemp(prefix="bench-calls.")
     bot.config.phone.db_url = f"sqlite:///{tmp}/calls.db"
-    console = Console()
-    from voicebot.yardstick import yardstick_ms
-    with console.status("loading engines, rendering the callers' speech, timing the yardstick"):
-        yardstick = {"start": yardstick_ms()}
-        bot.warm_up()
-        rendered = {(s, v): [line_audio(t, VOICES[v]) for t in scripts_text[s]]
-                    for s, v in {(n % len(scripts_text), n % len(VOICES)) for n in range(args.calls)}}
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -234,23 +236,21 @@ def main(args) -> int:
         time.sleep(0.05)
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
-    scripts = [rendered[(n % len(scripts_text), n % len(VOICES))] for n in range(args.calls)]
+    scripts = [rendered[(n % len(scripts_text), n % len(VOICES))] for n in range(calls)]
     # the callers run in a process of their own: in the server's, their 50 messages a second
     # each competed with the bot for the interpreter and made the bot look slower than it is
     with ProcessPoolExecutor(1, mp.get_context("spawn")) as pool:
         pool.submit(time.sleep, 0).result()  # the process is up before the clock starts
         t0 = time.monotonic()
-        with console.status(f"{args.calls} calls in progress"):
-            callers = pool.submit(run_callers, port, scripts, args.stagger_s).result()
+        with console.status(f"{calls} calls in progress"):
+            callers = pool.submit(run_callers, port, scripts, stagger_s).result()
     wall = time.monotonic() - t0
     time.sleep(1.0)  # the last records close
     server.should_exit = True
     thread.join(10)
-    yardstick["end"] = yardstick_ms()
     store = CallStore(bot.config.phone.db_url)
-    records = {r["external_id"]: r for r in store.list_calls(10 * args.calls)}
+    records = {r["external_id"]: r for r in store.list_calls(10 * calls)}
     heard = {sid: (store.get_call(r["id"]) or {}).get("turns", []) for sid, r in records.items()}
-    turns = [t for ts in heard.values() for t in ts]
     store.close()
     shutil.rmtree(tmp, ignore_errors=True)
     per_call = []
@@ -261,47 +261,137 @@ def main(args) -> int:
             "latencies_ms": [round(x, 1) for x in c["latencies"]], "late_frames": c["late_frames"],
             "dropped_frames": rec.get("dropped_frames"), "server_late_frames": rec.get("late_frames"),
             "end_reason": rec.get("end_reason"), "error": c["error"],
-            # what the bot heard and said: why a call failed (a misheard line, a turn cut in two)
-            "heard": [{k: t.get(k) for k in ("text", "intent", "reply")} for t in heard.get(c["call_sid"], [])]})
-    every = [x for c in callers for x in c["latencies"]]
-    result = {"calls": args.calls, "wall_s": round(wall, 1), "asr": f"{bot.config.asr.backend}/{bot.config.asr.model}",
-              "device": bot.config.device, "yardstick_ms": yardstick,
-              "reply_latency_ms": {"p50": pct(every, 50), "p95": pct(every, 95), "n": len(every)},
-              "late_frames": sum(c["late_frames"] for c in per_call),
-              "dropped_frames": sum(c["dropped_frames"] or 0 for c in per_call),
-              "failed_calls": sum(bool(c["error"]) for c in per_call),
-              # the bot's side of each turn (call records): the silence it waited for before
-              # answering (the turn-taking rule, plus any wait for the recognizer), and the work
-              "server_ms": {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k in SERVER
-                            if (v := [t[f"{k}_ms"] for t in turns if t.get(f"{k}_ms") is not None])},
-              "per_call": per_call}
-    table = Table(title=f"{args.calls} concurrent media-stream calls ({result['asr']})")
-    for col in ["call", "turns", "p50 ms", "p95 ms", "late", "dropped", "ended", "error"]:
-        table.add_column(col)
-    for c in per_call:
-        table.add_row(str(c["call"]), str(c["turns"]), str(c["reply_latency_ms"]["p50"]), str(c["reply_latency_ms"]["p95"]),
-                      str(c["late_frames"]), str(c["dropped_frames"]), c["end_reason"] or "", c["error"])
-    table.add_row("all", str(len(every)), str(result["reply_latency_ms"]["p50"]), str(result["reply_latency_ms"]["p95"]),
-                  str(result["late_frames"]), str(result["dropped_frames"]), "", f"{result['failed_calls']} failed")
-    console.print(table)
-    console.print("bot's side per turn, p50/p95 ms: " + ", ".join(
-        f"{k} {v['p50']}/{v['p95']}" for k, v in result["server_ms"].items()))
+            # what the bot heard and said: why a call failed (a misheard line, a turn cut in two);
+            # and the bot's side of each turn, to see where a slow reply's time went
+            "heard": [{**{k: t.get(k) for k in ("text", "intent", "confidence", "reply")},
+                       "ms": {k: t.get(f"{k}_ms") for k in SERVER}} for t in heard.get(c["call_sid"], [])]})
+    return summary({"calls": calls, "wall_s": round(wall, 1), "per_call": per_call})
+
+
+def summary(result: dict) -> dict:
+    """Figures over the calls of `result["per_call"]` (one run's, or several runs' pooled)."""
+    per_call = result["per_call"]
+    every = [x for c in per_call for x in c["latencies_ms"]]
+    turns = [t["ms"] for c in per_call for t in c["heard"]]
+    result.update({
+        "reply_latency_ms": {"p50": pct(every, 50), "p95": pct(every, 95), "n": len(every)},
+        "late_frames": sum(c["late_frames"] for c in per_call),
+        "dropped_frames": sum(c["dropped_frames"] or 0 for c in per_call),
+        "failed_calls": sum(bool(c["error"]) for c in per_call),
+        # the bot's side of each turn (call records): the silence it waited for before
+        # answering (the turn-taking rule, plus any wait for the recognizer), and the work
+        "server_ms": {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k in SERVER
+                      if (v := [t[k] for t in turns if t.get(k) is not None])}})
+    return result
+
+
+def most_held(pooled: list[dict], target_ms: float) -> int:
+    """The most calls at once whose reply p95 was under `target_ms`, with every smaller count
+    measured under it too (a lucky run at 8 must not hide 4 over it); 0 when none was."""
+    held = 0
+    for p in sorted(pooled, key=lambda p: p["calls"]):
+        p95 = p["reply_latency_ms"]["p95"]
+        if p95 is None or p95 >= target_ms:
+            break
+        held = p["calls"]
+    return held
+
+
+def main(args) -> int:
+    from rich.console import Console
+
+    from voicebot.cli import UsageError, _bot
+    counts = calls_list(str(args.calls))
+    if args.runs < 1:
+        raise UsageError("--runs must be 1 or more")
+    scripts_text = load_scripts(args.scripts) if args.scripts else SCRIPTS
+    bot = _bot(args)
+    console = Console()
+    from voicebot.yardstick import yardstick_ms
+    with console.status("loading engines, rendering the callers' speech, timing the yardstick"):
+        yardstick = {"start": yardstick_ms()}
+        bot.warm_up()
+        rendered = {(s, v): [line_audio(t, VOICES[v]) for t in scripts_text[s]]
+                    for s, v in {(n % len(scripts_text), n % len(VOICES)) for n in range(max(counts))}}
+    # runs of each count in turn (1, 2, 4, 1, 2, 4...): a machine that slows down meanwhile
+    # slows every count alike instead of the last one
+    runs: dict[int, list[dict]] = {n: [] for n in counts}
+    for r in range(args.runs):
+        for n in counts:
+            runs[n].append(run_once(bot, n, scripts_text, rendered, args.stagger_s, console))
+    yardstick["end"] = yardstick_ms()
+    info = {"asr": f"{bot.config.asr.backend}/{bot.config.asr.model}", "device": bot.config.device,
+            "yardstick_ms": yardstick}
+    if len(counts) == 1 and args.runs == 1:  # one run: as it is
+        result = {**runs[counts[0]][0], **info}
+        print_run(console, result)
+    else:
+        pooled = [summary({"calls": n, "runs": [{k: r[k] for k in ("wall_s", "reply_latency_ms", "failed_calls")}
+                                                for r in runs[n]],
+                           "per_call": [c for r in runs[n] for c in r["per_call"]]}) for n in counts]
+        result = {**info, "target_ms": args.target_ms, "holds": most_held(pooled, args.target_ms), "counts": pooled}
+        print_sweep(console, result, args.runs)
     console.print(f"machine: yardstick {yardstick['start']} / {yardstick['end']} ms at the start / end "
                   "(voicebot/yardstick.py; compare runs only at a like yardstick)")
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
     if args.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for c in callers:
-            ax.scatter([c["n"]] * len(c["latencies"]), c["latencies"], s=18)
-        ax.axhline(1000, color="grey", ls="--", lw=1)
+        plot(result, args.plot, args.target_ms)
+    return 0 if all(r["failed_calls"] == 0 for rs in runs.values() for r in rs) else 1
+
+
+def print_run(console, result: dict) -> None:
+    from rich.table import Table
+    table = Table(title=f"{result['calls']} concurrent media-stream calls ({result['asr']})")
+    for col in ["call", "turns", "p50 ms", "p95 ms", "late", "dropped", "ended", "error"]:
+        table.add_column(col)
+    for c in result["per_call"]:
+        table.add_row(str(c["call"]), str(c["turns"]), str(c["reply_latency_ms"]["p50"]), str(c["reply_latency_ms"]["p95"]),
+                      str(c["late_frames"]), str(c["dropped_frames"]), c["end_reason"] or "", c["error"])
+    table.add_row("all", str(result["reply_latency_ms"]["n"]), str(result["reply_latency_ms"]["p50"]),
+                  str(result["reply_latency_ms"]["p95"]), str(result["late_frames"]), str(result["dropped_frames"]),
+                  "", f"{result['failed_calls']} failed")
+    console.print(table)
+    console.print("bot's side per turn, p50/p95 ms: " + ", ".join(
+        f"{k} {v['p50']}/{v['p95']}" for k, v in result["server_ms"].items()))
+
+
+def print_sweep(console, result: dict, runs: int) -> None:
+    from rich.table import Table
+    table = Table(title=f"concurrent media-stream calls ({result['asr']}), {runs} run(s) each, turns pooled")
+    for col in ["calls", "turns", "p50 ms", "p95 ms", "p95 of each run", "ASR p95", "first audio p95",
+                "late", "failed calls"]:
+        table.add_column(col)
+    for p in result["counts"]:
+        ms = p["server_ms"]
+        table.add_row(str(p["calls"]), str(p["reply_latency_ms"]["n"]), str(p["reply_latency_ms"]["p50"]),
+                      str(p["reply_latency_ms"]["p95"]), ", ".join(str(r["reply_latency_ms"]["p95"]) for r in p["runs"]),
+                      str(ms.get("asr", {}).get("p95")), str(ms.get("tts_first_audio", {}).get("p95")),
+                      str(p["late_frames"]), str(p["failed_calls"]))
+    console.print(table)
+    console.print(f"holds {result['holds']} call(s) at once with the reply p95 under {result['target_ms']:g} ms")
+
+
+def plot(result: dict, path: str, target_ms: float) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if "counts" in result:  # a sweep: latency against calls at once
+        n = [p["calls"] for p in result["counts"]]
+        for q, style in (("p50", "o-"), ("p95", "s-")):
+            ax.plot(n, [p["reply_latency_ms"][q] for p in result["counts"]], style, label=q)
+        ax.set_xlabel("calls at once")
+        ax.set_xticks(n)
+        ax.legend()
+        ax.set_title(f"reply latency against calls at once: holds {result['holds']} under {target_ms:g} ms")
+    else:
+        for c in result["per_call"]:
+            ax.scatter([c["call"]] * len(c["latencies_ms"]), c["latencies_ms"], s=18)
         ax.set_xlabel("call")
-        ax.set_ylabel("reply latency (ms)")
-        ax.set_title(f"{args.calls} concurrent calls: p50 {result['reply_latency_ms']['p50']} ms, "
+        ax.set_title(f"{result['calls']} concurrent calls: p50 {result['reply_latency_ms']['p50']} ms, "
                      f"p95 {result['reply_latency_ms']['p95']} ms")
-        fig.tight_layout()
-        save_png(fig, args.plot, dpi=120)
-    return 0 if result["failed_calls"] == 0 else 1
+    ax.axhline(target_ms, color="grey", ls="--", lw=1)
+    ax.set_ylabel("reply latency (ms)")
+    fig.tight_layout()
+    save_png(fig, path, dpi=120)
