@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
@@ -44,6 +44,21 @@ def is_silence(r: Recognition, no_speech_threshold: float = 0.6, logprob_thresho
     return not r.text.strip() or (r.no_speech_prob > no_speech_threshold and r.avg_logprob < logprob_threshold)
 
 
+class Hearing:
+    """An utterance being decoded (ASRStage.hear_later)."""
+
+    def __init__(self, finish: Callable[[], tuple[Transcript | None, Context | None]], job=None):
+        self._finish, self._job = finish, job
+
+    def result(self) -> tuple[Transcript | None, Context | None]:
+        return self._finish()
+
+    def cancel(self) -> None:
+        """Not wanted: dropped if its decode has not begun."""
+        if self._job is not None:
+            self._job.cancel()
+
+
 class ASRStage:
     """Stage: SpeechEnded in, Transcript out (nothing for silence); other events pass."""
 
@@ -67,8 +82,19 @@ class ASRStage:
     def hear(self, ev: SpeechEnded, heard: list[Context]) -> tuple[Transcript | None, Context | None]:
         """One utterance, decoded after the turns in `heard`: its Transcript (None: silence) and
         what it adds to the context of the next (None: words the model was unsure of)."""
+        return self.hear_later(ev, heard).result()
+
+    def hear_later(self, ev: SpeechEnded, heard: list[Context]) -> Hearing:
+        """`hear`, begun now where the recognizer can decode in the background (`submit`: the
+        decoder queue of asr.batching); `result()` waits for it. Else it all runs in `result()`."""
         t0 = time.perf_counter()
-        r = self.recognizer.transcribe(ev.samples, self._context(heard))
+        context = self._context(heard)
+        submit = getattr(self.recognizer, "submit", None)
+        job = submit(ev.samples, context) if callable(submit) else None
+        return Hearing(lambda: self._heard(ev, job.result() if job else self.recognizer.transcribe(ev.samples, context), t0),
+                       job)
+
+    def _heard(self, ev: SpeechEnded, r: Recognition, t0: float) -> tuple[Transcript | None, Context | None]:
         ms = (time.perf_counter() - t0) * 1000
         if is_silence(r, self.no_speech_threshold):
             return None, None

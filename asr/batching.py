@@ -36,6 +36,7 @@ class BatchingRecognizer:
         self.recognizer = recognizer
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._busy = False
         self._retries: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="asr-batch", daemon=True)
         self._thread.start()
@@ -46,19 +47,32 @@ class BatchingRecognizer:
         return getattr(self.recognizer, name)
 
     def transcribe(self, audio: np.ndarray, context: Context | None = None) -> Recognition:
+        return self.submit(audio, context).result()
+
+    def submit(self, audio: np.ndarray, context: Context | None = None) -> Future:
+        """The decode, queued; its Future (cancel it to drop the decode if it has not begun)."""
         job: Future = Future()
         self._queue.put((audio, context, job))
-        return job.result()
+        return job
+
+    def idle(self) -> bool:
+        """Nothing being decoded nor waiting: a guess decoded now delays no one."""
+        return not self._busy and self._queue.empty()
 
     def _run(self) -> None:
         first = getattr(self.recognizer, "first_tries", None)
         while True:
+            self._busy = False
             jobs = [self._queue.get()]
+            self._busy = True
             while len(jobs) < self.max_batch:
                 try:
                     jobs.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            jobs = [j for j in jobs if j[2].set_running_or_notify_cancel()]  # a guess dropped meanwhile
+            if not jobs:
+                continue
             t0 = time.perf_counter()
             try:
                 if first is not None:  # alone or batched; what does not close goes on to the retry thread

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 
-from voicebot.events import AudioFrame, SpeechEnded, SpeechStarted
+from voicebot.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted
 
 RATE = 16000
 # within vad.resume_ms of an utterance, a window this close to its loudest is the caller going
@@ -114,9 +114,11 @@ class LevelGate:
 class Segmenter:
     """Stage: AudioFrame events in, SpeechStarted/SpeechEnded out; other events pass."""
 
-    def __init__(self, settings: VADSettings | None = None, engine: VADEngine | None = None):
+    def __init__(self, settings: VADSettings | None = None, engine: VADEngine | None = None,
+                 pauses: bool = False):
         self.settings = settings or VADSettings()
         self.engine = engine or make_engine(self.settings)
+        self.pauses = pauses  # say SpeechPaused where the voice stops, before the hangover
 
     def __call__(self, events: Iterable) -> Iterator:
         s, eng = self.settings, self.engine
@@ -175,6 +177,8 @@ class Segmenter:
                 else:
                     speech.append(w)
                     silent_run = 0 if voiced else silent_run + 1
+                    if silent_run == 1 and self.pauses:  # the end a SpeechEnded would have, said now
+                        yield SpeechPaused(round(seg_start, 3), round(t0, 3))
                     if silent_run >= end_wins:
                         # keep 300 ms of what followed the last loud window: Whisper likes a
                         # soft end, and a word's quiet tail ("thanks") may lie under the gates

@@ -178,6 +178,39 @@ def test_an_utterance_whisper_loops_on_holds_up_only_its_own_call():
     assert done["turn"] < done["loop"], heard  # the other call did not wait for the loop
 
 
+def test_a_decode_dropped_before_it_begins_is_never_made(tiny):
+    """Live calls decode a turn where the voice stops, before the hangover is up; if the caller
+    goes on, that guess is dropped (its Future cancelled), and a guess still waiting in the
+    queue costs no decode. The queue goes on with the next."""
+    import time
+    from asr.batching import BatchingRecognizer
+    from voicebot.testcalls import speak, trim
+
+    class Counting:
+        def __init__(self, recognizer):
+            self.recognizer, self.decoded = recognizer, 0
+
+        def __getattr__(self, name):
+            return getattr(self.recognizer, name)
+
+        def first_tries(self, items):
+            self.decoded += len(items)
+            return self.recognizer.first_tries(items)
+    counting = Counting(tiny)
+    queue = BatchingRecognizer(counting)
+    long = trim(speak("I would like to return the headphones I bought last week, they do not work.", "flite:slt"))
+    turn = trim(speak("I want to check on my order.", "espeak:en-us"))
+    assert queue.idle()
+    first = queue.submit(long)
+    while queue.idle():  # the queue's thread has taken it
+        time.sleep(0.001)
+    guess = queue.submit(turn)
+    assert guess.cancel() and not queue.idle()
+    assert "headphones" in normalize(first.result(60).text)
+    assert "check on my order" in normalize(queue.transcribe(turn).text)
+    assert counting.decoded == 2 and guess.cancelled()
+
+
 @pytest.mark.parametrize("cut", [0, 37, 159])
 def test_windows_of_any_length_are_decoded_together(cut):
     """The two tracks of a call, their windows in one batch (asr.whole_call), at lengths that

@@ -172,6 +172,10 @@ def test_a_turn_is_heard_after_the_callers_earlier_turns(bot):
             self.contexts.append(context.text if context is not None else None)
             return self.recognizer.transcribe(audio, context)
 
+        def submit(self, audio, context=None):  # a decode begun where the voice stopped (live.decode_at_pause)
+            self.contexts.append(context.text if context is not None else None)
+            return self.recognizer.submit(audio, context)
+
     lines = [say("I want to check on my order.", "flite:slt"), say("Thanks, goodbye.", "flite:slt")]
     gap = np.zeros(int(2.5 * RATE), np.float32)
     audio = np.concatenate([np.zeros(RATE // 2, np.float32), lines[0], gap, lines[1], np.zeros(2 * RATE, np.float32)])
@@ -185,6 +189,50 @@ def test_a_turn_is_heard_after_the_callers_earlier_turns(bot):
     assert [t["intent"] for t in session.turns] == ["order_status", "goodbye"], [t["text"] for t in session.turns]
     assert noted[0] is None  # the first turn has nothing before it
     assert any(c and "order" in c.lower() for c in noted[1:]), noted  # the second is heard after it
+
+
+@pytest.mark.parametrize("pause_at_end", [True, False])
+def test_a_turn_decoded_where_the_voice_stopped_is_not_decoded_again(bot, pause_at_end):
+    """live.decode_at_pause: the turn is decoded from the SpeechPaused where the voice stopped,
+    and when the SpeechEnded (after the hangover) has the same start and end, those words are the
+    turn's: one decode. A pause the voice went on from is another decode's audio: decoded again."""
+    from voicebot.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted, Transcript
+    from voicebot.transports.simulated import voiced_end
+    from voicebot.turns import Heard, TurnTaker
+
+    class Counting:
+        def __init__(self, recognizer):
+            self.recognizer, self.decodes = recognizer, 0
+
+        def __getattr__(self, name):
+            return getattr(self.recognizer, name)
+
+        def submit(self, audio, context=None):
+            self.decodes += 1
+            return self.recognizer.submit(audio, context)
+    line = say("I want to check on my order.", "flite:slt")
+    audio = np.concatenate([np.zeros(RATE // 2, np.float32), line, np.zeros(RATE, np.float32)])
+    audio += noise("white", len(audio) / RATE, -50, seed=9)
+    start, end = 0.2, round(0.5 + voiced_end(line), 3)
+    paused = end if pause_at_end else round(end - 0.4, 3)
+
+    def events():
+        said = set()
+        yield SpeechStarted(start)
+        for i in range(0, len(audio) - 479, 480):
+            yield Heard(AudioFrame(audio[i:i + 480], RATE, i / RATE))
+            now = (i + 480) / RATE
+            if now >= paused + 0.03 and "paused" not in said:
+                said.add("paused")
+                yield SpeechPaused(start, paused)
+            if now >= end + 0.16 and "ended" not in said:
+                said.add("ended")
+                yield SpeechEnded(start, end, audio[int(start * RATE):int(end * RATE)], RATE)
+    counting = Counting(bot.recognizer)
+    out = list(TurnTaker(counting, bot.nlu, bot.config.live, lambda: None)(events()))
+    [heard] = [e.text for e in out if isinstance(e, Transcript)]
+    assert "check on my order" in heard.lower(), heard
+    assert counting.decodes == (1 if pause_at_end else 2)
 
 
 def test_noise_gaps_do_not_merge_turns(bot):

@@ -76,6 +76,28 @@ def test_speech_that_comes_back_after_a_short_pause_is_heard_at_once():
     assert all(b - a < 0.3 for a, b in zip(ends, starts[1:])), (starts, ends)  # no pause longer than the line's
 
 
+def test_pauses_say_where_each_segment_will_end_before_the_hangover():
+    """Segmenter(pauses=True), as live calls run it: a SpeechPaused where the voice stops, with
+    the start and end of the SpeechEnded that follows if it stays quiet (the turn-taker decodes
+    from there); a pause the voice comes back from has no SpeechEnded. Off: none at all."""
+    from voicebot.events import SpeechPaused
+    audio = np.concatenate([np.zeros(8000, np.float32), phone_line("What time do your stores open on Sunday?", "flite:rms"),
+                            np.zeros(16000, np.float32), phone_line("Do you accept PayPal?", "espeak:en-gb"),
+                            np.zeros(16000, np.float32)])
+    audio += 1e-4 * np.random.default_rng(5).standard_normal(len(audio)).astype(np.float32)  # -80 dBFS
+    live = VADSettings(engine="silero", hangover_ms=150, min_speech_ms=0, pre_roll_ms=300, snr_db=0.0, drop_db=0.0,
+                       resume_ms=500)
+    events = [e for e in Segmenter(live, pauses=True)(frames([audio], 20))
+              if isinstance(e, (SpeechPaused, SpeechEnded))]
+    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    assert len(ends) >= 2
+    for i, e in enumerate(events):
+        if isinstance(e, SpeechEnded):
+            before = events[i - 1]
+            assert isinstance(before, SpeechPaused) and (before.start, before.end) == (e.start, e.end), events[:i + 1]
+    assert not any(isinstance(e, SpeechPaused) for e in Segmenter(live)(frames([audio], 20)))
+
+
 def test_bad_settings():
     with pytest.raises(ValueError):
         Segmenter(VADSettings(engine="nope"))

@@ -121,6 +121,9 @@ class LiveConfig:
     # utterance), Silero does not; "" keeps the vad section's engine
     vad_engine: str = "silero"
     short_pause_ms: int = 150  # the VAD hangover: a pause this long starts a speculative transcript
+    # begin that transcript where the voice stops, not after the hangover, when the decoder is
+    # free (a pause shorter than the hangover wastes the decode): the reply comes that much sooner
+    decode_at_pause: bool = True
     # sound that comes back within this long of a pause is the caller going on (vad.resume_ms:
     # Silero's lower, going-on threshold, or as loud as the speech before): flite rms on a phone
     # line, "What time do your | stores open on Sunday?", scored 0.30-0.45 at -18 dBFS after a

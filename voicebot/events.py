@@ -26,6 +26,14 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class SpeechPaused:
+    """The voice of the utterance begun at `start` stopped at `end`: if it stays quiet for the
+    VAD's hangover, a SpeechEnded with the same start and end follows (live calls only)."""
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
 class SpeechEnded:
     """One utterance found by the VAD, with its audio (pre-roll included)."""
     start: float

@@ -193,7 +193,7 @@ class LiveSession:
         taker = TurnTaker(self.bot.recognizer, self.bot.nlu, self.cfg, self.now_playing,
                           self.bot.config.asr.no_speech_threshold, context_s=self.bot.config.asr.context_s)
         try:
-            for ev in taker(Segmenter(vad)(tag_frames(self._frames()))):
+            for ev in taker(Segmenter(vad, pauses=self.cfg.decode_at_pause)(tag_frames(self._frames()))):
                 if isinstance(ev, Interrupted):
                     self._interrupt(ev)
                 elif isinstance(ev, Hold):

@@ -9,6 +9,11 @@ phrase ("my order number is"). The transcript is ready by then, so a confident t
 answered as soon as its silence is up. If the caller speaks again before that, the guess is
 dropped and the next segment is heard together with the earlier ones.
 
+The decode begins where the voice stopped (the Segmenter's SpeechPaused), not when the hangover
+is up, if Whisper's queue is free (`live.decode_at_pause`); the SpeechEnded that follows with
+the same start and end takes its words. A pause the caller goes on from wastes that decode,
+which is why a busy queue is left alone.
+
 While the bot is talking, caller speech is a barge-in candidate: once it has lasted
 `min_voiced_ms` it is looked at (and again every 0.2 s or so while it goes on): it interrupts
 only if it holds voiced, periodic sound (a cough has none), Whisper is sure of its words, and
@@ -30,9 +35,10 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from asr.base import ASRStage, Context, is_silence
+from asr.base import ASRStage, Context, Hearing, is_silence
 from nlu.stage import NLUStage
-from voicebot.events import AudioFrame, BotReply, Hold, Interrupted, NLUResult, SpeechEnded, SpeechStarted, Transcript
+from voicebot.events import (AudioFrame, BotReply, Hold, Interrupted, NLUResult, SpeechEnded, SpeechPaused,
+                             SpeechStarted, Transcript)
 
 BACKCHANNEL = set("uh-huh uh huh mm mhm mm-hmm hmm um okay ok right yeah yes yep sure alright all i see got it "
                   "oh ah aha good great fine cool thank thanks you".split())
@@ -165,17 +171,46 @@ class TurnTaker:
         # calls are: on the 12 live test calls WER 11.7-15.7 % without, 5.6-6.1 % with (benchmarks.md)
         self.heard: deque[Context] = deque(maxlen=20)
         self._guess: Context | None = None  # the latest guess's audio and words, kept if it is answered
+        # a guess begun where the voice stopped (SpeechPaused), before the hangover was up:
+        # (start, end, samples, the turns heard before it, the decode)
+        self._early: tuple[float, float, int, list[Context], Hearing] | None = None
 
     def audio(self, start: float, end: float) -> np.ndarray | None:
         audio = [f.samples for f in self.frames if f.t + len(f.samples) / f.sample_rate > start and f.t < end]
         return np.concatenate(audio) if audio else None
 
+    def begin(self, start: float, end: float) -> None:
+        """Where the voice stops: decode the turn so far now, if the decoder is free, so that
+        its words are (nearly) ready when the hangover is up and `understand` asks for them."""
+        self.drop_early()
+        idle = getattr(self.asr.recognizer, "idle", None)
+        audio = self.audio(start, end)
+        if audio is None or not callable(idle) or not idle():
+            return
+        heard = list(self.heard)
+        self._early = (start, end, len(audio), heard,
+                       self.asr.hear_later(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard))
+
+    def drop_early(self) -> None:
+        if self._early is not None:
+            self._early[4].cancel()
+            self._early = None
+
     def understand(self, start: float, end: float) -> NLUResult | None:
         audio = self.audio(start, end)
         if audio is None:
             return None
-        transcript, self._guess = self.asr.hear(SpeechEnded(start, end, audio, self.frames[0].sample_rate),
-                                                list(self.heard))
+        early, self._early = self._early, None
+        heard = list(self.heard)
+        # the same audio after the same turns: the words are the early decode's (the VAD's end
+        # and the pause's are one time, rounded alike; within 2 ms for float sums)
+        if early is not None and abs(early[0] - start) < 0.002 and abs(early[1] - end) < 0.002 and \
+                early[2] == len(audio) and len(early[3]) == len(heard) and all(a is b for a, b in zip(early[3], heard)):
+            transcript, self._guess = early[4].result()
+        else:
+            if early is not None:
+                early[4].cancel()
+            transcript, self._guess = self.asr.hear(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard)
         if transcript is None:
             return None
         return next((r for r in self.nlu([transcript]) if isinstance(r, NLUResult)), None)
@@ -256,6 +291,9 @@ class TurnTaker:
                         cand, check_at = ev.t, ev.t + first_check
                     else:  # more after a short pause: look again at all of it soon
                         check_at = ev.t + 0.15
+            elif isinstance(ev, SpeechPaused):
+                if cfg.decode_at_pause and not over_bot and self.now_playing() is None:
+                    self.begin(turn_start if turn_start is not None else ev.start, ev.end)
             elif isinstance(ev, SpeechEnded):
                 burst = None
                 if over_bot and not interrupted:
