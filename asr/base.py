@@ -91,11 +91,14 @@ class ASRStage:
         context = self._context(heard)
         submit = getattr(self.recognizer, "submit", None)
         job = submit(ev.samples, context) if callable(submit) else None
-        return Hearing(lambda: self._heard(ev, job.result() if job else self.recognizer.transcribe(ev.samples, context), t0),
-                       job)
+        done: list[float] = []  # when the decode ended: asr_ms is its own time, not the wait for result()
+        if job is not None:
+            job.add_done_callback(lambda _: done.append(time.perf_counter()))
+        return Hearing(lambda: self._heard(ev, job.result() if job else self.recognizer.transcribe(ev.samples, context),
+                                           t0, done), job)
 
-    def _heard(self, ev: SpeechEnded, r: Recognition, t0: float) -> tuple[Transcript | None, Context | None]:
-        ms = (time.perf_counter() - t0) * 1000
+    def _heard(self, ev: SpeechEnded, r: Recognition, t0: float, done: list[float]) -> tuple[Transcript | None, Context | None]:
+        ms = ((done[0] if done else time.perf_counter()) - t0) * 1000
         if is_silence(r, self.no_speech_threshold):
             return None, None
         # only a turn the model was fairly sure of is worth hearing the next one by

@@ -36,7 +36,8 @@ class BatchingRecognizer:
         self.recognizer = recognizer
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._busy = False
+        self._pending = 0  # requests submitted and not yet done (retries included), for idle()
+        self._lock = threading.Lock()
         self._retries: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="asr-batch", daemon=True)
         self._thread.start()
@@ -52,19 +53,25 @@ class BatchingRecognizer:
     def submit(self, audio: np.ndarray, context: Context | None = None) -> Future:
         """The decode, queued; its Future (cancel it to drop the decode if it has not begun)."""
         job: Future = Future()
+        with self._lock:
+            self._pending += 1
+        job.add_done_callback(self._done)  # a result, an error or a cancel
         self._queue.put((audio, context, job))
         return job
 
+    def _done(self, _: Future) -> None:
+        with self._lock:
+            self._pending -= 1
+
     def idle(self) -> bool:
         """Nothing being decoded nor waiting: a guess decoded now delays no one."""
-        return not self._busy and self._queue.empty()
+        with self._lock:
+            return self._pending == 0
 
     def _run(self) -> None:
         first = getattr(self.recognizer, "first_tries", None)
         while True:
-            self._busy = False
             jobs = [self._queue.get()]
-            self._busy = True
             while len(jobs) < self.max_batch:
                 try:
                     jobs.append(self._queue.get_nowait())

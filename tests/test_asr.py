@@ -182,19 +182,20 @@ def test_a_decode_dropped_before_it_begins_is_never_made(tiny):
     """Live calls decode a turn where the voice stops, before the hangover is up; if the caller
     goes on, that guess is dropped (its Future cancelled), and a guess still waiting in the
     queue costs no decode. The queue goes on with the next."""
-    import time
+    import threading
     from asr.batching import BatchingRecognizer
     from voicebot.testcalls import speak, trim
 
     class Counting:
         def __init__(self, recognizer):
-            self.recognizer, self.decoded = recognizer, 0
+            self.recognizer, self.decoded, self.began = recognizer, 0, threading.Event()
 
         def __getattr__(self, name):
             return getattr(self.recognizer, name)
 
         def first_tries(self, items):
             self.decoded += len(items)
+            self.began.set()
             return self.recognizer.first_tries(items)
     counting = Counting(tiny)
     queue = BatchingRecognizer(counting)
@@ -202,13 +203,13 @@ def test_a_decode_dropped_before_it_begins_is_never_made(tiny):
     turn = trim(speak("I want to check on my order.", "espeak:en-us"))
     assert queue.idle()
     first = queue.submit(long)
-    while queue.idle():  # the queue's thread has taken it
-        time.sleep(0.001)
+    assert not queue.idle()
+    assert counting.began.wait(30)  # the queue's thread is decoding it: the next request waits
     guess = queue.submit(turn)
     assert guess.cancel() and not queue.idle()
     assert "headphones" in normalize(first.result(60).text)
     assert "check on my order" in normalize(queue.transcribe(turn).text)
-    assert counting.decoded == 2 and guess.cancelled()
+    assert counting.decoded == 2 and guess.cancelled() and queue.idle()
 
 
 @pytest.mark.parametrize("cut", [0, 37, 159])

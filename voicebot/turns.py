@@ -305,6 +305,7 @@ class TurnTaker:
                         over_bot, cand_until = False, ev.end + 0.6
                         # go on soon, unless more comes ("Wait, ..." goes on): then it stays paused
                         resume_at = ev.end + RESUME_AFTER_S
+                        self.drop_early()
                         continue  # a click, a cough, a backchannel or echo: not a turn
                     if mode != "off" and playing is not None:
                         yield Interrupted(round(now, 3), playing, 0.0)
@@ -330,6 +331,7 @@ class TurnTaker:
                     turn_start = spec = None
             else:
                 yield ev
+        self.drop_early()
         if spec is not None:
             yield from self._release(spec)
 
