@@ -187,10 +187,10 @@ def _even(held: list, turns: list[SpeechEnded], k: int) -> Iterator["_Window"]:
     padded to its longest); each with the events from its first turn on."""
     n = len(turns)
     k = max(1, min(k, n))
-    ends = np.cumsum([len(e.samples) / RATE for e in turns])
+    ends = np.cumsum([0] + [len(e.samples) for e in turns])
 
-    def span(a: int, b: int) -> float:  # turns a..b-1 with their gaps
-        return float(ends[b - 1] - (ends[a - 1] if a else 0.0)) + GAP_S * (b - a - 1)
+    def span(a: int, b: int) -> float:  # _length(turns[a:b]), each in O(1)
+        return _seconds(int(ends[b] - ends[a]), b - a)
     # best[j][i]: the longest window when the first i turns fill j windows (and where the last begins)
     best = [[(np.inf, 0)] * (n + 1) for _ in range(k + 1)]
     best[0][0] = (0.0, 0)
@@ -216,7 +216,12 @@ def _even(held: list, turns: list[SpeechEnded], k: int) -> Iterator["_Window"]:
 
 
 def _length(turns: list[SpeechEnded]) -> float:
-    return sum(len(e.samples) for e in turns) / RATE + GAP_S * (len(turns) - 1)
+    return _seconds(sum(len(e.samples) for e in turns), len(turns))
+
+
+def _seconds(samples: int, turns: int) -> float:
+    """A window's length: its turns' samples with GAP_S between them."""
+    return samples / RATE + GAP_S * (turns - 1)
 
 
 def nearest(spans: list[tuple[float, float]], t: float) -> int:

@@ -31,7 +31,7 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -142,6 +142,15 @@ def interrupts(text: str, reply: BotReply | None, cautious: bool = False, short:
     return len(content) >= 2 or not short or content[0] in CUT_IN
 
 
+class _Early(NamedTuple):
+    """A guess begun where the voice stopped (SpeechPaused), before the hangover was up."""
+    start: float
+    end: float
+    samples: int
+    heard: list[Context]  # the turns heard before it: its context
+    hearing: Hearing
+
+
 @dataclass(frozen=True)
 class Heard:
     """A microphone frame that has passed the VAD: the stage's clock and its audio."""
@@ -171,9 +180,7 @@ class TurnTaker:
         # calls are: on the 12 live test calls WER 11.7-15.7 % without, 5.6-6.1 % with (benchmarks.md)
         self.heard: deque[Context] = deque(maxlen=20)
         self._guess: Context | None = None  # the latest guess's audio and words, kept if it is answered
-        # a guess begun where the voice stopped (SpeechPaused), before the hangover was up:
-        # (start, end, samples, the turns heard before it, the decode)
-        self._early: tuple[float, float, int, list[Context], Hearing] | None = None
+        self._early: _Early | None = None
 
     def audio(self, start: float, end: float) -> np.ndarray | None:
         audio = [f.samples for f in self.frames if f.t + len(f.samples) / f.sample_rate > start and f.t < end]
@@ -184,16 +191,18 @@ class TurnTaker:
         its words are (nearly) ready when the hangover is up and `understand` asks for them."""
         self.drop_early()
         idle = getattr(self.asr.recognizer, "idle", None)
+        if not callable(idle) or not idle():
+            return
         audio = self.audio(start, end)
-        if audio is None or not callable(idle) or not idle():
+        if audio is None:
             return
         heard = list(self.heard)
-        self._early = (start, end, len(audio), heard,
-                       self.asr.hear_later(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard))
+        self._early = _Early(start, end, len(audio), heard,
+                             self.asr.hear_later(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard))
 
     def drop_early(self) -> None:
         if self._early is not None:
-            self._early[4].cancel()
+            self._early.hearing.cancel()
             self._early = None
 
     def understand(self, start: float, end: float) -> NLUResult | None:
@@ -204,12 +213,13 @@ class TurnTaker:
         heard = list(self.heard)
         # the same audio after the same turns: the words are the early decode's (the VAD's end
         # and the pause's are one time, rounded alike; within 2 ms for float sums)
-        if early is not None and abs(early[0] - start) < 0.002 and abs(early[1] - end) < 0.002 and \
-                early[2] == len(audio) and len(early[3]) == len(heard) and all(a is b for a, b in zip(early[3], heard)):
-            transcript, self._guess = early[4].result()
+        if early is not None and abs(early.start - start) < 0.002 and abs(early.end - end) < 0.002 and \
+                early.samples == len(audio) and len(early.heard) == len(heard) and \
+                all(a is b for a, b in zip(early.heard, heard)):
+            transcript, self._guess = early.hearing.result()
         else:
             if early is not None:
-                early[4].cancel()
+                early.hearing.cancel()
             transcript, self._guess = self.asr.hear(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard)
         if transcript is None:
             return None
