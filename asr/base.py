@@ -7,7 +7,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
-from voicebot.events import SpeechEnded, Transcript
+from asr.events import SpeechEnded, Transcript
 
 RATE = 16000
 WINDOW_S = 30.0  # Whisper's window: what it was trained on, and the most its encoder takes

@@ -25,8 +25,9 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from asr.base import RATE, WINDOW_S, Context, Recognition, is_silence
+from asr.device import compute_type as pick_compute_type
+from asr.device import ctranslate2_device
 from asr.models import faster_whisper_model
-from voicebot.device import compute_type as pick_compute_type, ctranslate2_device
 
 
 class FasterWhisper:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from asr.base import Context, Recognition
+from asr.device import torch_device
 from asr.models import openai_whisper_model
-from voicebot.device import torch_device
 
 
 class OpenAIWhisper:

@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 
-from voicebot.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted
+from asr.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted
 
 RATE = 16000
 # within vad.resume_ms of an utterance, a window this close to its loudest is the caller going

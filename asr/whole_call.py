@@ -32,7 +32,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from asr.base import RATE, WINDOW_S, is_silence
-from voicebot.events import SpeechEnded, Transcript
+from asr.events import SpeechEnded, Transcript
 
 GAP_S = 0.5  # silence between turns: 0.3 and 1.0 s scored no better (benchmarks.md)
 MARGIN_S = 2.0  # padding after a window's audio (asr.whole_call_margin_s; 1 s: 13.5 % against 12.8 %)

@@ -10,10 +10,9 @@ import os
 import time
 from pathlib import Path
 
-
 from nlu.encoder import SentenceEncoder
 from nlu.entities import EntityExtractor
-from voicebot.events import NLUResult
+from nlu.events import NLUResult
 
 DATA = Path(__file__).resolve().parent / "data" / "train.jsonl"
 
@@ -38,7 +37,8 @@ class EmbeddingNLU:
 
     def save(self, directory: str | Path, data_sha256: str = "") -> None:
         import joblib
-        from voicebot.files import atomic_path, atomic_write_text
+
+        from asr.files import atomic_path, atomic_write_text
         d = Path(directory)
         # temporary files of their own: the workers of `voicebot analyze` may all train the
         # default baseline at once into one cache (a shared name once killed one mid-rename)

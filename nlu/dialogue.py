@@ -13,10 +13,9 @@ import time
 from functools import cached_property
 
 from nlu.domain import Domain
+from nlu.events import BotReply, NLUResult
 from nlu.faq import KnowledgeBase
 from nlu.orders import CannotCancel, OrderStore
-from voicebot.events import BotReply, NLUResult
-
 
 # Intents where the caller asks the bot to do something, or answers it: their own answer wins
 # over a knowledge-base match ("you should add a live chat" is near "do you have a live chat",

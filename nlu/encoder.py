@@ -13,13 +13,14 @@ hf_logging.set_verbosity_error()
 
 class SentenceEncoder:
     def __init__(self, path: str | None = None, device: str = "auto"):
-        from voicebot.device import torch_device
+        from asr.device import torch_device
         self.path = path
         self.device = torch_device(device)
 
     @cached_property
     def _model(self):
         from transformers import AutoModel, AutoTokenizer
+
         from nlu.multitask import encoder_path
         path = self.path or encoder_path()
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from nlu.events import Entity
 from nlu.numbers import number_runs, parse_number, words_to_digits
-from voicebot.events import Entity
 
 CURRENCIES = {"dollar": "USD", "dollars": "USD", "bucks": "USD", "usd": "USD", "$": "USD",
               "euro": "EUR", "euros": "EUR", "eur": "EUR", "€": "EUR",

@@ -103,7 +103,8 @@ def plot_confusion(matrix: list[list[int]], path: str | Path, title: str) -> Non
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from voicebot.files import save_png
+
+    from asr.files import save_png
     m = np.asarray(matrix, float)
     norm = m / np.maximum(m.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(11, 9.5))
@@ -155,7 +156,7 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | 
         domain = load_domain()
         report["faq"] = {"data": str(faq_path), **faq_scores(
             KnowledgeBase(domain.faq, domain.setting("faq_threshold", 0.6)), faq_path)}
-    from voicebot.files import atomic_write_text
+    from asr.files import atomic_write_text
     atomic_write_text(out / "evaluation.json", json.dumps(report, indent=2) + "\n")
     report["files"] = {"json": str(out / "evaluation.json"), "confusion_png": str(out / "confusion_matrix.png")}
     return report

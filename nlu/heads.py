@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicebot.events import Entity, NLUResult
+from nlu.events import Entity, NLUResult
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # said as dates, but mostly not meant as one ("that's all for today"): added only when tagged
@@ -102,7 +102,7 @@ class OnnxNLU(Heads):
         self.tokenizer = Tokenizer.from_file(str(d / "tokenizer" / "tokenizer.json"))
         self.tokenizer.enable_truncation(config.get("max_tokens", 64))
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
-        from voicebot.device import onnx_options
+        from asr.device import onnx_options
         opts = onnx_options(threads)
         self.session = onnxruntime.InferenceSession(str(d / "model.onnx"), opts, providers=["CPUExecutionProvider"])
 

@@ -97,7 +97,8 @@ class MultiTaskNLU(Heads):
     def save(self, model_dir: str | Path, info: dict | None = None) -> None:
         """Weights, tokenizer and labels; config.json last, so a half-written dir never loads."""
         from safetensors.torch import save_file
-        from voicebot.files import atomic_write_text
+
+        from asr.files import atomic_write_text
         d = Path(model_dir)
         d.mkdir(parents=True, exist_ok=True)
         (d / "config.json").unlink(missing_ok=True)
@@ -114,7 +115,8 @@ class MultiTaskNLU(Heads):
     def load(cls, model_dir: str | Path, device: str = "auto") -> "MultiTaskNLU":
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
-        from voicebot.device import torch_device
+
+        from asr.device import torch_device
         d = Path(model_dir)
         config = json.loads((d / "config.json").read_text())
         labels = config["labels"]
@@ -129,7 +131,7 @@ class MultiTaskNLU(Heads):
 def export_onnx(nlu: MultiTaskNLU, path: str | Path) -> None:
     """The model as ONNX for onnxruntime: serving it needs neither torch nor transformers,
     which cut the NLU's start from ~3.7 s to ~0.4 s (docs/benchmarks.md, start-up)."""
-    from voicebot.files import atomic_path
+    from asr.files import atomic_path
     model = nlu.model.to("cpu").eval()
     inputs, _ = nlu.encode(["where is order four five six seven"])
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},

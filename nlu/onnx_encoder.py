@@ -30,16 +30,18 @@ class OnnxSentenceEncoder:
         tokenizer = Tokenizer.from_file(str(self.source / "tokenizer.json"))
         tokenizer.enable_truncation(128)
         tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
-        from voicebot.device import onnx_options
+        from asr.device import onnx_options
         opts = onnx_options(self.threads)
         return tokenizer, onnxruntime.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
 
     def _export(self) -> None:
         import warnings
+
         import torch
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
-        from voicebot.files import atomic_path
+
+        from asr.files import atomic_path
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
         bert = AutoModel.from_pretrained(str(self.source), local_files_only=True).eval()

@@ -93,7 +93,7 @@ def main(args) -> int:
         for line in res["false_alarms"]:
             console.print(f"[yellow]false alarm[/yellow] {line}", markup=True, highlight=False)
     if args.json:
-        from voicebot.files import atomic_write_text
+        from asr.files import atomic_write_text
         atomic_write_text(Path(args.json), json.dumps(res, indent=2) + "\n")
     return 0
 

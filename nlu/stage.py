@@ -6,8 +6,9 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from voicebot.device import ctranslate2_device
-from voicebot.events import Interrupted, NLUResult, Transcript
+from asr.device import ctranslate2_device
+from asr.events import Transcript
+from nlu.events import Interrupted, NLUResult
 
 
 class NLUStage:

@@ -100,7 +100,8 @@ def train(examples: list[dict], model_dir: str | Path, cfg: TrainConfig, device:
     """Train, keep the best epoch by validation score, save it to `model_dir`. Returns the history."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from transformers import get_linear_schedule_with_warmup
-    from voicebot.device import torch_device
+
+    from asr.device import torch_device
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)

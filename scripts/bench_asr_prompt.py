@@ -17,11 +17,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from asr.audio import resample  # noqa: E402
 from asr.faster import FasterWhisper  # noqa: E402
 from asr.wer import normalize, wer  # noqa: E402
 from nlu.domain import load_domain  # noqa: E402
-from voicebot.audio import resample  # noqa: E402
-from voicebot.testcalls import speak  # noqa: E402
+from voicebot.bench.callers import speak  # noqa: E402
 
 LINES = [
     "Do you accept PayPal?", "Can I pay with Apple Pay?", "My router keeps dropping the connection.",

@@ -29,8 +29,14 @@ sys.path.insert(0, str(ROOT))  # voicebot.testcalls only (numpy, scipy, soundfil
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer  # noqa: E402
 from pipecat.audio.vad.vad_analyzer import VADParams  # noqa: E402
-from pipecat.frames.frames import (EndFrame, InputAudioRawFrame, TranscriptionFrame, TTSAudioRawFrame,  # noqa: E402
-                                   TTSSpeakFrame, TTSStoppedFrame)
+from pipecat.frames.frames import (  # noqa: E402
+    EndFrame,
+    InputAudioRawFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSSpeakFrame,
+    TTSStoppedFrame,
+)
 from pipecat.pipeline.pipeline import Pipeline  # noqa: E402
 from pipecat.pipeline.runner import PipelineRunner  # noqa: E402
 from pipecat.pipeline.task import PipelineParams, PipelineTask  # noqa: E402
@@ -90,7 +96,7 @@ async def run(lines, model_dir, voice_dir, pause):
     results = []
 
     async def feed():
-        from voicebot.testcalls import trim, noise, speak
+        from voicebot.bench.callers import noise, speak, trim
         hiss = noise("white", 30.0, -50.0)
         k = 0
         t0 = time.perf_counter()

@@ -16,8 +16,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import butter, sosfilt
 
+from asr.audio import resample
 from tts.piper import PiperTTS
-from voicebot.audio import resample
 
 OUT = Path(__file__).resolve().parent.parent / "audio_samples"
 RNG = np.random.default_rng(7)

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from asr.models import faster_whisper_model  # noqa: E402
 from asr.whole_call import nearest  # noqa: E402
-from voicebot.score import read_reference, reference_files, score_call, totals, voicebot_turns  # noqa: E402
+from voicebot.bench.score import read_reference, reference_files, score_call, totals, voicebot_turns  # noqa: E402
 
 
 def main() -> int:

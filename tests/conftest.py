@@ -52,7 +52,7 @@ def manifest():
 
 @pytest.fixture(scope="session")
 def jfk_audio():
-    from voicebot.audio import load_audio
+    from asr.audio import load_audio
     return load_audio(JFK)
 
 
@@ -71,9 +71,9 @@ def piper():
 def phone_line(text: str, voice: str) -> np.ndarray:
     """A caller's line as the bot hears it from `voicebot bench-calls`: spoken, telephone band,
     8 kHz mu-law, back at 16 kHz."""
-    from voicebot.audio import resample
-    from voicebot.bench_calls import line_audio
-    from voicebot.phone import decode
+    from asr.audio import resample
+    from voicebot.bench.calls import line_audio
+    from voicebot.phone.call import decode
     return resample(decode(line_audio(text, voice), "pcmu"), 8000, 16000)
 
 

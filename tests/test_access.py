@@ -19,7 +19,7 @@ import time
 import pytest
 
 from tests.test_serve import CHROMIUM, start_server
-from voicebot.access import Access, digest, load_keys
+from voicebot.serve.access import Access, digest, load_keys
 
 ALICE, TWILIO = "alice-key-0123456789", "twilio-key-9876543210"
 
@@ -77,7 +77,7 @@ def ws(port, path="/ws", headers=None, origin=None, first=None):
 
 
 def test_keys_file(tmp_path):
-    from voicebot.cli import main
+    from voicebot.cli.main import main
     keys = tmp_path / "keys.txt"
     r = subprocess.run([sys.executable, "-m", "voicebot", "api-key", "add", "alice", "--keys-file", str(keys)],
                        capture_output=True, text=True, timeout=60)
@@ -167,11 +167,12 @@ def test_guessing_is_locked_out(bot, tmp_path):
 
 
 def self_signed(tmp_path):
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -189,7 +190,8 @@ def self_signed(tmp_path):
 def test_tls(bot, tmp_path):
     import socket
     import threading
-    from voicebot.server import make_app, uvicorn_server
+
+    from voicebot.serve.app import make_app, uvicorn_server
     cert, key = self_signed(tmp_path)
     access = make_access(tmp_path, secure_cookie=True)
     with socket.socket() as s:

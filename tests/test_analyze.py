@@ -18,8 +18,8 @@ import time
 import pytest
 
 from tests.conftest import ROOT
-from voicebot.cli import main
-from voicebot.testarchive import CALLS, write
+from voicebot.bench.archive_calls import CALLS, write
+from voicebot.cli.main import main
 
 STEREO = [c for c in CALLS if not c.mono_8k]
 MONO = [c for c in CALLS if c.mono_8k]
@@ -124,7 +124,7 @@ def test_tables_and_database(embedded):
     assert len(table) == sum(len(d["utterances"]) for d in docs(out).values())
     assert any(u["speaker"] == "customer" and "headphones" in u["text"] for u in table)
     # a phone call in the same database, written by the phone line's own store
-    from voicebot.records import CallStore
+    from voicebot.phone.records import CallStore
     store = CallStore(f"sqlite:///{out}/calls.db", spool=out / "spool")
     cid = store.start_call(transport="media-stream", caller="+15550100")
     store.end_call(cid, "caller hung up", turns_list=[{"start": 0.5, "end": 2.0, "text": "where is my order",
@@ -153,7 +153,8 @@ def test_results_in_postgresql(embedded, calls_dir, postgres_url):
     rc = main(["analyze", str(d), "--out", str(out), "--manifest", str(manifest), "--no-report", "--db", postgres_url, *ARGS])
     assert rc == 1  # the bad files are still bad
     from sqlalchemy import text
-    from voicebot.records import open_engine
+
+    from voicebot.phone.records import open_engine
     engine = open_engine(postgres_url)
     with engine.connect() as db:
         got = dict(db.execute(text("select a.call, a.category from archive_calls a join calls c on c.id = a.call_id "
@@ -316,7 +317,8 @@ def test_the_longest_calls_go_to_the_workers_first(tmp_path):
     """A long call taken last keeps one worker busy after the others are done: the pool gets the
     calls longest first, and a file that cannot be read goes last (it is reported in its turn)."""
     import soundfile as sf
-    from voicebot.analyze import longest_first
+
+    from voicebot.archive.analyze import longest_first
     for name, seconds, rate in [("short", 2, 16000), ("long", 9, 8000), ("mid", 5, 16000)]:
         sf.write(tmp_path / f"{name}.wav", [0.0] * (seconds * rate), rate)
     (tmp_path / "bad.wav").write_bytes(b"not audio")

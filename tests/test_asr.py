@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from asr import load_recognizer
+from asr.audio import load_audio
 from asr.base import ASRStage, Recognition, is_silence
-from asr.wer import normalize, wer
+from asr.events import SpeechEnded, Transcript
 from asr.models import faster_whisper_model, openai_whisper_model
+from asr.wer import normalize, wer
 from tests.conftest import SAMPLES, WHISPER_PT
-from voicebot.audio import load_audio
-from voicebot.events import SpeechEnded, Transcript
 
 
 def words(text):
@@ -100,7 +100,7 @@ def test_unknown_backend():
 def test_context_gives_the_new_turn_only(tiny):
     """With the previous turn in the window, only the new turn's words come back."""
     from asr.base import Context
-    from voicebot.testcalls import speak
+    from voicebot.bench.callers import speak
     first, second = speak("I want to check on my order.", "flite:slt"), speak("When will it arrive?", "flite:slt")
     r = tiny.transcribe(second, Context(first, "I want to check on my order."))
     assert "arrive" in words(r.text) and "check" not in words(r.text), r.text
@@ -108,7 +108,7 @@ def test_context_gives_the_new_turn_only(tiny):
 
 def test_asr_stage_carries_context_within_a_call_only(tiny):
     """Each call's stage starts without context; later turns of a call are still transcribed."""
-    from voicebot.testcalls import speak
+    from voicebot.bench.callers import speak
     turns = ["My order number is four four one two zero.", "It has not arrived yet."]
     evs = [SpeechEnded(i, i + 1, speak(t, "espeak:en-us"), 16000) for i, t in enumerate(turns)]
     got = [t.text for t in ASRStage(tiny)(iter(evs))]
@@ -121,10 +121,11 @@ def test_utterances_of_calls_at_once_are_heard_right_when_batched(tiny):
     """Four callers in other voices (one on a telephone line, one with its previous turn as
     context) at once: each gets its own words, batched or not."""
     import threading
+
+    from asr.audio import resample
     from asr.base import Context
     from asr.batching import BatchingRecognizer
-    from voicebot.audio import resample
-    from voicebot.testcalls import speak, telephone_band, trim
+    from voicebot.bench.callers import speak, telephone_band, trim
     lines = [("I want to check on my order.", "flite:slt"), ("Do you accept credit cards?", "espeak:en-us"),
              ("What time do you open on Sunday?", "espeak:en-gb"), ("Please cancel my subscription.", "flite:rms")]
     audio = [trim(speak(t, v)) for t, v in lines]
@@ -155,9 +156,10 @@ def test_an_utterance_whisper_loops_on_holds_up_only_its_own_call():
     Another call's turn that ends meanwhile is answered right, without waiting for it."""
     import threading
     import time
+
     from asr.batching import BatchingRecognizer
     from asr.faster import FasterWhisper
-    from voicebot.testcalls import speak, trim
+    from voicebot.bench.callers import speak, trim
     queue = BatchingRecognizer(FasterWhisper("tiny.en", workers=2))
     loop = trim(speak(" ".join(["No"] * 20) + ".", "flite:slt"))
     turn = trim(speak("I want to check on my order.", "espeak:en-us"))
@@ -183,8 +185,9 @@ def test_a_decode_dropped_before_it_begins_is_never_made(tiny):
     goes on, that guess is dropped (its Future cancelled), and a guess still waiting in the
     queue costs no decode. The queue goes on with the next."""
     import threading
+
     from asr.batching import BatchingRecognizer
-    from voicebot.testcalls import speak, trim
+    from voicebot.bench.callers import speak, trim
 
     class Counting:
         def __init__(self, recognizer):
@@ -220,7 +223,7 @@ def test_windows_of_any_length_are_decoded_together(cut):
     not be stacked (ValueError)."""
     from asr.faster import FasterWhisper
     from asr.whole_call import WholeCallASR
-    from voicebot.testcalls import speak, trim
+    from voicebot.bench.callers import speak, trim
     a = trim(speak("I want to return the headphones I bought.", "espeak:en-us"))
     b = trim(speak("The order number is four five six seven.", "flite:slt"))
     a, b = a[:len(a) // 160 * 160 - 160 + cut], b[:len(b) // 160 * 160 - 160 + 80]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.audio import AudioError, file_frames, find_audio_files, load_audio, read_blocks, write_wav
 from tests.conftest import JFK, tone
-from voicebot.audio import AudioError, file_frames, find_audio_files, load_audio, read_blocks, write_wav
 
 
 @pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "ULAW", "ALAW"])
@@ -118,7 +118,7 @@ def test_write_wav_is_atomic_and_readable(tmp_path):
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
-    from voicebot.files import atomic_path, atomic_write_text
+    from asr.files import atomic_path, atomic_write_text
     atomic_write_text(tmp_path / "r.json", "old")
     with pytest.raises(RuntimeError):
         with atomic_path(tmp_path / "r.json") as tmp:

@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from asr.bench import BenchConfig, BenchRun, load_dataset, percentile, to_markdown
 from asr.vad import VADSettings
 from asr.wer import normalize, wer
 from tests.conftest import JFK, SAMPLES
+from voicebot.bench.asr import BenchConfig, BenchRun, load_dataset, percentile, to_markdown
 
 
 def test_percentile_matches_numpy_definition():

@@ -49,7 +49,7 @@ def test_bench_calls_pools_runs_and_says_what_the_machine_holds(tmp_path):
 
 
 def test_most_held_needs_every_smaller_count_under_the_target():
-    from voicebot.bench_calls import most_held
+    from voicebot.bench.calls import most_held
 
     def counts(*p95):
         return [{"calls": n, "reply_latency_ms": {"p95": v}} for n, v in zip((1, 2, 4, 8), p95)]
@@ -60,8 +60,8 @@ def test_most_held_needs_every_smaller_count_under_the_target():
 
 
 def test_bench_calls_refuses_a_bad_count():
-    from voicebot.bench_calls import calls_list
-    from voicebot.cli import UsageError
+    from voicebot.bench.calls import calls_list
+    from voicebot.options import UsageError
     assert calls_list("8") == [8] and calls_list("4,1,2,4") == [1, 2, 4]
     for bad in ("0", "two", "1,,2", "-1"):
         with pytest.raises(UsageError, match="--calls"):
@@ -71,8 +71,8 @@ def test_bench_calls_refuses_a_bad_count():
 def test_bench_calls_reads_callers_scripts_from_a_file(tmp_path):
     """`--scripts FILE`: the callers' own lines (a JSON list of scripts); a file that is not one
     is refused with a line naming it."""
-    from voicebot.bench_calls import load_scripts
-    from voicebot.cli import UsageError
+    from voicebot.bench.calls import load_scripts
+    from voicebot.options import UsageError
     good = tmp_path / "scripts.json"
     good.write_text(json.dumps([["Hello.", "No no no no."], ["Goodbye."]]))
     assert load_scripts(str(good)) == [["Hello.", "No no no no."], ["Goodbye."]]

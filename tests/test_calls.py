@@ -11,8 +11,8 @@ import soundfile as sf
 from asr.wer import normalize
 from tests.conftest import ROOT, SAMPLES
 from voicebot.bot import Bot
-from voicebot.calls import process_calls
 from voicebot.config import Config
+from voicebot.recorded import process_calls
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +181,7 @@ def test_long_call_is_streamed_with_bounded_memory(bot, tmp_path):
 def test_a_card_read_aloud_never_reaches_the_stored_transcript(bot, tmp_path):
     """A caller (flite voices, not the bot's) reads a card number on an 8 kHz line: the stored
     transcript loses it, while the order number the dialogue needs stays."""
-    from voicebot.testcalls import speak, telephone_band
+    from voicebot.bench.callers import speak, telephone_band
     speech = [speak("Hi, I want to pay for order four four one two zero.", "flite:rms"),
               speak("My card number is four five three nine, one four eight eight, zero three four three, "
                     "six four six seven.", "flite:awb")]

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.audio import resample
 from asr.wer import wer
 from tests.conftest import SAMPLES
 from tests.test_calls import voicebot
 from tests.test_tts import check_tts_stage
 from tts.coqui import CoquiTTS, coqui_python
-from voicebot.audio import resample
 
 # A small Coqui VITS with random weights (~3 M parameters), saved twice: as config.json +
 # model.pth, and exported by Coqui to config.json + model.onnx. It speaks noise, not words:

@@ -3,8 +3,8 @@ import pytest
 
 from nlu.dialogue import DialoguePolicy
 from nlu.domain import load_domain
+from nlu.events import Entity, NLUResult
 from nlu.orders import OrderStore
-from voicebot.events import Entity, NLUResult
 
 
 def turn(intent, sentiment="neutral", order=None, product=None, confidence=0.95):
@@ -165,6 +165,7 @@ def test_reply_carries_turn_and_timing(setup):
 ])
 def test_domain_errors_name_the_file_and_key(tmp_path, edit, message):
     import yaml
+
     from nlu.domain import DEFAULT
     data = yaml.safe_load(DEFAULT.read_text())
     edit(data)
@@ -203,6 +204,7 @@ def test_a_domain_file_without_the_handover_question_still_asks_it(tmp_path):
     """confirm_handover and not_handed_over came after the other prompts: an operator's older
     domain file gets the bundled words for them."""
     import yaml
+
     from nlu.domain import DEFAULT
     data = yaml.safe_load(DEFAULT.read_text())
     data["prompts"].pop("confirm_handover")

@@ -105,9 +105,10 @@ def test_nlu_command_shows_the_match():
 
 
 def test_recorded_call_transcript_names_the_answer_source(bot, tmp_path):
-    from voicebot.calls import process_calls
-    from voicebot.testcalls import speak
     import numpy as np
+
+    from voicebot.bench.callers import speak
+    from voicebot.recorded import process_calls
     pause = np.zeros(16000, np.float32)
     audio = np.concatenate([pause, speak("Hello. I wanted to ask, is your service free?", "espeak:en-gb", 130), pause, pause,
                             speak("Where is my order? It is four five six seven.", "flite:slt", 130), pause, pause])

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from asr.audio import resample
 from tests.test_phone import heard_text
-from voicebot.audio import resample
-from voicebot.phone import FRAME, encode
-from voicebot.records import CallStore
-from voicebot.testcalls import speak, telephone_band, trim
+from voicebot.bench.callers import speak, telephone_band, trim
+from voicebot.phone.call import FRAME, encode
+from voicebot.phone.records import CallStore
 
 TOKEN = "s3cret-token"
 BASIC = {"Authorization": "Basic " + base64.b64encode(f"twilio:{TOKEN}".encode()).decode()}  # Twilio: https://user:key@host/...

@@ -8,7 +8,8 @@ from nlu.domain import load_domain
 from nlu.entities import EntityExtractor
 from nlu.numbers import number_runs, parse_number, words_to_digits
 from nlu.schema import ENTITY_TYPES, INTENTS
-from nlu.validate import load_examples, main as validate_main, validate_file
+from nlu.validate import load_examples, validate_file
+from nlu.validate import main as validate_main
 from tests.conftest import ROOT
 
 DATA = ROOT / "nlu" / "data"
@@ -194,6 +195,7 @@ def test_relative_dates_point_the_way_the_turn_does(ex, text, intent, value):
 
 def test_one_catalogue_the_domain_file(tmp_path):
     import yaml
+
     from nlu.domain import DEFAULT
     from nlu.stage import load_nlu
     assert EntityExtractor().products == load_domain().product_aliases()
@@ -227,6 +229,7 @@ def test_workers_saving_the_baseline_at_once_share_one_cache(tmp_path):
     baseline and save it into the same cache at the same moment; neither may die of the other's
     files (a shared temporary name once killed a worker mid-rename)."""
     import threading
+
     from nlu.baseline import EmbeddingNLU
     from nlu.validate import load_examples
     examples = load_examples(ROOT / "nlu" / "data" / "train.jsonl")[::40]

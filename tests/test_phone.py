@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.audio import resample
 from tests.hearing import heard
-from voicebot.audio import resample
-from voicebot.phone import FRAME, Line, PhoneCall, decode, encode
-from voicebot.records import CallStore
-from voicebot.testcalls import speak, telephone_band, trim
+from voicebot.bench.callers import speak, telephone_band, trim
+from voicebot.phone.call import FRAME, Line, PhoneCall, decode, encode
+from voicebot.phone.records import CallStore
 
 URI = "sip:desk@example.com"
 
@@ -115,7 +115,7 @@ def heard_text(bot, payloads, codec):
 
 
 def replies(events):
-    from voicebot.events import BotReply
+    from nlu.events import BotReply
     return [e for e in events if isinstance(e, BotReply)]
 
 
@@ -249,7 +249,7 @@ def test_a_vanished_database_keeps_the_record(bot, tmp_path):
 
 
 def test_missing_driver_is_named(monkeypatch):
-    from voicebot.records import MissingDriver
+    from voicebot.phone.records import MissingDriver
     monkeypatch.setitem(sys.modules, "psycopg", None)  # a machine without the postgres extra
     with pytest.raises(MissingDriver, match=r"driver 'psycopg' is not installed \(pip install 'voicebot\[postgres\]'\)"):
         CallStore("postgresql://postgres@127.0.0.1:1/calls")

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import ROOT, SAMPLES
 from voicebot.config import PrivacyConfig
-from voicebot.crypto import CryptoError, Vault, new_key, open_vault, parse_key, read_bytes, write_bytes
+from voicebot.privacy.crypto import CryptoError, Vault, new_key, open_vault, parse_key, read_bytes, write_bytes
 
 
 def cli(*args, env=None, cwd=None):
@@ -100,8 +100,9 @@ def test_a_card_number_read_aloud_is_silenced_in_the_recording(tmp_path):
     the card number and the email, and Whisper hears neither in it any more."""
     import numpy as np
     import soundfile as sf
+
     from asr import load_recognizer
-    from voicebot.testcalls import speak, telephone_band
+    from voicebot.bench.callers import speak, telephone_band
     gap = np.zeros(12000, np.float32)
     audio = telephone_band(np.concatenate([
         gap, speak("I want to pay for my order, please.", "flite:rms"), gap,
@@ -126,7 +127,7 @@ def test_retention_takes_old_phone_call_records_and_their_recordings(tmp_path):
 
     from sqlalchemy import update
 
-    from voicebot.records import CallStore, calls
+    from voicebot.phone.records import CallStore, calls
     db = f"sqlite:///{tmp_path}/calls.db"
     store = CallStore(db, spool=tmp_path / "spool")
     ids = [store.start_call("sip", caller=f"sip:{n}@example.com") for n in range(2)]

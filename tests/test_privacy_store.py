@@ -18,14 +18,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.audio import resample
 from tests.conftest import ROOT
 from tests.hearing import heard
 from tests.test_phone import FarEnd, bot, line_audio, no_threads_left, phone_settings, replies, talk  # noqa: F401
-from voicebot.audio import resample
 from voicebot.config import PrivacyConfig
-from voicebot.crypto import CryptoError, Vault, new_key, open_vault, parse_key, read_bytes
-from voicebot.phone import PhoneCall
-from voicebot.records import CallStore
+from voicebot.phone.call import PhoneCall
+from voicebot.phone.records import CallStore
+from voicebot.privacy.crypto import CryptoError, Vault, new_key, open_vault, parse_key, read_bytes
 
 CARD = "My card number is four five three nine one four eight eight zero three four three six four six seven."
 CARD_DIGITS = ("4539", "1488", "0343", "6467")
@@ -169,7 +169,7 @@ def rec_vault(key):
 
 @pytest.mark.slow
 def test_archive_results_are_redacted_and_encrypted_and_resume(tmp_path):
-    from voicebot.testarchive import ArchiveCall, write
+    from voicebot.bench.archive_calls import ArchiveCall, write
     call = ArchiveCall("card_payment", [
         ("agent", "Brightline Home, how can I help?"),
         ("customer", "I want to pay with my card. The order number is four five six seven."),
@@ -235,8 +235,8 @@ def test_an_email_half_written_is_redacted_a_shop_is_not():
 
 
 def test_records_and_archive_rows_rotate_to_a_new_key(tmp_path):
-    from voicebot.archive_db import ArchiveDB
-    from voicebot.crypto import unseal
+    from voicebot.archive.db import ArchiveDB
+    from voicebot.privacy.crypto import unseal
     old, new = keyed(tmp_path, "old.key"), keyed(tmp_path, "new.key")
     url = f"sqlite:///{tmp_path}/calls.db"
     store = CallStore(url, spool=tmp_path / "spool", vault=rec_vault(old))
@@ -280,7 +280,7 @@ def test_records_and_archive_rows_rotate_to_a_new_key(tmp_path):
 def test_a_phone_call_with_encryption_on_and_no_key_keeps_no_text(bot, tmp_path, caplog):  # noqa: F811
     """The call is answered (a caller is never turned away for a key file), but nothing of what
     could be personal is stored: the record keeps its times and no text, no recording is made."""
-    from voicebot.phone import Line, encode
+    from voicebot.phone.call import Line, encode
     bot.config.privacy = PrivacyConfig(encrypt=True, key_file=str(tmp_path / "missing.key"))
     phone_settings(bot, record_audio=True, audio_dir=str(tmp_path / "audio"), silence_timeout_s=1.5)
     store = CallStore(f"sqlite:///{tmp_path}/calls.db", spool=tmp_path / "spool")

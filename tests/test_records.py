@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from voicebot.phone import Line, PhoneCall, encode
-from voicebot.records import CallStore
+from voicebot.phone.call import Line, PhoneCall, encode
+from voicebot.phone.records import CallStore
 
 TURN = {"start": 1.2, "end": 2.9, "text": "Where is order 4567?", "intent": "order_status", "confidence": 0.99,
         "sentiment": "neutral", "entities": [{"type": "order_number", "value": "4567"}],

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from voicebot.score import Reference, align, read_reference, score_call
+from voicebot.bench.score import Reference, align, read_reference, score_call
 
 REF = Reference(["I want to check my order.", "The order number is four five six seven.", "Thanks, bye."],
                 ["order_status", "order_status", "goodbye"])
@@ -84,7 +84,7 @@ def test_reference_file(tmp_path):
 def test_score_noisy_calls_beside_plain_faster_whisper(tmp_path):
     """Two noisy test calls (espeak-ng and flite, one by phone): the default pipeline finds
     every turn, understands them, and its WER is in the plain library's range."""
-    from voicebot.testcalls import default_calls, write_call
+    from voicebot.bench.callers import default_calls, write_call
     calls = default_calls(levels=(-50.0,))
     for i in (0, 3):  # white noise at 16 kHz (espeak en-us); white noise by phone (flite kal16)
         write_call(calls[i], tmp_path / "calls", seed=i)
@@ -110,7 +110,7 @@ def test_score_noisy_calls_beside_plain_faster_whisper(tmp_path):
 def test_the_second_set_of_test_calls_is_other_sentences_in_other_voices():
     """`make-test-calls --held-out`: the second set shares no sentence with the first but a
     goodbye or two, and no script keeps the voice it had there."""
-    from voicebot.testcalls import default_calls
+    from voicebot.bench.callers import default_calls
     first, held = default_calls(), default_calls(held_out=True)
     assert len(held) == 14 and [c.name for c in held] == [c.name for c in first]
     said = {t for c in first for t, _ in c.turns}

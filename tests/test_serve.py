@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 from websockets.exceptions import ConnectionClosed
 
-from voicebot.testcalls import trim, speak
+from voicebot.bench.callers import speak, trim
 
 RATE = 16000
 TOKEN = "s3cret-token"
@@ -37,7 +37,7 @@ def warm(bot):
 
 
 def start_server(bot, token=None):
-    from voicebot.server import make_app, uvicorn_server
+    from voicebot.serve.app import make_app, uvicorn_server
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr.audio import resample
 from tests.hearing import heard
-from voicebot.audio import resample
-from voicebot.testcalls import speak, trim
+from voicebot.bench.callers import speak, trim
 
 RATE = 8000
 
@@ -159,18 +159,18 @@ def bot(human, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from voicebot.records import CallStore
+    from voicebot.phone.records import CallStore
     d = tmp_path_factory.mktemp("records")
     return CallStore(f"sqlite:///{d}/calls.db", spool=d / "unsaved")
 
 
 @pytest.fixture(scope="module")
 def server(bot, store):
-    from voicebot.transports.sip import serve
+    from voicebot.phone.sip import serve
     srv = serve(bot, "127.0.0.1:0", store)
     yield srv
     srv.stop()
-    from voicebot.recording import wait_stored
+    from voicebot.phone.recording import wait_stored
     assert wait_stored(180), "recordings still being stored"  # redacted after each call, on their own threads
     left = [t.name for t in threading.enumerate() if t.name.startswith(("sip", "rtp-", "live-", "phone-"))]
     assert not left, f"threads left behind: {left}"
@@ -364,7 +364,7 @@ def test_bad_sip_and_stray_rtp_are_dropped_with_one_line_each(server, recognizer
 def test_the_callers_audio_keeps_its_time_through_loss_late_packets_and_pauses():
     """The RTP receive buffer: G.711 silence (not zero bytes, a full-scale sample in mu-law) for a
     lost packet, a late one dropped, and after a pause in sending (DTX) audio lands at its time."""
-    from voicebot.transports.sip import CUSHION, FRAME, _Jitter
+    from voicebot.phone.sip import CUSHION, FRAME, _Jitter
     silence = b"\xff" * FRAME
     buf = _Jitter(b"\xff")
     assert buf.read() == silence
@@ -439,7 +439,7 @@ def test_voicebot_serve_sip_answers_and_stops_cleanly(tmp_path, recognizer):
             proc.kill()
             proc.wait()
     assert ports_free(rtp, rtp + 9) and ports_free(sip, sip)
-    from voicebot.records import CallStore
+    from voicebot.phone.records import CallStore
     calls = CallStore(db).list_calls()
     assert len(calls) == 1 and calls[0]["transport"] == "sip" and calls[0]["end_reason"] == "the caller hung up"
 

@@ -1,11 +1,13 @@
 """Piper speaks real words: the project's own ASR hears them back."""
 import numpy as np
 
+from asr.audio import resample
+from asr.events import Transcript
 from asr.wer import normalize
+from nlu.events import BotReply
 from nlu.numbers import number_runs
 from tts.base import TTSStage
-from voicebot.audio import resample
-from voicebot.events import AudioChunk, BotReply, Transcript
+from tts.events import AudioChunk
 
 
 def test_piper_streams_one_chunk_per_sentence(piper):
@@ -61,7 +63,7 @@ def test_round_trip_through_asr(piper, tiny):
 
 
 def test_tts_bench_piper(tmp_path):
-    from tts.bench import REPLIES, plot, run, to_markdown
+    from voicebot.bench.tts import REPLIES, plot, run, to_markdown
     results = run(["piper"], repeats=1, recognizer=None)
     r = results[0]
     assert r["engine"] == "piper" and r["replies"] == len(REPLIES) == len(r["first_audio_ms"])

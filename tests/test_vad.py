@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
+from asr.audio import file_frames, frames
+from asr.events import SpeechEnded, SpeechStarted, Transcript
 from asr.vad import Segmenter, VADSettings
 from tests.conftest import JFK, SAMPLES, phone_line, tone
-from voicebot.audio import file_frames, frames
-from voicebot.events import SpeechEnded, SpeechStarted, Transcript
 
 
 def utterances(path, **settings):
@@ -80,7 +80,7 @@ def test_pauses_say_where_each_segment_will_end_before_the_hangover():
     """Segmenter(pauses=True), as live calls run it: a SpeechPaused where the voice stops, with
     the start and end of the SpeechEnded that follows if it stays quiet (the turn-taker decodes
     from there); a pause the voice comes back from has no SpeechEnded. Off: none at all."""
-    from voicebot.events import SpeechPaused
+    from asr.events import SpeechPaused
     audio = np.concatenate([np.zeros(8000, np.float32), phone_line("What time do your stores open on Sunday?", "flite:rms"),
                             np.zeros(16000, np.float32), phone_line("Do you accept PayPal?", "espeak:en-gb"),
                             np.zeros(16000, np.float32)])
@@ -116,8 +116,8 @@ def noisy_calls(scripts=range(6)):
 
     import soundfile as sf
 
-    from voicebot.audio import resample
-    from voicebot.testcalls import SCRIPTS, VOICES, TestCall, render, telephone_band
+    from asr.audio import resample
+    from voicebot.bench.callers import SCRIPTS, VOICES, TestCall, render, telephone_band
     for ci, (kind, level, phone, speech_db) in enumerate(NOISY):
         for si in scripts:
             call = TestCall("t", SCRIPTS[si], VOICES[(si + ci) % len(VOICES)], kind, level, speech_db=speech_db)
@@ -156,7 +156,7 @@ def test_noise_gaps_split_turns_and_keep_onsets(engine, needed, calls):
 
 def test_without_level_gates_babble_merges_turns():
     """What the gates are for: the same babble call with them off comes out as fewer turns."""
-    from voicebot.testcalls import SCRIPTS, TestCall, render
+    from voicebot.bench.callers import SCRIPTS, TestCall, render
     audio, spans = render(TestCall("t", SCRIPTS[8], "flite:slt", "babble", -38.0), seed=3)
     def count(**kw):
         return sum(isinstance(e, SpeechEnded) for e in Segmenter(VADSettings(**kw))(frames(iter([audio]))))
@@ -169,9 +169,9 @@ def test_a_caller_is_heard_from_the_first_word_after_a_long_silence(silence_s):
     """Silero's state drifts over a long stretch of line silence: from 16 s on it heard this
     flite question late (0.7-1.4 s in) or not at all in 4 of 8 frame phases. Asked: every phase
     gives one utterance that starts before the first word, as a fresh state does."""
-    from voicebot.audio import resample
-    from voicebot.phone import decode, encode
-    from voicebot.testcalls import speak, telephone_band, trim
+    from asr.audio import resample
+    from voicebot.bench.callers import speak, telephone_band, trim
+    from voicebot.phone.call import decode, encode
     line = encode(resample(telephone_band(trim(speak("What's your email address?", "flite:rms"))), 16000, 8000), "pcmu")
     said = resample(decode(line, "pcmu"), 8000, 16000).astype(np.float32)  # as a phone call hears it
     for phase in range(0, 512, 64):

@@ -3,17 +3,17 @@ window after window, with voices other than the bot's, noise and a phone line.""
 import numpy as np
 import pytest
 
+from asr.events import SpeechEnded, Transcript
 from asr.wer import normalize
 from asr.whole_call import MARGIN_S, WINDOW_S, WholeCallASR, _length
+from voicebot.bench import callers as testcalls
+from voicebot.bench.callers import render, speak, trim
 from voicebot.bot import Bot
 from voicebot.config import Config
-from voicebot.events import SpeechEnded, Transcript
-from voicebot import testcalls
-from voicebot.testcalls import render, speak, trim
 
 
 def frames(audio, rate=16000, ms=30):
-    from voicebot.events import AudioFrame
+    from asr.events import AudioFrame
     n = rate * ms // 1000
     for i in range(0, len(audio), n):
         yield AudioFrame(audio[i:i + n], rate, i / rate)
@@ -78,7 +78,7 @@ def test_the_two_tracks_of_a_call_are_heard_side_by_side(tiny):
     noisy phone line, three turns): their windows go to Whisper in pairs, and each track gets
     back its own turns, in order, with its own words; the agent's second window, decoded after
     the customer's track has ended, too."""
-    from voicebot.testcalls import noise, telephone_band
+    from voicebot.bench.callers import noise, telephone_band
     agent_lines = ["Thank you for calling, how can I help?", "I can look into that for you.",
                    "Could you read me the order number?", "Thank you, one moment please.",
                    "I see it left our warehouse on Monday.", "The carrier shows it as delivered.",
@@ -187,7 +187,7 @@ def turns(n, seconds):
 
 
 def test_windows_hold_at_most_30_s_and_every_turn_keeps_its_place():
-    from voicebot.events import SpeechStarted
+    from asr.events import SpeechStarted
     rec = Windows()
     evs = [x for e in turns(9, 6.0) for x in (SpeechStarted(e.start), e)]
     out = list(WholeCallASR(rec, window_s=30.0, batch=1)(iter(evs)))
@@ -270,7 +270,7 @@ def test_two_tracks_share_a_batch_two_windows_each():
 def test_batched_windows_keep_every_event_in_its_place_and_a_long_turn_alone():
     """Each turn comes after its SpeechStarted with windows decoded four at a time, and a 25 s
     turn (over the 20 s cap) is a window of its own."""
-    from voicebot.events import SpeechStarted
+    from asr.events import SpeechStarted
     rec = Batches()
     evs = turns(9, 6.0) + [SpeechEnded(90.0, 115.0, np.full(25 * 16000, 0.10, np.float32), 16000)]
     out = list(WholeCallASR(rec)(iter([x for e in evs for x in (SpeechStarted(e.start), e)])))

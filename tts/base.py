@@ -7,8 +7,9 @@ from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 
-from voicebot.audio import resample
-from voicebot.events import AudioChunk, BotReply
+from asr.audio import resample
+from nlu.events import BotReply
+from tts.events import AudioChunk
 
 
 class Synthesizer(Protocol):

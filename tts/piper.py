@@ -32,9 +32,10 @@ class PiperTTS:
         use_cuda = _onnx_cuda() if device == "auto" else device == "cuda"
         self.device = "cuda" if use_cuda else "cpu"
         self.voice = PiperVoice.load(model, config, use_cuda=use_cuda)
-        if not use_cuda:  # Piper's own session spins its idle threads: ours sleep (voicebot.device.onnx_options)
+        if not use_cuda:  # Piper's own session spins its idle threads: ours sleep (asr.device.onnx_options)
             import onnxruntime
-            from voicebot.device import onnx_options
+
+            from asr.device import onnx_options
             # `threads` (tts.threads): 0 takes every core, the quickest voice for one call; fewer
             # leave cores to Whisper when calls share the machine (docs/benchmarks.md, "Phone
             # calls at once", has what one thread did to 8 calls)

@@ -1,5 +1,5 @@
 import sys
 
-from voicebot.cli import main
+from voicebot.cli.main import main
 
 sys.exit(main())

@@ -65,8 +65,9 @@ class Bot:
         """Load the engines side by side (their loads are mostly native code that lets the
         other threads run), then run each once: first calls pay for lazy set-up, and a caller
         should not. Also makes per-turn latencies comparable from the first turn on."""
-        import numpy as np
         from concurrent.futures import ThreadPoolExecutor
+
+        import numpy as np
         with ThreadPoolExecutor(3) as pool:
             for job in [pool.submit(lambda: self.recognizer), pool.submit(lambda: self.nlu),
                         pool.submit(lambda: self.synthesizer)]:

@@ -101,7 +101,7 @@ class TTSConfig:
 
 @dataclass
 class SIPConfig:
-    """The SIP phone line (`voicebot serve --sip`, voicebot.transports.sip): UDP, no registrar."""
+    """The SIP phone line (`voicebot serve --sip`, voicebot.phone.sip): UDP, no registrar."""
     host: str = "127.0.0.1"  # address to listen on; 0.0.0.0 for every interface
     port: int = 5060
     # the address put in Contact and SDP (where the caller sends SIP and RTP); "": host, or the
@@ -165,8 +165,8 @@ class PrivacyConfig:
 
 @dataclass
 class PhoneConfig:
-    """Phone calls (voicebot.phone), whatever the transport (SIP, media stream)."""
-    db_url: str = "sqlite:///runs/calls.db"  # call records (voicebot.records): any SQLAlchemy URL
+    """Phone calls (voicebot.phone.call), whatever the transport (SIP, media stream)."""
+    db_url: str = "sqlite:///runs/calls.db"  # call records (voicebot.phone.records): any SQLAlchemy URL
     # where a call goes when the caller asks for a person: a SIP URI (SIP REFER) or, for a media
     # stream, what the TwiML after <Connect> dials; "" hangs up after the handover reply
     handover_uri: str = ""
@@ -178,7 +178,7 @@ class PhoneConfig:
 
 @dataclass
 class ServerConfig:
-    """Who may use `voicebot serve` (voicebot.access)."""
+    """Who may use `voicebot serve` (voicebot.serve.access)."""
     keys_file: str | None = None  # `NAME sha256:HEX` per client (`voicebot api-key add NAME`)
     max_failures: int = 5  # wrong keys from one address within a minute before it is locked out
     lockout_s: float = 60.0

@@ -1,0 +1,351 @@
+"""`voicebot serve`: talk to the bot from a web page, the browser's microphone over a WebSocket.
+
+    voicebot serve [--host 127.0.0.1] [--port 8080] [--keys-file keys.txt | --token SECRET | --open]
+                   [--tls-cert cert.pem --tls-key key.pem] [--forwarded-allow-ips 127.0.0.1]
+    voicebot serve --sip [HOST:PORT]    # also a SIP phone line (voicebot/phone/sip.py)
+
+Routes: `GET /` the page (voicebot/web), `GET /health` (JSON, no auth), `GET/POST /login` (the
+form that turns a key into a session cookie), `POST /logout`, `WS /ws` (one call), `WS /media`
+and `POST /media/next`: phone calls from a cloud number (voicebot/phone/media_stream.py).
+Every route but /health and /login needs a key or a session (voicebot/access.py); with no key
+configured `voicebot serve` makes one for the run and prints it, unless `--open` (loopback only).
+The engines are loaded once and shared; each WebSocket gets its own LiveSession, closed with it.
+
+Protocol on /ws (text messages are JSON objects with a "type"):
+client -> server
+  {"type": "auth", "token": "..."}        first message, when the upgrade brought no key or session
+  {"type": "hello", "sample_rate": 16000, "greet": true}   optional; starts the call (else the
+                                          first audio does, at 16000 Hz, greeting per config)
+  binary                                  caller audio: mono int16 little-endian PCM at sample_rate
+                                          (16 kHz expected), 20-40 ms a message
+  {"type": "played", "seconds": 0.02}     reply audio the page has just started to play (feeds the
+                                          echo canceller and tells barge-in what the caller heard)
+  {"type": "bye"}                         ends the call
+server -> client
+  {"type": "ready", "sample_rate": 22050} the call is on; reply audio comes at this rate
+  binary                                  reply audio: mono int16 little-endian PCM
+  {"type": "transcript", "text", "start", "end"}
+  {"type": "nlu", "text", "intent", "confidence", "sentiment", "entities": [{"type", "value"}]}
+  {"type": "reply", "text", "handover", "end_call"}
+  {"type": "audio_end"}                   the reply's audio is all sent (not sent for a cut reply)
+  {"type": "hold", "on": true}           caller voice over the reply: pause playback now, keep the rest
+  {"type": "hold", "on": false}          it was not a barge-in: go on from where it paused
+  {"type": "interrupted", "heard_s", "heard_text"}   barge-in: stop playback now, drop queued audio
+  {"type": "latency", "endpoint", "asr", "nlu", "dialogue", "tts_first_audio", "total"}  ms, per turn
+  {"type": "error", "message"}            bad input (the message is dropped) or an engine failure
+Close codes: 1008 auth failed, 1009 message over 1 MB, 1003 not speaking the protocol at all.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+
+from asr.events import Transcript
+from nlu.events import BotReply, Hold, Interrupted, NLUResult
+from tts.events import AudioChunk
+from voicebot.live.output import cut_in
+from voicebot.live.session import Error
+from voicebot.serve.access import Access, Guard, digest, load_keys
+from voicebot.serve.access import routes as login_routes
+
+WEB = Path(__file__).parent / "web"
+MAX_MESSAGE = 1 << 20  # bytes; 1 MB is 30 s of 16 kHz audio, far more than one message needs
+AUTH_TIMEOUT_S = 10.0
+log = logging.getLogger("voicebot.serve")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument("--token", default=os.environ.get("VOICEBOT_TOKEN"),
+                        help="one more key, for the client named 'token' (default: $VOICEBOT_TOKEN)")
+    parser.add_argument("--keys-file", help="the clients' keys (default: the config's server.keys_file; `voicebot api-key add`)")
+    parser.add_argument("--open", action="store_true", help="no keys at all (loopback only: for trying it out)")
+    parser.add_argument("--tls-cert", help="serve HTTPS/WSS with this certificate (PEM) ...")
+    parser.add_argument("--tls-key", help="... and this private key (PEM)")
+    parser.add_argument("--forwarded-allow-ips", metavar="IPS",
+                        help="behind a reverse proxy: trust X-Forwarded-For/-Proto from these addresses (e.g. 127.0.0.1)")
+    parser.add_argument("--sip", nargs="?", const="", metavar="HOST:PORT",
+                        help="also answer phone calls over SIP/UDP (default: the config's sip section, 127.0.0.1:5060)")
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def access_for(args, config) -> Access:
+    """The keys this run accepts; a key made up for the run when none is configured."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    for path in (args.tls_cert, args.tls_key):
+        if path and not os.path.isfile(path):
+            raise ValueError(f"{path}: no such file")
+    keys_file = args.keys_file or config.server.keys_file
+    keys = load_keys(keys_file) if keys_file else {}
+    if args.token:
+        keys["token"] = digest(args.token)
+    if args.open:
+        if keys or args.host not in LOOPBACK:
+            raise ValueError("--open serves without keys: only on a loopback address, with no keys given")
+    elif not keys:
+        import secrets
+        key = secrets.token_urlsafe(24)
+        keys["console"] = digest(key)
+        print(f"voicebot serve: no keys configured; log in with this one, for this run only: {key}", flush=True)
+    s = config.server
+    return Access(keys, audit_log=config.privacy.audit_log, max_failures=s.max_failures,
+                  lockout_s=s.lockout_s, session_hours=s.session_hours, secure_cookie=bool(args.tls_cert))
+
+
+def run(args, bot_factory) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    bot = bot_factory()
+    access = access_for(args, bot.config)  # a bad keys file or TLS flag: said before the models load
+    if bot.config.privacy.encrypt:  # call records and recordings need the key: no key, no server
+        from voicebot.privacy.crypto import open_vault
+        open_vault(bot.config.privacy)
+    bot.warm_up()  # the first caller should not wait for models to load
+    web = "https" if args.tls_cert else "http"
+    print(f"voicebot serve: {web}://{args.host}:{args.port}/ (phone calls: {web.replace('http', 'ws')}://{args.host}:{args.port}/media)", flush=True)
+    sip = None
+    if args.sip is not None:  # the phone line, on the same engines
+        from voicebot.phone import sip as sip_line
+        sip = sip_line.serve(bot, args.sip)
+        print(f"voicebot serve: sip:{sip.user}@{sip.adv_host}:{sip.port} (UDP)", flush=True)
+    try:
+        uvicorn_server(make_app(bot, access), args.host, args.port, tls=(args.tls_cert, args.tls_key),
+                       forwarded_allow_ips=args.forwarded_allow_ips).run()
+    finally:
+        if sip is not None:
+            sip.stop()
+    return 0
+
+
+def uvicorn_server(app, host: str, port: int, tls=(None, None), forwarded_allow_ips: str | None = None):
+    import uvicorn
+    cert, key = tls
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_MESSAGE,
+                                         log_level="warning", lifespan="off", ssl_certfile=cert, ssl_keyfile=key,
+                                         proxy_headers=bool(forwarded_allow_ips),
+                                         forwarded_allow_ips=forwarded_allow_ips))
+
+
+def make_app(bot, access: Access | str | None = None):
+    """The ASGI app; `access` as Access.of takes it (tests pass a token, or nothing for an open server)."""
+    from starlette.applications import Starlette
+    from starlette.responses import FileResponse, JSONResponse, Response
+    from starlette.routing import Route, WebSocketRoute
+
+    access = Access.of(access)
+    calls: set = set()
+    started = time.time()
+
+    async def page(request):
+        return FileResponse(WEB / "index.html")
+
+    async def static(request):
+        name = request.path_params["name"]
+        path = WEB / name
+        if "/" in name or not path.is_file():  # only the files of voicebot/web, nothing above it
+            return Response("not found", 404)
+        return FileResponse(path)
+
+    async def health(request):
+        return JSONResponse({"status": "ok", "calls": len(calls), "auth": not access.open,
+                             "uptime_s": round(time.time() - started, 1)})
+
+    async def ws(websocket):
+        await websocket.accept()
+        call = Call(bot, websocket, access)
+        calls.add(call)
+        try:
+            await call.run()
+        finally:
+            calls.discard(call)
+
+    from voicebot.phone import media_stream  # phone calls from a cloud number (Twilio Media Streams)
+    app = Starlette(routes=[Route("/", page), Route("/health", health), *login_routes(access, WEB),
+                            *media_stream.routes(bot, access, calls), Route("/{name}", static), WebSocketRoute("/ws", ws)])
+    return Guard(app, access)
+
+
+class Call:
+    """One WebSocket: its LiveSession, and an outbox the session's threads feed through the loop."""
+
+    def __init__(self, bot, websocket, access: Access):
+        self.bot, self.ws, self.access = bot, websocket, access
+        self.client = websocket.scope.get("voicebot.client")  # None: the first message must be `auth`
+        self.loop = asyncio.get_running_loop()
+        self.session = None
+        self.rate = 16000
+        self.outbox: deque = deque()  # touched only on the loop's thread
+        self.wake = asyncio.Event()
+        self.warned: set[str] = set()  # one log line per kind of bad input, not one per message
+        self.ip = websocket.client.host if websocket.client else "?"
+        self.peer = f"{self.ip}:{websocket.client.port}" if websocket.client else "?"
+
+    async def run(self) -> None:
+        from starlette.websockets import WebSocketDisconnect
+        sender = asyncio.create_task(self._send_loop())
+        why = "closed"
+        try:
+            if self.client is None and not await self._auth():
+                return
+            self.access.audit(self.client, "call", transport="ws", peer=self.peer)
+            while True:
+                msg = await self.ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    why = f"client left (code {msg.get('code')})"
+                    break
+                data = msg.get("bytes") if msg.get("bytes") is not None else msg.get("text")
+                if data is not None and len(data) > MAX_MESSAGE:  # uvicorn's ws_max_size does this first
+                    why = "message over 1 MB"
+                    await self.ws.close(1009, "message too big")
+                    break
+                if msg.get("bytes") is not None:
+                    self._audio(msg["bytes"])
+                elif msg.get("text") is not None:
+                    if not self._command(msg["text"]):
+                        why = "client said bye"
+                        await self.ws.close(1000)
+                        break
+        except WebSocketDisconnect as e:
+            why = f"client left (code {e.code})"
+        except Exception as e:  # a bug or a broken socket ends this call, never the server
+            why = f"ended by {type(e).__name__}: {e}"
+        finally:
+            sender.cancel()
+            if self.session is not None:
+                session, self.session = self.session, None
+                await asyncio.to_thread(session.close)
+                log.info("call %s: %s after %d turns", self.peer, why, len(session.turns))
+
+    async def _auth(self) -> bool:
+        try:
+            msg = await asyncio.wait_for(self.ws.receive_text(), AUTH_TIMEOUT_S)
+            got = json.loads(msg)
+            token = got.get("token") if got.get("type") == "auth" else None
+        except Exception:  # a timeout, binary instead of text, not JSON: all the same refusal
+            token = None
+        self.client = self.access.check(self.ip, token, "ws auth")
+        if self.client is None:
+            await self.ws.close(1008, "unauthorized")
+        return self.client is not None
+
+    def _start(self, greet: bool | None = None) -> None:
+        if self.session is not None:
+            return
+        from voicebot.live.session import LiveSession
+        self.session = LiveSession(self.bot, on_event=self._on_event, greet=greet)
+        self._post({"type": "ready", "sample_rate": self.session.out_rate})
+        log.info("call %s: started", self.peer)
+
+    def _audio(self, data: bytes) -> None:
+        if len(data) % 2:
+            return self._bad("odd", "audio must be int16 PCM: an odd byte count, message dropped")
+        self._start()
+        self.session.push_audio(np.frombuffer(data, "<i2").astype(np.float32) / 32768, self.rate)
+
+    def _command(self, text: str) -> bool:
+        """Handles one JSON message; False when the call should end."""
+        try:
+            msg = json.loads(text)
+            kind = msg.get("type")
+        except (ValueError, AttributeError):
+            self._bad("json", "not a JSON object, message dropped")
+            return True
+        try:
+            if kind == "hello":
+                rate = int(msg.get("sample_rate", 16000))
+                if not 8000 <= rate <= 192000:
+                    raise ValueError(f"sample_rate {rate} out of range")
+                self.rate = rate
+                greet = msg.get("greet")
+                self._start(None if greet is None else bool(greet))
+            elif kind == "played":
+                seconds = float(msg.get("seconds", 0))
+                if self.session is not None and 0 < seconds < 60:
+                    self.session.played(seconds)
+            elif kind == "bye":
+                return False
+            elif kind == "auth":
+                pass  # a page may send it to an open server: harmless
+            else:
+                self._bad("type", f"unknown message type {kind!r}, dropped")
+        except (TypeError, ValueError) as e:
+            self._bad("value", f"bad {kind} message: {e}")
+        return True
+
+    def _bad(self, kind: str, message: str) -> None:
+        if kind not in self.warned:
+            self.warned.add(kind)
+            log.info("call %s: %s", self.peer, message)
+        self._post({"type": "error", "message": message})
+
+    # ---- session threads -> loop
+    def _on_event(self, ev) -> None:
+        """Called on the session's threads: turn the event into messages, hand them to the loop."""
+        if isinstance(ev, AudioChunk):
+            msgs = [(np.clip(ev.samples, -1, 1) * 32767).astype("<i2").tobytes()] if len(ev.samples) else []
+            if ev.index == 0 and ev.reply.turn is not None:
+                msgs.append(self._latency(ev.reply))
+            if ev.last:
+                msgs.append({"type": "audio_end"})
+        elif isinstance(ev, Transcript):
+            msgs = [{"type": "transcript", "text": ev.text, "start": round(ev.start, 3), "end": round(ev.end, 3)}]
+        elif isinstance(ev, NLUResult):
+            msgs = [{"type": "nlu", **ev.to_dict()}]
+        elif isinstance(ev, BotReply):
+            msgs = [{"type": "reply", "text": ev.text, "handover": ev.handover, "end_call": ev.end_call}]
+        elif isinstance(ev, Interrupted):
+            msgs = [{"type": "interrupted", "heard_s": ev.heard_s, "heard_text": ev.heard_text}]
+        elif isinstance(ev, Hold):
+            msgs = [{"type": "hold", "on": ev.on}]
+        elif isinstance(ev, Error):
+            msgs = [{"type": "error", "message": f"{ev.stage}: {ev.message}"}]
+        else:
+            return
+        for m in msgs:
+            if m is not None:
+                self.loop.call_soon_threadsafe(self._post, m)
+
+    def _latency(self, reply: BotReply) -> dict | None:
+        # on the session's thread, inside its lock, just after it filled in tts_first_audio
+        session = self.session
+        turn = next((t for t in reversed(session.turns) if t.get("_reply") is reply), None) if session else None
+        if turn is None:
+            return None
+        ms = dict(turn["latency_ms"])
+        ms["total"] = round(sum(v for v in ms.values() if v is not None), 1)
+        return {"type": "latency", **ms}
+
+    def _post(self, msg) -> None:
+        if isinstance(msg, dict) and msg.get("type") == "interrupted":
+            cut_in(self.outbox, msg, lambda m: isinstance(m, bytes))
+        elif isinstance(msg, dict) and msg.get("type") == "hold":
+            self.outbox.appendleft(msg)  # ahead of queued audio, which the page keeps for a resume
+        else:
+            self.outbox.append(msg)
+        self.wake.set()
+
+    async def _send_loop(self) -> None:
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.outbox:
+                    msg = self.outbox.popleft()
+                    if isinstance(msg, bytes):
+                        await self.ws.send_bytes(msg)
+                    else:
+                        await self.ws.send_text(json.dumps(msg))
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # the client is gone: the receive side sees it and ends the call
+            self.outbox.clear()

@@ -1,1 +1,0 @@
-"""Transports: what carries a LiveSession's audio. One module each (simulated device, PyAudio)."""
