@@ -1,4 +1,4 @@
-"""The SIP phone line (voicebot/transports/sip.py): baresip, a real softphone, calls the bot on
+"""The SIP phone line (voicebot/phone/sip/): baresip, a real softphone, calls the bot on
 loopback with a WAV of espeak-ng/flite speech as its microphone; what baresip heard (its sndfile
 dump) is transcribed back with the project's ASR. Bad datagrams and stray RTP come from a plain
 UDP socket. Ports are chosen free at run time; every process, thread and port is checked gone.
@@ -17,9 +17,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr import load_recognizer
 from asr.audio import resample
 from tests.hearing import heard
 from voicebot.bench.callers import speak, trim
+from voicebot.bot import Bot
+from voicebot.config import Config
+from voicebot.phone.recording import wait_stored
+from voicebot.phone.records import CallStore
+from voicebot.phone.sip import serve
+from voicebot.phone.sip.rtp import CUSHION, FRAME, jitter_buffer
 
 RATE = 8000
 
@@ -144,8 +151,6 @@ def human():
 
 @pytest.fixture(scope="module")
 def bot(human, tmp_path_factory):
-    from voicebot.bot import Bot
-    from voicebot.config import Config
     cfg = Config()
     cfg.sip.rtp_port_min = free_udp_range(10)
     cfg.sip.rtp_port_max = cfg.sip.rtp_port_min + 9
@@ -159,18 +164,15 @@ def bot(human, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    from voicebot.phone.records import CallStore
     d = tmp_path_factory.mktemp("records")
     return CallStore(f"sqlite:///{d}/calls.db", spool=d / "unsaved")
 
 
 @pytest.fixture(scope="module")
 def server(bot, store):
-    from voicebot.phone.sip import serve
     srv = serve(bot, "127.0.0.1:0", store)
     yield srv
     srv.stop()
-    from voicebot.phone.recording import wait_stored
     assert wait_stored(180), "recordings still being stored"  # redacted after each call, on their own threads
     left = [t.name for t in threading.enumerate() if t.name.startswith(("sip", "rtp-", "live-", "phone-"))]
     assert not left, f"threads left behind: {left}"
@@ -179,7 +181,6 @@ def server(bot, store):
 
 @pytest.fixture(scope="module")
 def recognizer():
-    from asr import load_recognizer
     return load_recognizer("faster-whisper", "base")
 
 
@@ -221,7 +222,7 @@ def records(store, n: int) -> list[dict]:
 
 @pytest.mark.slow
 def test_baresip_calls_and_the_bot_answers_and_hangs_up(server, store, recognizer, tmp_path, caplog):
-    caplog.set_level(logging.INFO, "voicebot.sip")
+    caplog.set_level(logging.INFO, "voicebot.phone.sip")
     wav = tmp_path / "caller.wav"
     # digits spoken by espeak-ng or flite come through 8 kHz mu-law as "for time big" or "45677"
     # to Whisper base (tried): the call asks things it hears every time
@@ -249,7 +250,7 @@ def test_baresip_calls_and_the_bot_answers_and_hangs_up(server, store, recognize
 
 @pytest.mark.slow
 def test_handover_sends_the_caller_to_the_configured_uri(server, store, human, recognizer, tmp_path, caplog):
-    caplog.set_level(logging.INFO, "voicebot.sip")
+    caplog.set_level(logging.INFO, "voicebot.phone.sip")
     uri, got_human = human
     wav = tmp_path / "caller.wav"
     caller_wav(wav, [(8.0, "I want to speak to a real person, please.", "espeak:en-gb")], tail_s=25.0)
@@ -315,7 +316,7 @@ def rtp_packet(pt: int, seq: int, payload: bytes = b"\xff" * 160) -> bytes:
 
 @pytest.mark.slow
 def test_bad_sip_and_stray_rtp_are_dropped_with_one_line_each(server, recognizer, tmp_path, caplog):
-    caplog.set_level(logging.INFO, "voicebot.sip")
+    caplog.set_level(logging.INFO, "voicebot.phone.sip")
     peer = RawPeer(server.port)
     try:
         junk = [b"\x16\x03\x01 hello, this is not SIP at all",
@@ -364,9 +365,8 @@ def test_bad_sip_and_stray_rtp_are_dropped_with_one_line_each(server, recognizer
 def test_the_callers_audio_keeps_its_time_through_loss_late_packets_and_pauses():
     """The RTP receive buffer: G.711 silence (not zero bytes, a full-scale sample in mu-law) for a
     lost packet, a late one dropped, and after a pause in sending (DTX) audio lands at its time."""
-    from voicebot.phone.sip import CUSHION, FRAME, _Jitter
     silence = b"\xff" * FRAME
-    buf = _Jitter(b"\xff")
+    buf = jitter_buffer(b"\xff")
     assert buf.read() == silence
     buf.write(1000, b"a" * FRAME)
     buf.write(1000 + 2 * FRAME, b"c" * FRAME)  # the packet between is lost
@@ -439,14 +439,13 @@ def test_voicebot_serve_sip_answers_and_stops_cleanly(tmp_path, recognizer):
             proc.kill()
             proc.wait()
     assert ports_free(rtp, rtp + 9) and ports_free(sip, sip)
-    from voicebot.phone.records import CallStore
     calls = CallStore(db).list_calls()
     assert len(calls) == 1 and calls[0]["transport"] == "sip" and calls[0]["end_reason"] == "the caller hung up"
 
 
 @pytest.mark.slow
 def test_a_cancelled_call_ends_with_487_and_leaves_nothing(server, caplog):
-    caplog.set_level(logging.INFO, "voicebot.sip")
+    caplog.set_level(logging.INFO, "voicebot.phone.sip")
     peer = RawPeer(server.port)
     try:
         peer.request("INVITE", 1, body=peer.sdp())

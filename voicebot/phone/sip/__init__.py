@@ -1,0 +1,35 @@
+"""The phone line over SIP: the bot as a SIP user agent on UDP, answering calls (no registrar).
+
+    server = serve(bot, "127.0.0.1:5060")    # settings: the `sip` and `phone` config sections
+    ...; server.stop()                       # every call hung up, every thread and port freed
+
+Each INVITE gets 180 Ringing, an RTP port of its own (`sip.rtp_port_min`..`max`), a PhoneCall
+(voicebot.phone: the conversation and its record) and then 200 OK with the SDP answer; every
+20 ms the call's thread pushes it 160 bytes of the caller's G.711, and through its Line it
+sends the bot's G.711 a frame at a time on its own 20 ms clock (`call.send`: one RTP packet),
+hangs up (BYE) or hands the call to a person (`call.transfer(uri)`: REFER). BYE and CANCEL from the
+caller end the call; OPTIONS and NOTIFY are answered 200, other methods 501. (SipServer takes
+any `media(call)` factory whose objects have `push(frame)` and `close(reason)`.)
+
+A call's packets, module by module:
+
+    INVITE ─► server.py   SipServer: the UDP socket; message.py parses it (pyVoIP, lenient)
+               ├ sdp.py   the offer: the caller's RTP address and codec (G.711), DTMF's type
+               ├ rtp.py   open_stream: a Stream on a free port of the range
+               └ call.py  SipCall: 180 Ringing, then on its own thread the media (phone_calls:
+                          a PhoneCall on a SipLine), then 200 OK with sdp.py's answer
+    caller's RTP ─► rtp.py Stream (the caller's address, the negotiated type only) ─► Jitter
+               ─► call.py SipCall, every 20 ms: 160 bytes ─► PhoneCall.push
+    PhoneCall's clock ─► SipLine.send_audio ─► SipCall.send ─► Stream.send_frame: one RTP packet
+    hangup, handover ─► server.py send_request (message.py builds it): BYE, REFER, resent
+                        until a final response
+    BYE, CANCEL, NOTIFY, responses ─► server.py ─► the SipCall: end, on_notify, on_response
+
+pyVoIP 1.6.8 parses SIP, SDP and RTP; it is imported on first use (pyvoip.py says what of it is
+used and why its phone layer is not). Not done: TCP/TLS, SRTP, digest authentication,
+re-INVITE renegotiation (a re-INVITE gets the same answer).
+"""
+from voicebot.phone.sip.call import SipCall, phone_calls
+from voicebot.phone.sip.server import SipServer, serve
+
+__all__ = ["SipCall", "SipServer", "phone_calls", "serve"]
