@@ -12,18 +12,21 @@ import time
 import numpy as np
 import pytest
 
-from nlu.events import BotReply
+from asr.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted, Transcript
+from nlu.events import BotReply, NLUResult
 from tests.conftest import phone_line
-from voicebot.bench.callers import cough, noise, speak
-from voicebot.live.simulated import Line, Recording, Script, SimulatedDevice
+from voicebot.bench.callers import cough, noise, speak, trim
+from voicebot.bot import Bot
+from voicebot.config import Config, LiveConfig
+from voicebot.live.session import LiveSession
+from voicebot.live.simulated import Line, Recording, Script, SimulatedDevice, voiced_end
+from voicebot.live.turns import Heard, TurnTaker, end_wait_s, interrupts
 
 RATE = 16000
 
 
 @pytest.fixture(scope="module")
 def bot():
-    from voicebot.bot import Bot
-    from voicebot.config import Config
     cfg = Config()
     cfg.tts.sample_rate = RATE  # the simulated device's rate
     b = Bot(cfg)
@@ -32,7 +35,6 @@ def bot():
 
 
 def call(bot, caller, greet=True, barge_in="on", max_s=60, **device):
-    from voicebot.live.session import LiveSession
     bot.config.live.barge_in = barge_in
     dev = SimulatedDevice(**device)
     events = []
@@ -49,7 +51,6 @@ def call(bot, caller, greet=True, barge_in="on", max_s=60, **device):
 
 
 def say(text, voice="espeak:en-us", wpm=None):
-    from voicebot.bench.callers import trim
     return trim(speak(text, voice, wpm))
 
 
@@ -147,7 +148,6 @@ def test_a_quiet_voice_that_dips_mid_sentence_is_heard_to_its_end(bot):
     # flite rms on a phone line, as bench-calls sends it: Silero scored "stores open on Sunday"
     # 0.30-0.45 after a 0.1 s pause, under the 0.5 that starts speech, and the bot answered
     # "What time do yours?" 0.8 s before the caller had finished (live.resume_ms)
-    from voicebot.live.simulated import voiced_end
     line = phone_line("What time do your stores open on Sunday?", "flite:rms")
     audio = np.concatenate([np.zeros(RATE // 2, np.float32), line, np.zeros(3 * RATE, np.float32)])
     audio += 1e-4 * np.random.default_rng(5).standard_normal(len(audio)).astype(np.float32)  # -80 dBFS
@@ -196,9 +196,6 @@ def test_a_turn_decoded_where_the_voice_stopped_is_not_decoded_again(bot, pause_
     """live.decode_at_pause: the turn is decoded from the SpeechPaused where the voice stopped,
     and when the SpeechEnded (after the hangover) has the same start and end, those words are the
     turn's: one decode. A pause the voice went on from is another decode's audio: decoded again."""
-    from asr.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted, Transcript
-    from voicebot.live.simulated import voiced_end
-    from voicebot.live.turns import Heard, TurnTaker
 
     class Counting:
         def __init__(self, recognizer):
@@ -248,7 +245,6 @@ def test_noise_gaps_do_not_merge_turns(bot):
 
 
 def test_push_audio_never_blocks_and_close_leaves_no_thread(bot):
-    from voicebot.live.session import LiveSession
     got = []
     session = LiveSession(bot, on_event=got.append, greet=True)
     x = say("I was charged twice for the same order.")
@@ -278,9 +274,6 @@ def test_push_audio_never_blocks_and_close_leaves_no_thread(bot):
     ("Blade, blade", 0.30, "silence_ms"),
 ])
 def test_the_words_choose_the_silence_that_ends_a_turn(text, confidence, wait):
-    from nlu.events import NLUResult
-    from voicebot.config import LiveConfig
-    from voicebot.live.turns import end_wait_s
     cfg = LiveConfig()
     assert end_wait_s(NLUResult(text, "store_hours", confidence, "neutral"), cfg) == getattr(cfg, wait) / 1000
 
@@ -294,7 +287,5 @@ def test_the_words_choose_the_silence_that_ends_a_turn(text, confidence, wait):
     ("and Sunday from 10 am", False, False),  # the bot's own reply coming back
 ])
 def test_which_words_cut_the_bot_off(text, short, cut_in):
-    from nlu.events import BotReply
-    from voicebot.live.turns import interrupts
     reply = BotReply("Our stores are open Monday to Saturday from 9 am to 8 pm, and Sunday from 10 am to 6 pm.")
     assert interrupts(text, reply, short=short) == cut_in

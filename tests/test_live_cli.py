@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr import load_recognizer
+from asr.audio import load_audio
 from tests.hearing import heard, stretches
+from voicebot.bench.callers import speak
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,7 +98,6 @@ def wait_for(q: queue.Queue, start: str, timeout: float, seen: list) -> None:
 
 @pytest.mark.slow
 def test_talk_through_pyaudio_on_a_virtual_sound_card(vaudio, tmp_path):
-    from voicebot.bench.callers import speak
     lines = {name: tmp_path / f"{name}.wav" for name in ("ask", "bye")}
     sf.write(lines["ask"], speak("Do you accept PayPal?", "espeak:en-gb"), 16000)
     sf.write(lines["bye"], speak("Thank you, goodbye.", "flite:slt"), 16000)
@@ -126,8 +128,6 @@ def test_talk_through_pyaudio_on_a_virtual_sound_card(vaudio, tmp_path):
     turns = json.loads((tmp_path / "transcript.json").read_text())["turns"]
     assert [t["intent"] for t in turns] == ["payment_methods", "goodbye"]
     # what came out of the speaker, heard back by the project's own ASR, pause by pause
-    from asr import load_recognizer
-    from asr.audio import load_audio
     audio = load_audio(spk)
     text = heard(load_recognizer("faster-whisper", "base"), audio)
     lengths = [round(len(s) / 16000, 2) for s in stretches(audio)]  # if a word is missing: was it played?

@@ -18,7 +18,11 @@ from websockets.exceptions import ConnectionClosed
 
 from asr.audio import resample
 from tests.test_phone import heard_text
+from tests.test_serve import start_server
 from voicebot.bench.callers import speak, telephone_band, trim
+from voicebot.bot import Bot
+from voicebot.config import Config
+from voicebot.phone import twilio
 from voicebot.phone.call import FRAME, encode
 from voicebot.phone.records import CallStore
 
@@ -29,8 +33,6 @@ URI = "sip:desk@example.com"
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory):
-    from voicebot.bot import Bot
-    from voicebot.config import Config
     b = Bot(Config())
     db = tmp_path_factory.mktemp("records") / "calls.db"
     b.config.phone.db_url = f"sqlite:///{db}"
@@ -41,7 +43,6 @@ def bot(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(bot):
-    from tests.test_serve import start_server
     srv, thread, port = start_server(bot, TOKEN)
     yield port
     srv.should_exit = True
@@ -272,3 +273,29 @@ def test_the_token_is_required(bot, server, store):
     with urllib.request.urlopen(req, timeout=5) as r:
         assert "<Hangup/>" in r.read().decode()
     assert not [t for t in threading.enumerate() if t.name.startswith(("phone-", "live-"))]
+
+
+def test_the_wire_format_is_read_into_typed_messages():
+    for text, kind in [("{not json", "json"), ("[1, 2]", "json"), ('{"event": "dance"}', "event")]:
+        with pytest.raises(twilio.BadMessage) as e:
+            twilio.parse(text)
+        assert e.value.kind == kind
+    start = twilio.parse(json.dumps({"event": "start", "streamSid": "MZ1", "start": {
+        "callSid": "CA1", "accountSid": "AC1", "customParameters": {"token": "t", "From": "+1555"},
+        "mediaFormat": {"encoding": "audio/x-alaw", "sampleRate": 8000, "channels": 1}}}))
+    assert (start.stream_sid, start.call_sid, start.token, start.caller, start.codec()) == ("MZ1", "CA1", "t", "+1555", "pcma")
+    assert start.meta() == {"streamSid": "MZ1", "accountSid": "AC1", "customParameters": {"From": "+1555"}}
+    wide = twilio.parse('{"event": "start", "start": {"mediaFormat": {"sampleRate": 16000}}}')
+    assert wide.codec() is None and wide.stream_sid == ""
+    media = twilio.parse(json.dumps({"event": "media", "media": {"payload": base64.b64encode(b"\xff" * 160).decode()}}))
+    assert media.payload() == b"\xff" * 160
+    for payload, kind in [("***", "base64"), (base64.b64encode(b"\xff" * 16000).decode(), "big")]:
+        with pytest.raises(twilio.BadMessage) as e:
+            twilio.parse(json.dumps({"event": "media", "media": {"payload": payload}})).payload()
+        assert e.value.kind == kind
+    assert twilio.parse('{"event": "mark", "mark": {"name": "m3"}}').name() == "m3"
+    assert twilio.parse('{"type": "auth", "token": "k"}') == twilio.Auth("k")
+    assert isinstance(twilio.parse('{"event": "stop"}'), twilio.Stop)
+    assert twilio.parse('{"event": "dtmf"}') == twilio.Ignored("dtmf")
+    assert twilio.next_step(None).endswith("<Response><Hangup/></Response>")
+    assert "<Dial><Sip>sip:a@b</Sip></Dial>" in twilio.next_step("sip:a@b")

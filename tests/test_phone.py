@@ -16,25 +16,25 @@ import pytest
 import soundfile as sf
 
 from asr.audio import resample
+from nlu.events import BotReply
 from tests.hearing import heard
 from voicebot.bench.callers import speak, telephone_band, trim
+from voicebot.bot import Bot
+from voicebot.config import Config, PhoneConfig
 from voicebot.phone.call import FRAME, Line, PhoneCall, decode, encode
-from voicebot.phone.records import CallStore
+from voicebot.phone.records import CallStore, MissingDriver
 
 URI = "sip:desk@example.com"
 
 
 @pytest.fixture(scope="module")
 def bot():
-    from voicebot.bot import Bot
-    from voicebot.config import Config
     b = Bot(Config())
     b.warm_up()
     return b
 
 
 def phone_settings(bot, **kw):
-    from voicebot.config import PhoneConfig
     bot.config.phone = PhoneConfig(**kw)
 
 
@@ -115,7 +115,6 @@ def heard_text(bot, payloads, codec):
 
 
 def replies(events):
-    from nlu.events import BotReply
     return [e for e in events if isinstance(e, BotReply)]
 
 
@@ -249,7 +248,6 @@ def test_a_vanished_database_keeps_the_record(bot, tmp_path):
 
 
 def test_missing_driver_is_named(monkeypatch):
-    from voicebot.phone.records import MissingDriver
     monkeypatch.setitem(sys.modules, "psycopg", None)  # a machine without the postgres extra
     with pytest.raises(MissingDriver, match=r"driver 'psycopg' is not installed \(pip install 'voicebot\[postgres\]'\)"):
         CallStore("postgresql://postgres@127.0.0.1:1/calls")
@@ -258,7 +256,6 @@ def test_missing_driver_is_named(monkeypatch):
 def test_bad_settings_are_refused(bot):
     with pytest.raises(ValueError, match="codec"):
         PhoneCall(bot, Line(), "g729")
-    from voicebot.config import Config
     with pytest.raises(ValueError, match="phone.codec"):
         Config.from_dict({"phone": {"codec": "opus"}})
     assert dataclasses.asdict(Config())["phone"]["db_url"].startswith("sqlite:///")

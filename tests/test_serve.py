@@ -17,6 +17,9 @@ import soundfile as sf
 from websockets.exceptions import ConnectionClosed
 
 from voicebot.bench.callers import speak, trim
+from voicebot.bot import Bot
+from voicebot.config import Config
+from voicebot.serve.app import make_app, uvicorn_server
 
 RATE = 16000
 TOKEN = "s3cret-token"
@@ -25,8 +28,6 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture(scope="module")
 def bot():
-    from voicebot.bot import Bot
-    from voicebot.config import Config
     return Bot(Config())  # engines load on first use: the fast tests load little
 
 
@@ -37,7 +38,6 @@ def warm(bot):
 
 
 def start_server(bot, token=None):
-    from voicebot.serve.app import make_app, uvicorn_server
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

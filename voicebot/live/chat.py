@@ -10,6 +10,9 @@ import sys
 
 from asr.events import Transcript
 from nlu.events import BotReply, NLUResult
+from nlu.stage import DialogueStage, NLUStage
+from voicebot.bot import Bot
+from voicebot.options import load_config
 from voicebot.pipeline import Pipeline
 
 QUIT = {"/quit", "/exit"}
@@ -36,7 +39,6 @@ def lines(stream, prompt: bool):
 
 
 def chat(bot, stream=None, out=None, greet: bool = True, as_json: bool = False) -> int:
-    from nlu.stage import DialogueStage, NLUStage
     stream, out = stream or sys.stdin, out or sys.stdout
     prompt = stream.isatty() and not as_json
     conversation = bot.policy.new_conversation()
@@ -60,8 +62,6 @@ def chat(bot, stream=None, out=None, greet: bool = True, as_json: bool = False) 
 
 
 def main(args) -> int:
-    from voicebot.bot import Bot
-    from voicebot.options import load_config
     cfg = load_config(args)
     if args.domain:
         cfg.dialogue.domain = args.domain

@@ -2,21 +2,30 @@
 
 Both streams run in callback mode on PortAudio's threads: the input callback hands each
 block to the session (which never blocks), the output callback plays what the session has
-sent so far, silence otherwise, and reports what it played. An Interrupted drops the rest.
+sent so far, silence otherwise, and reports what it played. `Speaker` is the output side (an
+AudioOutput): a barge-in drops the rest, a hold pauses it.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import threading
 import time
 from collections import deque
+from pathlib import Path
 
 import numpy as np
 
-from nlu.events import BotReply, Hold, Interrupted
+from nlu.events import BotReply
 from tts.events import AudioChunk
+from voicebot.bot import Bot
+from voicebot.live.output import AudioOutput
+from voicebot.live.session import LiveSession
+from voicebot.live.view import TalkView
+from voicebot.options import load_config
+from voicebot.privacy.crypto import open_vault, write_bytes
 
 RATE = 16000
 BLOCK = 320  # 20 ms
@@ -72,25 +81,32 @@ def list_devices(out=sys.stdout) -> int:
     return 0
 
 
-class Speaker:
+class Speaker(AudioOutput):
     """What the output callback plays: the session's audio, in order, until told to stop."""
 
     def __init__(self):
+        super().__init__()
         self.queue: deque[np.ndarray] = deque()
         self.lock = threading.Lock()
-        self.session = None
         self.paused = False
 
-    def on_event(self, ev) -> None:
-        if isinstance(ev, AudioChunk) and len(ev.samples):
+    def play(self, chunk: AudioChunk) -> None:
+        super().play(chunk)
+        if len(chunk.samples):
             with self.lock:
-                self.queue.append(ev.samples)
-        elif isinstance(ev, Hold):
-            self.paused = ev.on  # the queue stays: a resume goes on from here
-        elif isinstance(ev, Interrupted):
-            with self.lock:
-                self.paused = False
-                self.queue.clear()
+                self.queue.append(chunk.samples)
+
+    def pause(self) -> None:
+        self.paused = True  # the queue stays: a resume goes on from here
+
+    def resume(self) -> None:
+        self.paused = False
+
+    def clear(self) -> None:
+        with self.lock:
+            self.paused = False
+            self.queue.clear()
+        super().clear()
 
     def take(self, n: int) -> np.ndarray:
         out = np.zeros(n, np.float32)
@@ -104,8 +120,8 @@ class Speaker:
                     self.queue.popleft()
                 else:
                     self.queue[0] = a[k:]
-        if i and self.session is not None:
-            self.session.played(i / RATE)
+        if i:
+            self.played(i / RATE)
         return out
 
 
@@ -126,15 +142,13 @@ def _until_heard(spk, last_sound: float, most: float = 5.0) -> None:
 
 def talk(bot, input_device=None, output_device=None, seconds: float | None = None, out_dir=None,
          greet: bool = True) -> int:
-    from voicebot.live.session import LiveSession
-    from voicebot.live.view import TalkView
     pyaudio, pa = _pyaudio()
     view = TalkView()
     speaker = Speaker()
     ended = threading.Event()
 
     def on_event(ev):
-        speaker.on_event(ev)
+        speaker.route(ev)
         view.on_event(ev)
         if isinstance(ev, BotReply) and ev.end_call:
             ended.set()
@@ -177,10 +191,6 @@ def talk(bot, input_device=None, output_device=None, seconds: float | None = Non
         pa.terminate()
         session.close()
     if out_dir:  # redacted (session.transcript), and encrypted as transcript.json.enc with privacy.encrypt
-        import json
-        from pathlib import Path
-
-        from voicebot.privacy.crypto import open_vault, write_bytes
         write_bytes(Path(out_dir) / "transcript.json", (json.dumps(session.transcript(), indent=2) + "\n").encode(),
                     open_vault(bot.config.privacy))
     view.print_summary(session)
@@ -188,8 +198,6 @@ def talk(bot, input_device=None, output_device=None, seconds: float | None = Non
 
 
 def main(args) -> int:
-    from voicebot.bot import Bot
-    from voicebot.options import load_config
     if args.list_devices:
         return list_devices()
     cfg = load_config(args)
@@ -197,7 +205,6 @@ def main(args) -> int:
         cfg.live.barge_in = args.barge_in
     bot = Bot(cfg)
     if args.out:  # no key: said now, not after the call
-        from voicebot.privacy.crypto import open_vault
         open_vault(cfg.privacy)
     print("loading models...", file=sys.stderr, flush=True)
     bot.warm_up()

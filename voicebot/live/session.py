@@ -10,13 +10,14 @@ Two threads per session, joined by a queue, so capture never waits for a model:
   push_audio still returns at once) -> echo canceller -> VAD Segmenter -> TurnTaker, which
   transcribes and understands each turn (voicebot.live.turns) and decides barge-ins;
 - speak: caller turns -> DialogueStage -> TTSStage.speak -> AudioChunk events.
-`on_event` gets Transcript, NLUResult, BotReply, AudioChunk, Interrupted (and Error if an
-engine fails), one at a time,
-from either thread: keep it quick (hand the event to the transport's own queue or socket).
-Interrupted is the control path: the listen thread sends it straight to `on_event` (the
-transport drops what it has not played yet) and marks the reply cut, so the speak thread
-stops making its audio; it never waits behind queued audio. The dialogue then gets it too,
-with the seconds the caller heard (from `played`).
+`on_event` gets Transcript, NLUResult, BotReply, AudioChunk, the control events Interrupted and
+Hold (and Error if an engine fails), one at a time, from either thread: keep it quick (hand the
+event to the transport's own queue or socket). A transport's output side is an AudioOutput
+(voicebot.live.output): its `route(ev)` plays the audio and applies the control events, and
+its `played` reports back here. Interrupted is the control path: the listen thread sends it
+straight to `on_event` (the transport drops what it has not played yet) and marks the reply
+cut, so the speak thread stops making its audio; it never waits behind queued audio. The
+dialogue then gets it too, with the seconds the caller heard (from `played`).
 """
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ import soxr
 
 from asr.audio import resample
 from asr.events import AudioFrame, Transcript
+from asr.vad import Segmenter
 from nlu.events import BotReply, Hold, Interrupted, NLUResult
+from nlu.redact import redact_turn
 from nlu.stage import DialogueStage
 from voicebot.live.echo import EchoCanceller
 from voicebot.live.turns import TurnTaker, tag_frames
@@ -174,7 +177,6 @@ class LiveSession:
     def transcript(self) -> dict:
         turns = public_turns(self.turns)
         if self.bot.config.privacy.redact:
-            from nlu.redact import redact_turn
             turns = [redact_turn(t) for t in turns]
         return {"turns": turns, "dropped_frames": self.dropped_frames, "holds": self.holds,
                 "echo_suppression_db": self.echo.suppression_db()}
@@ -193,7 +195,6 @@ class LiveSession:
             yield AudioFrame(self.echo.process(fr.samples, at), RATE, fr.t)
 
     def _listen(self) -> None:
-        from asr.vad import Segmenter
         # the turn-taking rules were tuned on Silero alone, with a 300 ms pre-roll (a longer one
         # reaches back into the bot's reply); the level gates split its short-pause segments at
         # other places and cost turns in live noise (measured on tests/test_live.py): off here

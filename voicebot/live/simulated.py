@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nlu.events import BotReply, Hold, Interrupted
+from nlu.events import BotReply
 from tts.events import AudioChunk
+from voicebot.live.output import AudioOutput
 
 RATE = 16000
 
@@ -67,9 +68,10 @@ class Run:
     seconds: float = 0.0
 
 
-class SimulatedDevice:
+class SimulatedDevice(AudioOutput):
     def __init__(self, block_ms: int = 20, echo_delay_ms: float | None = None, echo_db: float = -10.0,
                  noise: np.ndarray | None = None):
+        super().__init__()
         self.block = RATE * block_ms // 1000
         self.echo_delay = None if echo_delay_ms is None else int(echo_delay_ms * RATE / 1000)
         self.echo_gain = 10 ** (echo_db / 20)
@@ -82,25 +84,37 @@ class SimulatedDevice:
         self._paused = False
 
     def on_event(self, ev) -> None:
-        """The session's callback: audio to play, and the order to stop."""
-        if isinstance(ev, AudioChunk) and len(ev.samples):
-            if ev.sample_rate != RATE:
-                raise ValueError(f"the simulated device plays {RATE} Hz; the session sends {ev.sample_rate}")
+        """The session's callback: audio to play, and the control events (stop, pause, go on)."""
+        self.route(ev)
+
+    def play(self, chunk: AudioChunk) -> None:
+        if len(chunk.samples) and chunk.sample_rate != RATE:
+            raise ValueError(f"the simulated device plays {RATE} Hz; the session sends {chunk.sample_rate}")
+        super().play(chunk)
+        if len(chunk.samples):
             with self._lock:
-                self._out.append([ev.samples, ev.reply if ev.index == 0 else None])
-        elif isinstance(ev, Hold):
-            with self._lock:
-                self._paused = ev.on
-                if ev.on:
-                    self._holds.append({"t": ev.t, "stopped": None, "resumed": None})
-                elif self._holds:
-                    self._holds[-1]["resumed"] = round(self.t, 3)
-        elif isinstance(ev, Interrupted):
-            with self._lock:
-                self._paused = False
-                self._out.clear()  # what has not been played is never played
-                self._interruptions.append({"t": ev.t, "decided": ev.decided_t, "stopped": None, "heard_s": ev.heard_s,
-                                            "heard_text": ev.heard_text})
+                self._out.append([chunk.samples, chunk.reply if chunk.index == 0 else None])
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+            self._holds.append({"t": getattr(self.control, "t", None), "stopped": None, "resumed": None})
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            if self._holds:
+                self._holds[-1]["resumed"] = round(self.t, 3)
+
+    def clear(self) -> None:
+        ev = self.control  # the Interrupted being applied: what the run records of it
+        with self._lock:
+            self._paused = False
+            self._out.clear()  # what has not been played is never played
+            self._interruptions.append({"t": getattr(ev, "t", None), "decided": getattr(ev, "decided_t", None),
+                                        "stopped": None, "heard_s": getattr(ev, "heard_s", None),
+                                        "heard_text": getattr(ev, "heard_text", "")})
+        super().clear()
 
     def _take(self, n: int) -> tuple[np.ndarray, BotReply | None, int, int]:
         """The next `n` samples to play; the reply whose first chunk starts in them, and where; how many were audio."""
@@ -128,6 +142,7 @@ class SimulatedDevice:
     def run(self, session, caller: Script | Recording, max_s: float = 60.0, tail_s: float = 3.0) -> Run:
         """Play the call in real time; returns when the caller is done and the bot has been quiet `tail_s`."""
         b = self.block
+        self.session = session  # told what was played
         run = Run()
         speaker, mic = [], []
         lines = list(caller.lines) if isinstance(caller, Script) else []
@@ -176,7 +191,7 @@ class SimulatedDevice:
             if out.any():
                 last_sound = self.t + (np.flatnonzero(out)[-1] + 1) / RATE
             if n:
-                session.played(n / RATE)
+                self.played(n / RATE)
             speaker.append(out)
             # the microphone: caller + noise + the speaker's echo
             if self.noise is not None:

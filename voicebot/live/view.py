@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import contextlib
 
-from rich.console import Console
-from rich.table import Table
-
 from asr.events import Transcript
 from nlu.events import BotReply, Interrupted, NLUResult
 from tts.events import AudioChunk
@@ -22,7 +19,8 @@ def turn_ms(turn: dict) -> float | None:
     return None if any(p is None for p in parts) else round(sum(parts))
 
 
-def turns_table(turns: list[dict], title: str = "live call") -> Table:
+def turns_table(turns: list[dict], title: str = "live call"):
+    from rich.table import Table  # rich costs ~20 ms at start-up: only a call on a terminal needs it
     table = Table(title=title)
     for col in ("#", "caller", "intent", "sentiment", "bot", "ms", "cut"):
         table.add_column(col, overflow="fold", justify="right" if col in ("#", "ms") else "left")
@@ -35,8 +33,11 @@ def turns_table(turns: list[dict], title: str = "live call") -> Table:
 
 
 class TalkView:
-    def __init__(self, console: Console | None = None):
-        self.console = console or Console()
+    def __init__(self, console=None):
+        if console is None:
+            from rich.console import Console
+            console = Console()
+        self.console = console
         self.session = None
         self.status = "listening"
         self._live = None

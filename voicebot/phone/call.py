@@ -1,7 +1,9 @@
 """One phone call: G.711 at 8 kHz in and out, on a LiveSession, with its call record.
 
-A transport (SIP/RTP, a media-stream WebSocket) owns the line; PhoneCall owns the conversation.
-The transport gives it a `Line`, which PhoneCall calls back:
+A transport (SIP/RTP, a media-stream WebSocket) owns the line; PhoneCall owns the conversation,
+and is its output side (an AudioOutput, voicebot.live.output: the session's audio and control
+events become frames queued, dropped, held). The transport gives it a `Line`, which PhoneCall
+calls back:
 
     class MyLine(Line):                       # override what the transport can do
         def send_audio(self, payload): ...    # one 20 ms frame of the bot's voice: 160 bytes of
@@ -25,7 +27,7 @@ The transport gives it a `Line`, which PhoneCall calls back:
                               # after hangup/handover too)
     call.id                   # the call record's id (voicebot calls show ID)
     call.audio_saved          # phone.record_audio: an Event, set once the recording is stored
-                              # (redacted and encrypted after the call: voicebot.recording)
+                              # (redacted and encrypted after the call: voicebot.phone.recording)
 
 Frames out. One per 20 ms tick while the bot speaks; with `send_silence=True` a silence frame on
 the other ticks too, so an RTP sender can simply send each frame it gets (a continuous stream).
@@ -49,7 +51,7 @@ transport then ends the line and calls `close`. The caller hanging up is the tra
 Privacy. With `privacy.encrypt` the record's text columns are sealed with the key
 (voicebot.phone.records); with no key to be had the call still goes on, its record keeps no text and
 no recording is stored (one error line says so). The recording is redacted and encrypted by
-voicebot.recording after the call ends.
+voicebot.phone.recording after the call ends.
 
 Threads: the session's two (listen, speak), `phone-pace` (the 20 ms clock: frames out, ends),
 `phone-record` (database writes, off the audio path) and, after a recorded call, `phone-audio`.
@@ -76,9 +78,13 @@ with warnings.catch_warnings():  # the standard library's G.711 in C, up to Pyth
     import audioop
 
 from asr.events import Transcript
-from nlu.events import BotReply, Hold, Interrupted, NLUResult
+from nlu.events import BotReply, NLUResult
+from nlu.redact import redact_turn
 from tts.events import AudioChunk
-from voicebot.live.session import Error
+from voicebot.live.output import AudioOutput
+from voicebot.live.session import Error, LiveSession
+from voicebot.phone.recording import stereo, store_later
+from voicebot.privacy.crypto import CryptoError, open_vault
 
 log = logging.getLogger("voicebot.phone.call")
 RATE = 8000
@@ -132,11 +138,14 @@ class _Frame:
     last: bool = False
 
 
-class PhoneCall:
+class PhoneCall(AudioOutput):
+    """The call, and its output side: `play`, `clear`, `pause` and `resume` queue, drop, hold
+    and release the frames the 20 ms clock sends down the line."""
+
     def __init__(self, bot, line: Line, codec: str | None = None, transport: str = "phone", caller: str = "",
                  callee: str = "", external_id: str = "", store=None, played_by: str = "sent",
                  send_silence: bool = False, meta: dict | None = None, on_event=None, greet: bool | None = None):
-        from voicebot.live.session import LiveSession
+        super().__init__()
         self.cfg = bot.config.phone
         self.codec = codec or self.cfg.codec
         if self.codec not in CODECS:
@@ -164,7 +173,6 @@ class PhoneCall:
         self._activity = time.monotonic()  # last caller speech or bot audio
         self._vault = None  # the record's key: None (no encryption), a Vault, False (wanted, no key)
         if bot.config.privacy.encrypt:
-            from voicebot.privacy.crypto import CryptoError, open_vault
             try:
                 self._vault = open_vault(bot.config.privacy)
             except CryptoError as e:
@@ -211,7 +219,7 @@ class PhoneCall:
         with self._lock:
             seconds = self._marks.pop(name, None)
         if seconds:
-            self.session.played(seconds)
+            self.played(seconds)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
@@ -240,23 +248,12 @@ class PhoneCall:
 
     # ---- session events (on the session's threads, inside its lock)
     def _on_event(self, ev) -> None:
-        if isinstance(ev, AudioChunk):
-            self._queue_audio(ev)
-        elif isinstance(ev, Hold):
-            with self._lock:
-                self._held = ev.on  # pacing stops within a frame; what the far end holds is ~20-60 ms
-        elif isinstance(ev, Interrupted):
-            with self._lock:
-                self._held = False
-                self._frames.clear()
-                self._rest = np.zeros(0, np.float32)
-                self._marks.clear()
-                self._since_mark = 0.0
-                if self._end_after is not None and self._end_after is ev.reply:
-                    self._end_after = None  # the goodbye was cut: the caller has more to say
-                self._activity = time.monotonic()
-            self.line.clear()
-        elif isinstance(ev, BotReply):
+        if not self.route(ev):  # audio and control events: the output side, below
+            self._note(ev)
+        self.on_event(ev)
+
+    def _note(self, ev) -> None:
+        if isinstance(ev, BotReply):
             if ev.end_call or ev.handover:
                 self._end_after = ev
             if not ev.text.strip():
@@ -266,9 +263,32 @@ class PhoneCall:
             self._activity = time.monotonic()
         elif isinstance(ev, Error):
             self._error = f"{ev.stage}: {ev.message}"
-        self.on_event(ev)
 
-    def _queue_audio(self, chunk: AudioChunk) -> None:
+    # ---- the output side (AudioOutput)
+    def pause(self) -> None:
+        with self._lock:
+            self._held = True  # pacing stops within a frame; what the far end holds is ~20-60 ms
+
+    def resume(self) -> None:
+        with self._lock:
+            self._held = False
+
+    def clear(self) -> None:
+        cut = getattr(self.control, "reply", None)  # the reply the Interrupted being applied cut
+        with self._lock:
+            self._held = False
+            self._frames.clear()
+            self._rest = np.zeros(0, np.float32)
+            self._marks.clear()
+            self._since_mark = 0.0
+            if self._end_after is not None and self._end_after is cut:
+                self._end_after = None  # the goodbye was cut: the caller has more to say
+            self._activity = time.monotonic()
+        self.line.clear()
+        super().clear()
+
+    def play(self, chunk: AudioChunk) -> None:
+        super().play(chunk)
         reply = chunk.reply
         with self._lock:
             audio = np.concatenate([self._rest, chunk.samples])
@@ -323,7 +343,7 @@ class PhoneCall:
             self._reply_started(fr.reply)
         seconds = fr.real / RATE
         if self.played_by == "sent":
-            self.session.played(seconds)
+            self.played(seconds)
         else:
             with self._lock:
                 self._since_mark += seconds
@@ -389,7 +409,6 @@ class PhoneCall:
         if turn is not None and self.store is not None:
             row = {k: v for k, v in turn.items() if not k.startswith("_")}
             if self.session.bot.config.privacy.redact:  # as the record's final turns (session.transcript())
-                from nlu.redact import redact_turn
                 row = redact_turn(row)
             self._writes.put(lambda: self.store.add_turn(self.id, row))
 
@@ -403,9 +422,8 @@ class PhoneCall:
     def _save_audio(self) -> None:
         """The call as a stereo WAV (the caller left, the bot right, on one clock), stored after
         redaction and encryption on a thread of its own: the record gets its path then."""
-        from voicebot.phone import recording
-        pcm = recording.stereo(self._caller_pcm, self._bot_pcm)
+        pcm = stereo(self._caller_pcm, self._bot_pcm)
         path = Path(self.cfg.audio_dir) / f"{self.id}.wav"
         privacy = self.session.bot.config.privacy
         recognizer = self.session.bot.recognizer if privacy.redact else None
-        recording.store_later(self.id, pcm, path, recognizer, self._vault, self.store, self.audio_saved, self._recorder)
+        store_later(self.id, pcm, path, recognizer, self._vault, self.store, self.audio_saved, self._recorder)

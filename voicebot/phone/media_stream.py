@@ -23,7 +23,7 @@ The bot ends the call by closing the socket (1000): Twilio then goes on with the
 (form field CallSid) what to do next: `<Dial>` to `phone.handover_uri` when the bot handed the
 call over, else `<Hangup/>`.
 
-Auth (voicebot/access.py): a call must bring a client's key before its `start` is accepted: in
+Auth (voicebot/serve/access.py): a call must bring a client's key before its `start` is accepted: in
 the upgrade's Authorization header, as the `start`'s customParameters.token (TwiML
 `<Parameter name="token">`; Twilio allows no query string in the Stream URL) or as a first
 message {"type": "auth", "token": "..."} (the /ws convention). Never in the URL (it would be in
@@ -33,25 +33,24 @@ Faults, each one log line per kind per call, never the server nor other calls: n
 an object, binary messages, unknown events, `media` before `start`, a payload that is not
 base64 or over 1 s: the message is dropped; a message over 1 MB: the socket is closed (1009);
 the client vanishing: the call ends. The call record is written in every case.
+
+The messages are read and built in voicebot.phone.twilio; this module is the socket's side.
 """
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import logging
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from urllib.parse import parse_qs
-from xml.sax.saxutils import escape
 
+from voicebot.live.output import Outbox
+from voicebot.phone import twilio
 from voicebot.phone.call import Line, PhoneCall
+from voicebot.phone.records import CallStore
 
 log = logging.getLogger("voicebot.media")
 MAX_MESSAGE = 1 << 20
-MAX_PAYLOAD = 8000  # bytes of G.711: one second; Twilio sends 160 (20 ms)
-ENCODINGS = {"audio/x-mulaw": "pcmu", "audio/x-alaw": "pcma"}
 _HANGUP = object()
 
 
@@ -64,7 +63,6 @@ def routes(bot, access, calls: set) -> list:
     def store():  # opened at the first call: a server used only from the browser needs no database
         with shared["lock"]:
             if shared["store"] is None:
-                from voicebot.phone.records import CallStore
                 shared["store"] = CallStore(bot.config.phone.db_url)
             return shared["store"]
 
@@ -80,12 +78,7 @@ def routes(bot, access, calls: set) -> list:
     async def next_step(request):
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         uri = shared["handed"].pop((form.get("CallSid") or [""])[0], None)
-        if uri:
-            target = f"<Sip>{escape(uri)}</Sip>" if uri.startswith(("sip:", "sips:")) else escape(uri)
-            twiml = f"<Response><Dial>{target}</Dial></Response>"
-        else:
-            twiml = "<Response><Hangup/></Response>"
-        return Response(f'<?xml version="1.0" encoding="UTF-8"?>{twiml}', media_type="application/xml")
+        return Response(twilio.next_step(uri), media_type="application/xml")
 
     return [WebSocketRoute("/media", media), Route("/media/next", next_step, methods=["POST"])]
 
@@ -97,14 +90,13 @@ class StreamLine(Line):
         self.conn = conn
 
     def send_audio(self, payload: bytes) -> None:
-        self.conn.post({"event": "media", "streamSid": self.conn.sid,
-                        "media": {"payload": base64.b64encode(payload).decode()}})
+        self.conn.post(twilio.media(self.conn.sid, payload))
 
     def mark(self, name: str) -> None:
-        self.conn.post({"event": "mark", "streamSid": self.conn.sid, "mark": {"name": name}})
+        self.conn.post(twilio.mark(self.conn.sid, name))
 
     def clear(self) -> None:
-        self.conn.post({"event": "clear", "streamSid": self.conn.sid})
+        self.conn.post(twilio.clear(self.conn.sid), control=True)
 
     def hangup(self, reason: str) -> None:
         self.conn.post(_HANGUP)
@@ -125,8 +117,7 @@ class MediaCall:
         self.call: PhoneCall | None = None
         self.sid = self.call_sid = ""
         self.client = websocket.scope.get("voicebot.client")  # None: no key or session at the upgrade
-        self.outbox: deque = deque()
-        self.wake = asyncio.Event()
+        self.outbox = Outbox(twilio.is_audio)  # touched only on the loop's thread
         self.warned: set[str] = set()
         self.ip = websocket.client.host if websocket.client else "?"
         self.peer = f"{self.ip}:{websocket.client.port}" if websocket.client else "?"
@@ -164,66 +155,47 @@ class MediaCall:
     async def _handle(self, text: str) -> str | None:
         """One JSON message; returns why the call ends, or None."""
         try:
-            msg = json.loads(text)
-            kind = msg.get("event") or ("auth" if msg.get("type") == "auth" else None)
-        except (ValueError, AttributeError):
-            self._bad("json", "not a JSON object, dropped")
-            return None
-        if kind == "media":
-            if self.call is None:
-                self._bad("early", "media before start, dropped")
-                return None
-            try:
-                payload = base64.b64decode((msg.get("media") or {}).get("payload", ""), validate=True)
-            except (binascii.Error, TypeError, ValueError):
-                self._bad("base64", "media payload is not base64, dropped")
-                return None
-            if len(payload) > MAX_PAYLOAD:
-                self._bad("big", f"media payload of {len(payload)} bytes (over 1 s), dropped")
-                return None
-            self.call.push(payload)
-        elif kind == "mark":
-            if self.call is not None:
-                self.call.mark_played(str((msg.get("mark") or {}).get("name", "")))
-        elif kind == "start":
-            return await self._start(msg)
-        elif kind == "stop":
-            return "stop: the caller hung up"
-        elif kind == "auth":
-            self.client = self.client or self.access.check(self.ip, msg.get("token"), "media auth")
-        elif kind not in ("connected", "dtmf"):
-            self._bad("event", f"unknown event {str(kind)[:40]!r}, dropped")
+            msg = twilio.parse(text)
+            if isinstance(msg, twilio.Media):
+                if self.call is None:
+                    self._bad("early", "media before start, dropped")
+                    return None
+                self.call.push(msg.payload())
+            elif isinstance(msg, twilio.Mark):
+                if self.call is not None:
+                    self.call.mark_played(msg.name())
+            elif isinstance(msg, twilio.Start):
+                return await self._start(msg)
+            elif isinstance(msg, twilio.Stop):
+                return "stop: the caller hung up"
+            elif isinstance(msg, twilio.Auth):
+                self.client = self.client or self.access.check(self.ip, msg.token, "media auth")
+        except twilio.BadMessage as e:
+            self._bad(e.kind, str(e))
         return None
 
-    async def _start(self, msg: dict) -> str | None:
+    async def _start(self, start: twilio.Start) -> str | None:
         if self.call is not None:
             self._bad("restart", "a second start on one stream, dropped")
             return None
-        start = msg.get("start") if isinstance(msg.get("start"), dict) else {}
-        params = start.get("customParameters") if isinstance(start.get("customParameters"), dict) else {}
-        self.client = self.client or self.access.check(self.ip, params.get("token"), "media auth")
+        self.client = self.client or self.access.check(self.ip, start.token, "media auth")
         if self.client is None:
             await self.ws.close(1008, "unauthorized")
             return "refused: no or wrong token"
-        fmt = start.get("mediaFormat") or {}
-        codec = ENCODINGS.get(str(fmt.get("encoding", "audio/x-mulaw")).lower())
-        if codec is None or int(fmt.get("sampleRate", 8000)) != 8000 or int(fmt.get("channels", 1)) != 1:
-            log.info("media %s: unsupported mediaFormat %s", self.peer, fmt)
+        codec = start.codec()
+        if codec is None:
+            log.info("media %s: unsupported mediaFormat %s", self.peer, start.media_format or {})
             await self.ws.close(1003, "unsupported mediaFormat")
             return "unsupported mediaFormat"
-        self.sid = str(msg.get("streamSid") or start.get("streamSid") or "")
-        self.call_sid = str(start.get("callSid", ""))
-        meta = {"streamSid": self.sid, "accountSid": start.get("accountSid", ""),
-                "customParameters": {k: v for k, v in params.items() if k != "token"}}
+        self.sid, self.call_sid = start.stream_sid, start.call_sid
         try:
             store = await asyncio.to_thread(self.store)
         except Exception as e:  # a database URL that cannot work: the call goes on unrecorded, said loudly
             self._bad("store", f"call records off: {type(e).__name__}: {e}")
             store = None
         self.call = await asyncio.to_thread(
-            PhoneCall, self.bot, StreamLine(self), codec, transport="media-stream",
-            caller=str(params.get("caller") or params.get("From") or ""), callee=str(params.get("To") or ""),
-            external_id=self.call_sid, store=store, played_by="marks", meta=meta)
+            PhoneCall, self.bot, StreamLine(self), codec, transport="media-stream", caller=start.caller,
+            callee=start.callee, external_id=self.call_sid, store=store, played_by="marks", meta=start.meta())
         log.info("media %s: call %s started (callSid %s)", self.peer, self.call.id[:8], self.call_sid or "-")
         self.access.audit(self.client, "call", transport="media-stream", call=self.call.id, peer=self.peer)
         return None
@@ -234,31 +206,22 @@ class MediaCall:
             log.info("media %s: %s", self.peer, message)
 
     # ---- the call's threads -> the loop -> the socket
-    def post(self, msg) -> None:
+    def post(self, msg, control: bool = False) -> None:
+        """`msg` to the socket, after what is queued; a control message (`clear`) goes ahead of
+        the audio queued, which is dropped."""
         try:
-            self.loop.call_soon_threadsafe(self._post, msg)
+            self.loop.call_soon_threadsafe(self.outbox.cut_in if control else self.outbox.put, msg)
         except RuntimeError:  # the loop is gone (server shutting down): nobody to send to
             pass
-
-    def _post(self, msg) -> None:
-        if isinstance(msg, dict) and msg["event"] == "clear":  # the control path: before any queued audio
-            from voicebot.live.output import cut_in
-            cut_in(self.outbox, msg, lambda m: isinstance(m, dict) and m["event"] == "media")
-        else:
-            self.outbox.append(msg)
-        self.wake.set()
 
     async def _send_loop(self) -> None:
         try:
             while True:
-                await self.wake.wait()
-                self.wake.clear()
-                while self.outbox:
-                    msg = self.outbox.popleft()
-                    if msg is _HANGUP:
-                        await self.ws.close(1000)
-                        return
-                    await self.ws.send_text(json.dumps(msg))
+                msg = await self.outbox.get()
+                if msg is _HANGUP:
+                    await self.ws.close(1000)
+                    return
+                await self.ws.send_text(twilio.dumps(msg))
         except asyncio.CancelledError:
             pass
         except Exception:  # the client is gone: the receive side sees it and ends the call

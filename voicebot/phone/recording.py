@@ -2,7 +2,7 @@
 
 The stereo 8 kHz recording (caller left, bot right) never touches the disk as it was: with
 `privacy.redact` each channel is read again by the project's Whisper with word timestamps
-(asr/redact_audio.py), and every span that carried personal data on either side (the caller
+(nlu/redact_audio.py), and every span that carried personal data on either side (the caller
 reading a card number, the bot reading an email back, an echo of either) is silenced on both
 channels; with `privacy.encrypt` the WAV is written encrypted (`ID.wav.enc`, voicebot.privacy.crypto).
 If the redaction cannot be done, the recording is not stored (one error line says why).
@@ -15,10 +15,13 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
+from asr.audio import resample
+from nlu.redact_audio import redact_audio
 from voicebot.privacy.crypto import write_bytes
 
 log = logging.getLogger("voicebot.phone.recording")
@@ -44,8 +47,6 @@ def stereo(caller: list[np.ndarray], bot: list[tuple[int, np.ndarray]]) -> np.nd
 def redact_channels(recognizer, pcm: np.ndarray) -> list[dict]:
     """Silences, in place, the spans of `pcm` (int16 stereo, 8 kHz) that carried personal data;
     returns them ({channel, kind, start, end}, seconds)."""
-    from asr.audio import resample
-    from asr.redact_audio import redact_audio
     spans = []
     for ch, who in enumerate(("caller", "bot")):
         x = pcm[:, ch].astype(np.float32) / 32768
@@ -116,7 +117,6 @@ def store_later(call_id: str, pcm: np.ndarray, path: Path, recognizer, vault, re
 
 def wait_stored(timeout: float | None = None) -> bool:
     """Waits for the recordings still being stored; True when none is left."""
-    import time
     end = None if timeout is None else time.monotonic() + timeout
     for t in list(_pending):
         t.join(None if end is None else max(0.0, end - time.monotonic()))

@@ -2,12 +2,12 @@
 
     voicebot serve [--host 127.0.0.1] [--port 8080] [--keys-file keys.txt | --token SECRET | --open]
                    [--tls-cert cert.pem --tls-key key.pem] [--forwarded-allow-ips 127.0.0.1]
-    voicebot serve --sip [HOST:PORT]    # also a SIP phone line (voicebot/phone/sip.py)
+    voicebot serve --sip [HOST:PORT]    # also a SIP phone line (voicebot.phone.sip)
 
-Routes: `GET /` the page (voicebot/web), `GET /health` (JSON, no auth), `GET/POST /login` (the
+Routes: `GET /` the page (voicebot/serve/web), `GET /health` (JSON, no auth), `GET/POST /login` (the
 form that turns a key into a session cookie), `POST /logout`, `WS /ws` (one call), `WS /media`
 and `POST /media/next`: phone calls from a cloud number (voicebot/phone/media_stream.py).
-Every route but /health and /login needs a key or a session (voicebot/access.py); with no key
+Every route but /health and /login needs a key or a session (voicebot/serve/access.py); with no key
 configured `voicebot serve` makes one for the run and prints it, unless `--open` (loopback only).
 The engines are loaded once and shared; each WebSocket gets its own LiveSession, closed with it.
 
@@ -42,16 +42,18 @@ import json
 import logging
 import os
 import time
-from collections import deque
 from pathlib import Path
 
 import numpy as np
 
 from asr.events import Transcript
-from nlu.events import BotReply, Hold, Interrupted, NLUResult
+from nlu.events import BotReply, NLUResult
 from tts.events import AudioChunk
-from voicebot.live.output import cut_in
-from voicebot.live.session import Error
+from voicebot.live.output import AudioOutput, Outbox
+from voicebot.live.session import Error, LiveSession
+from voicebot.phone import media_stream
+from voicebot.phone import sip as sip_line
+from voicebot.privacy.crypto import open_vault
 from voicebot.serve.access import Access, Guard, digest, load_keys
 from voicebot.serve.access import routes as login_routes
 
@@ -108,14 +110,12 @@ def run(args, bot_factory) -> int:
     bot = bot_factory()
     access = access_for(args, bot.config)  # a bad keys file or TLS flag: said before the models load
     if bot.config.privacy.encrypt:  # call records and recordings need the key: no key, no server
-        from voicebot.privacy.crypto import open_vault
         open_vault(bot.config.privacy)
     bot.warm_up()  # the first caller should not wait for models to load
     web = "https" if args.tls_cert else "http"
     print(f"voicebot serve: {web}://{args.host}:{args.port}/ (phone calls: {web.replace('http', 'ws')}://{args.host}:{args.port}/media)", flush=True)
     sip = None
     if args.sip is not None:  # the phone line, on the same engines
-        from voicebot.phone import sip as sip_line
         sip = sip_line.serve(bot, args.sip)
         print(f"voicebot serve: sip:{sip.user}@{sip.adv_host}:{sip.port} (UDP)", flush=True)
     try:
@@ -152,7 +152,7 @@ def make_app(bot, access: Access | str | None = None):
     async def static(request):
         name = request.path_params["name"]
         path = WEB / name
-        if "/" in name or not path.is_file():  # only the files of voicebot/web, nothing above it
+        if "/" in name or not path.is_file():  # only the files of voicebot/serve/web, nothing above it
             return Response("not found", 404)
         return FileResponse(path)
 
@@ -169,14 +169,60 @@ def make_app(bot, access: Access | str | None = None):
         finally:
             calls.discard(call)
 
-    from voicebot.phone import media_stream  # phone calls from a cloud number (Twilio Media Streams)
     app = Starlette(routes=[Route("/", page), Route("/health", health), *login_routes(access, WEB),
                             *media_stream.routes(bot, access, calls), Route("/{name}", static), WebSocketRoute("/ws", ws)])
     return Guard(app, access)
 
 
+class PageOutput(AudioOutput):
+    """The browser call's output side: reply audio and the control messages for the page, which
+    plays, pauses and drops audio on its side and reports what it played (`played` messages).
+    Called on the session's threads; the messages go through the loop to the call's outbox."""
+
+    def __init__(self, loop, outbox: Outbox):
+        super().__init__()
+        self.loop, self.outbox = loop, outbox
+
+    def play(self, chunk: AudioChunk) -> None:
+        super().play(chunk)
+        if len(chunk.samples):
+            self._send((np.clip(chunk.samples, -1, 1) * 32767).astype("<i2").tobytes())
+        if chunk.index == 0 and chunk.reply.turn is not None:
+            self._send(self._latency(chunk.reply))
+        if chunk.last:
+            self._send({"type": "audio_end"})
+
+    def clear(self) -> None:
+        ev = self.control  # the Interrupted being applied: the page shows what was heard
+        msg = {"type": "interrupted", "heard_s": getattr(ev, "heard_s", 0.0),
+               "heard_text": getattr(ev, "heard_text", "")}
+        self.loop.call_soon_threadsafe(self.outbox.cut_in, msg)
+        super().clear()
+
+    def pause(self) -> None:  # ahead of the audio queued, which the page keeps for a resume
+        self.loop.call_soon_threadsafe(self.outbox.ahead, {"type": "hold", "on": True})
+
+    def resume(self) -> None:
+        self.loop.call_soon_threadsafe(self.outbox.ahead, {"type": "hold", "on": False})
+
+    def _send(self, msg) -> None:
+        if msg is not None:
+            self.loop.call_soon_threadsafe(self.outbox.put, msg)
+
+    def _latency(self, reply: BotReply) -> dict | None:
+        # on the session's thread, inside its lock, just after it filled in tts_first_audio
+        session = self.session
+        turn = next((t for t in reversed(session.turns) if t.get("_reply") is reply), None) if session else None
+        if turn is None:
+            return None
+        ms = dict(turn["latency_ms"])
+        ms["total"] = round(sum(v for v in ms.values() if v is not None), 1)
+        return {"type": "latency", **ms}
+
+
 class Call:
-    """One WebSocket: its LiveSession, and an outbox the session's threads feed through the loop."""
+    """One WebSocket: its LiveSession, and an outbox the session's threads feed through the loop
+    (PageOutput, the output side, for audio and control; _on_event for the rest)."""
 
     def __init__(self, bot, websocket, access: Access):
         self.bot, self.ws, self.access = bot, websocket, access
@@ -184,8 +230,8 @@ class Call:
         self.loop = asyncio.get_running_loop()
         self.session = None
         self.rate = 16000
-        self.outbox: deque = deque()  # touched only on the loop's thread
-        self.wake = asyncio.Event()
+        self.outbox = Outbox(lambda m: isinstance(m, bytes))  # touched only on the loop's thread
+        self.output = PageOutput(self.loop, self.outbox)
         self.warned: set[str] = set()  # one log line per kind of bad input, not one per message
         self.ip = websocket.client.host if websocket.client else "?"
         self.peer = f"{self.ip}:{websocket.client.port}" if websocket.client else "?"
@@ -241,9 +287,8 @@ class Call:
     def _start(self, greet: bool | None = None) -> None:
         if self.session is not None:
             return
-        from voicebot.live.session import LiveSession
-        self.session = LiveSession(self.bot, on_event=self._on_event, greet=greet)
-        self._post({"type": "ready", "sample_rate": self.session.out_rate})
+        self.session = self.output.session = LiveSession(self.bot, on_event=self._on_event, greet=greet)
+        self.outbox.put({"type": "ready", "sample_rate": self.session.out_rate})
         log.info("call %s: started", self.peer)
 
     def _audio(self, data: bytes) -> None:
@@ -271,7 +316,7 @@ class Call:
             elif kind == "played":
                 seconds = float(msg.get("seconds", 0))
                 if self.session is not None and 0 < seconds < 60:
-                    self.session.played(seconds)
+                    self.output.played(seconds)
             elif kind == "bye":
                 return False
             elif kind == "auth":
@@ -286,65 +331,34 @@ class Call:
         if kind not in self.warned:
             self.warned.add(kind)
             log.info("call %s: %s", self.peer, message)
-        self._post({"type": "error", "message": message})
+        self.outbox.put({"type": "error", "message": message})
 
     # ---- session threads -> loop
     def _on_event(self, ev) -> None:
-        """Called on the session's threads: turn the event into messages, hand them to the loop."""
-        if isinstance(ev, AudioChunk):
-            msgs = [(np.clip(ev.samples, -1, 1) * 32767).astype("<i2").tobytes()] if len(ev.samples) else []
-            if ev.index == 0 and ev.reply.turn is not None:
-                msgs.append(self._latency(ev.reply))
-            if ev.last:
-                msgs.append({"type": "audio_end"})
-        elif isinstance(ev, Transcript):
-            msgs = [{"type": "transcript", "text": ev.text, "start": round(ev.start, 3), "end": round(ev.end, 3)}]
+        """Called on the session's threads: audio and control go to the output side; the rest
+        becomes a message for the loop."""
+        if self.output.route(ev):
+            return
+        if isinstance(ev, Transcript):
+            msg = {"type": "transcript", "text": ev.text, "start": round(ev.start, 3), "end": round(ev.end, 3)}
         elif isinstance(ev, NLUResult):
-            msgs = [{"type": "nlu", **ev.to_dict()}]
+            msg = {"type": "nlu", **ev.to_dict()}
         elif isinstance(ev, BotReply):
-            msgs = [{"type": "reply", "text": ev.text, "handover": ev.handover, "end_call": ev.end_call}]
-        elif isinstance(ev, Interrupted):
-            msgs = [{"type": "interrupted", "heard_s": ev.heard_s, "heard_text": ev.heard_text}]
-        elif isinstance(ev, Hold):
-            msgs = [{"type": "hold", "on": ev.on}]
+            msg = {"type": "reply", "text": ev.text, "handover": ev.handover, "end_call": ev.end_call}
         elif isinstance(ev, Error):
-            msgs = [{"type": "error", "message": f"{ev.stage}: {ev.message}"}]
+            msg = {"type": "error", "message": f"{ev.stage}: {ev.message}"}
         else:
             return
-        for m in msgs:
-            if m is not None:
-                self.loop.call_soon_threadsafe(self._post, m)
-
-    def _latency(self, reply: BotReply) -> dict | None:
-        # on the session's thread, inside its lock, just after it filled in tts_first_audio
-        session = self.session
-        turn = next((t for t in reversed(session.turns) if t.get("_reply") is reply), None) if session else None
-        if turn is None:
-            return None
-        ms = dict(turn["latency_ms"])
-        ms["total"] = round(sum(v for v in ms.values() if v is not None), 1)
-        return {"type": "latency", **ms}
-
-    def _post(self, msg) -> None:
-        if isinstance(msg, dict) and msg.get("type") == "interrupted":
-            cut_in(self.outbox, msg, lambda m: isinstance(m, bytes))
-        elif isinstance(msg, dict) and msg.get("type") == "hold":
-            self.outbox.appendleft(msg)  # ahead of queued audio, which the page keeps for a resume
-        else:
-            self.outbox.append(msg)
-        self.wake.set()
+        self.loop.call_soon_threadsafe(self.outbox.put, msg)
 
     async def _send_loop(self) -> None:
         try:
             while True:
-                await self.wake.wait()
-                self.wake.clear()
-                while self.outbox:
-                    msg = self.outbox.popleft()
-                    if isinstance(msg, bytes):
-                        await self.ws.send_bytes(msg)
-                    else:
-                        await self.ws.send_text(json.dumps(msg))
+                msg = await self.outbox.get()
+                if isinstance(msg, bytes):
+                    await self.ws.send_bytes(msg)
+                else:
+                    await self.ws.send_text(json.dumps(msg))
         except asyncio.CancelledError:
             pass
         except Exception:  # the client is gone: the receive side sees it and ends the call
