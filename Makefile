@@ -38,7 +38,7 @@ coqui: setup
 
 # the trained multi-task NLU model; retrained when its data or config change
 $(NLU_MODEL)/config.json: nlu/data/train.jsonl nlu/train_config.yml | setup
-	$(VENV)/bin/voicebot train --config nlu/train_config.yml --data-dir nlu/data --model-dir $(NLU_MODEL)
+	$(VENV)/bin/voicebot nlu-model train --config nlu/train_config.yml --data-dir nlu/data --model-dir $(NLU_MODEL)
 
 demo: setup $(NLU_MODEL)/config.json
 	$(VENV)/bin/voicebot call audio_samples/ --channel 0 --out $(OUT)
@@ -53,8 +53,8 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow" tests
 
 bench: setup coqui
-	$(VENV)/bin/voicebot bench-asr --json runs/bench-asr.json --markdown runs/bench-asr.md --plot runs/bench-asr.png
-	$(VENV)/bin/voicebot bench-tts --repeats 5 --json runs/bench-tts.json --markdown runs/bench-tts.md --plot runs/bench-tts.png
+	$(VENV)/bin/voicebot bench asr --json runs/bench-asr.json --markdown runs/bench-asr.md --plot runs/bench-asr.png
+	$(VENV)/bin/voicebot bench tts --repeats 5 --json runs/bench-tts.json --markdown runs/bench-tts.md --plot runs/bench-tts.png
 
 clean:
 	rm -rf $(VENV) .venv-coqui runs .pytest_cache
