@@ -15,6 +15,7 @@ import soundfile as sf
 import soxr
 
 from asr.events import AudioFrame
+from asr.files import atomic_path
 
 SAMPLE_RATE = 16000
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".caf"}
@@ -176,6 +177,5 @@ def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
 
 def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int) -> None:
     """16-bit PCM, written atomically."""
-    from asr.files import atomic_path
     with atomic_path(path) as tmp:
         sf.write(tmp, np.clip(samples, -1.0, 1.0), rate, subtype="PCM_16", format="WAV")

@@ -14,6 +14,8 @@ from typing import Iterable, Iterator, Protocol
 import numpy as np
 
 from asr.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted
+from asr.vad_silero import SileroVAD
+from asr.vad_webrtc import WebRTCVAD
 
 RATE = 16000
 # within vad.resume_ms of an utterance, a window this close to its loudest is the caller going
@@ -54,10 +56,8 @@ class VADSettings:
 
 def make_engine(settings: VADSettings) -> VADEngine:
     if settings.engine == "webrtc":
-        from asr.vad_webrtc import WebRTCVAD
         return WebRTCVAD(settings.aggressiveness)
     if settings.engine == "silero":
-        from asr.vad_silero import SileroVAD
         return SileroVAD(quiet=settings.threshold - settings.release)
     raise ValueError(f"unknown VAD engine {settings.engine!r} (webrtc, silero)")
 

@@ -1,6 +1,5 @@
 """WebRTC's VAD: no weights, microseconds per frame, the default."""
 import numpy as np
-import webrtcvad
 
 
 class WebRTCVAD:
@@ -9,6 +8,7 @@ class WebRTCVAD:
     def __init__(self, aggressiveness: int = 2):
         if aggressiveness not in (0, 1, 2, 3):
             raise ValueError(f"webrtc VAD aggressiveness must be 0-3, not {aggressiveness}")
+        import webrtcvad  # on first use: importing it takes ~30 ms (it reads its version with importlib.metadata), asr.vad imports this module
         self.vad = webrtcvad.Vad(aggressiveness)
 
     def speech_prob(self, window: np.ndarray) -> float:

@@ -10,9 +10,11 @@ import os
 import time
 from pathlib import Path
 
+from asr.files import atomic_path, atomic_write_text
 from nlu.encoder import SentenceEncoder
 from nlu.entities import EntityExtractor
 from nlu.events import NLUResult
+from nlu.validate import load_examples
 
 DATA = Path(__file__).resolve().parent / "data" / "train.jsonl"
 
@@ -38,7 +40,6 @@ class EmbeddingNLU:
     def save(self, directory: str | Path, data_sha256: str = "") -> None:
         import joblib
 
-        from asr.files import atomic_path, atomic_write_text
         d = Path(directory)
         # temporary files of their own: the workers of `voicebot analyze` may all train the
         # default baseline at once into one cache (a shared name once killed one mid-rename)
@@ -57,7 +58,6 @@ class EmbeddingNLU:
     def default(cls, cache_dir: str | Path | None = None, data: Path = DATA) -> "EmbeddingNLU":
         """Trained on the bundled data (or `data`) once, then loaded from the cache while the data
         is unchanged. Other data has a cache of its own: evaluating on it leaves the bot's be."""
-        from nlu.validate import load_examples
         digest = hashlib.sha256(data.read_bytes()).hexdigest()
         name = "nlu-baseline" if Path(data).resolve() == DATA else f"nlu-baseline-{digest[:12]}"
         cache = Path(cache_dir or Path(os.environ.get("VOICEBOT_CACHE", Path.home() / ".cache" / "voicebot")) / name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from nlu.domain import load_domain
 from nlu.events import Entity
 from nlu.numbers import number_runs, parse_number, words_to_digits
 
@@ -65,7 +66,6 @@ def date_direction(text: str, intent: str | None = None) -> str:
 
 def catalogue(domain_path=None) -> dict[str, list[str]]:
     """The domain file's products and their aliases: the one catalogue."""
-    from nlu.domain import load_domain
     return load_domain(domain_path).product_aliases()
 
 

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.files import atomic_write_text, save_png
+from nlu.baseline import EmbeddingNLU
+from nlu.domain import load_domain
+from nlu.faq import KnowledgeBase
+from nlu.multitask import MultiTaskNLU
 from nlu.schema import INTENTS, SENTIMENTS
+from nlu.validate import load_examples
 
 
 def entity_scores(gold: list[list[dict]], predicted: list[list]) -> dict:
@@ -104,7 +110,6 @@ def plot_confusion(matrix: list[list[int]], path: str | Path, title: str) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from asr.files import save_png
     m = np.asarray(matrix, float)
     norm = m / np.maximum(m.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(11, 9.5))
@@ -124,13 +129,11 @@ def plot_confusion(matrix: list[list[int]], path: str | Path, title: str) -> Non
 
 
 def report_model(model_dir, device):
-    from nlu.multitask import MultiTaskNLU
     return MultiTaskNLU.load(model_dir, device)
 
 
 def evaluate(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | None = None,
              baseline: bool = True, device: str = "auto") -> dict:
-    from nlu.validate import load_examples
     test = load_examples(Path(data_dir) / "test.jsonl")
     out = Path(out_dir or model_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,19 +147,15 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | 
     if callers:
         report["callers"] = {"data": str(callers_path), "multitask": score(model, callers)}
     if baseline:
-        from nlu.baseline import EmbeddingNLU
         base = EmbeddingNLU.default(data=Path(data_dir) / "train.jsonl")  # the bot's cached one, if it is that data
         report["baseline"] = score(base, test)
         if callers:
             report["callers"]["baseline"] = score(base, callers)
     faq_path = Path(data_dir) / "faq_test.tsv"
     if faq_path.is_file():
-        from nlu.domain import load_domain
-        from nlu.faq import KnowledgeBase
         domain = load_domain()
         report["faq"] = {"data": str(faq_path), **faq_scores(
             KnowledgeBase(domain.faq, domain.setting("faq_threshold", 0.6)), faq_path)}
-    from asr.files import atomic_write_text
     atomic_write_text(out / "evaluation.json", json.dumps(report, indent=2) + "\n")
     report["files"] = {"json": str(out / "evaluation.json"), "confusion_png": str(out / "confusion_matrix.png")}
     return report

@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from nlu.onnx_encoder import OnnxSentenceEncoder
+
 
 @dataclass(frozen=True)
 class FAQEntry:
@@ -71,7 +73,6 @@ def parse_entries(raw, where: str = "faq") -> list[FAQEntry]:
 
 @lru_cache(maxsize=1)
 def _encoder():
-    from nlu.onnx_encoder import OnnxSentenceEncoder
     return OnnxSentenceEncoder()  # one sentence per turn: a CPU, and no torch to import at start
 
 

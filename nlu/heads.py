@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.device import onnx_options
+from nlu.entities import EntityExtractor
 from nlu.events import Entity, NLUResult
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -39,7 +41,6 @@ class Heads:
     def __init__(self, labels: dict, info: dict | None = None):
         self.intents, self.sentiments, self.tags = labels["intents"], labels["sentiments"], labels["tags"]
         self.info = info or {}
-        from nlu.entities import EntityExtractor
         self.normalizer = EntityExtractor()
 
     def scores(self, texts: list[str]):
@@ -102,7 +103,6 @@ class OnnxNLU(Heads):
         self.tokenizer = Tokenizer.from_file(str(d / "tokenizer" / "tokenizer.json"))
         self.tokenizer.enable_truncation(config.get("max_tokens", 64))
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id("[PAD]") or 0)
-        from asr.device import onnx_options
         opts = onnx_options(threads)
         self.session = onnxruntime.InferenceSession(str(d / "model.onnx"), opts, providers=["CPUExecutionProvider"])
 

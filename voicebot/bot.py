@@ -3,6 +3,18 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from asr import load_recognizer
+from asr.base import ASRStage
+from asr.batching import BatchingRecognizer
+from asr.vad import Segmenter
+from asr.whole_call import WholeCallASR, supports
+from nlu.dialogue import DialoguePolicy
+from nlu.domain import load_domain
+from nlu.orders import OrderStore
+from nlu.stage import DialogueStage, NLUStage, load_nlu
+from tts import load_synthesizer
+from tts.base import TTSStage
+from tts.cache import CachedSynthesizer
 from voicebot.config import Config
 from voicebot.pipeline import Pipeline
 
@@ -15,7 +27,6 @@ class Bot:
 
     @cached_property
     def recognizer(self):
-        from asr import load_recognizer
         c = self.config.asr
         options = {}
         if c.backend == "faster-whisper" and c.max_batch > 1:
@@ -25,30 +36,24 @@ class Bot:
                                      margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s, **options)
         if c.max_batch <= 1:
             return recognizer
-        from asr.batching import BatchingRecognizer  # calls at once: one decoder queue, batched
-        return BatchingRecognizer(recognizer, c.max_batch)
+        return BatchingRecognizer(recognizer, c.max_batch)  # calls at once: one decoder queue, batched
 
     @cached_property
     def nlu(self):
-        from nlu.stage import load_nlu
         return load_nlu(self.config.nlu.model, self.config.device, self.config.dialogue.domain)
 
     @cached_property
     def domain(self):
-        from nlu.domain import load_domain
         return load_domain(self.config.dialogue.domain)
 
     @cached_property
     def policy(self):
-        from nlu.dialogue import DialoguePolicy
-        from nlu.orders import OrderStore
         store = OrderStore(self.config.dialogue.db_url)
         store.seed(self.domain.orders)
         return DialoguePolicy(self.domain, store)
 
     @cached_property
     def synthesizer(self):
-        from tts import load_synthesizer
         c = self.config.tts
         options = {"voice": c.voice, "device": self.config.device}
         if c.length_scale is not None:
@@ -58,7 +63,6 @@ class Bot:
         engine = load_synthesizer(c.engine, **options)
         if not c.cache_s:
             return engine
-        from tts.cache import CachedSynthesizer
         return CachedSynthesizer(engine, c.cache_s)
 
     def warm_up(self) -> None:
@@ -79,15 +83,12 @@ class Bot:
         self.policy.faq  # noqa: B018 (opens the order database, embeds the knowledge base's questions)
 
     def vad(self):
-        from asr.vad import Segmenter
         return Segmenter(self.config.vad)
 
     def asr(self):
         """The ASR stage for recorded audio (calls, archives): the whole call is there, so its
         turns are decoded together when the engine can (asr/whole_call.py). Live calls read
         each turn as it ends (voicebot/turns.py)."""
-        from asr.base import ASRStage
-        from asr.whole_call import WholeCallASR, supports
         c = self.config.asr
         if c.whole_call and supports(self.recognizer):
             return WholeCallASR(self.recognizer, c.no_speech_threshold, c.whole_call_beam_size,
@@ -95,11 +96,9 @@ class Bot:
         return ASRStage(self.recognizer, c.no_speech_threshold, c.context_s)
 
     def tts(self):
-        from tts.base import TTSStage
         return TTSStage(self.synthesizer, self.config.tts.sample_rate, self.config.tts.first_piece_chars)
 
     def call_pipeline(self, greet: bool = False) -> Pipeline:
         """The whole chain for one call, with a fresh conversation: tts(dialogue(nlu(asr(vad(frames)))))."""
-        from nlu.stage import DialogueStage, NLUStage
         return Pipeline(self.vad(), self.asr(), NLUStage(self.nlu),
                         DialogueStage(self.policy.new_conversation(), greet), self.tts())

@@ -18,6 +18,7 @@ import numpy as np
 from asr.audio import AudioError, file_frames, find_audio_files, truncation, wav_bytes, write_wav
 from asr.files import atomic_write_text
 from nlu.events import BotReply, NLUResult
+from nlu.redact import redact_turn
 from tts.events import AudioChunk
 from voicebot.bot import Bot
 from voicebot.privacy.crypto import open_vault, write_bytes
@@ -119,7 +120,6 @@ def stored_turns(bot: Bot, turns: list[dict]) -> list[dict]:
     """Turns as written to disk: without personal data unless the config says otherwise."""
     if not bot.config.privacy.redact:
         return turns
-    from nlu.redact import redact_turn
     return [redact_turn(t) for t in turns]
 
 

@@ -5,10 +5,11 @@ package is importable, so the first call does not pay for it.
 """
 from __future__ import annotations
 
+from asr.models import faster_whisper_model
+from tts.piper import bundled_voice
+
 
 def main() -> int:
-    from asr.models import faster_whisper_model
-    from tts.piper import bundled_voice
     for name in ("tiny.en", "base"):
         print(f"whisper {name}: {faster_whisper_model(name)}")
     print(f"piper voice: {bundled_voice()[0]}")

@@ -15,6 +15,8 @@ import random
 import re
 from pathlib import Path
 
+from nlu.data.styles import styled, tag_services
+
 HERE = Path(__file__).resolve().parent
 SEED = 20261124
 TRAIN_PER_INTENT = 72
@@ -446,7 +448,6 @@ def generate(seed: int = SEED) -> tuple[list[dict], list[dict]]:
                 out.append({"text": text, "intent": intent, "sentiment": sent, "entities": ents})
                 made += 1
     # callers' styles (nlu/data/styles.py), made from the training templates only
-    from nlu.data.styles import styled, tag_services
     train = [tag_services(ex) for ex in train]
     for ex in styled({i: t[:-TEST_TEMPLATES] for i, t in T.items()}, fill, seed + 1):
         key = re.sub(r"[^a-z0-9 ]", "", ex["text"].lower())

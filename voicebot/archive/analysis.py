@@ -15,6 +15,10 @@ from pathlib import Path
 
 from asr.audio import AudioError, audio_info, file_frames, truncation
 from asr.events import SpeechStarted, Transcript
+from nlu.entities import EntityExtractor
+from nlu.redact import redact_turn
+from voicebot.bot import Bot
+from voicebot.config import Config
 
 # bump when the analysis changes what it writes: earlier results are then redone, not reused
 VERSION = 1
@@ -74,8 +78,6 @@ class Analyzer:
     """Models loaded once; `analyze(path, ...)` gives one call's result as a JSON-able dict."""
 
     def __init__(self, config=None, threads: int = 0):
-        from voicebot.bot import Bot
-        from voicebot.config import Config
         cfg = copy.deepcopy(config or Config())
         if threads:
             cfg.asr.threads = threads  # one per core a worker owns, so workers don't fight for cores
@@ -88,7 +90,6 @@ class Analyzer:
     def entities(self):
         """The agent's entities: built once (it reads the domain file: 4 % of a worker's time
         when it was built for every call)."""
-        from nlu.entities import EntityExtractor
         return EntityExtractor(self.bot.domain.product_aliases())
 
     def load(self) -> "Analyzer":
@@ -154,7 +155,6 @@ class Analyzer:
                 if u["speaker"] == "agent":
                     u["entities"] = [{"type": e.type, "value": e.value} for e in self.entities.extract(u["text"])]
         if self.config.privacy.redact:  # after the NLU, which needs the words; before the summary quotes them
-            from nlu.redact import redact_turn
             utterances[:] = [redact_turn(u) for u in utterances]
         doc = {"call": name, "file": str(path), "sha256": sha256 or file_sha256(path),
                "meta": meta or {}, "duration_s": duration,
@@ -172,6 +172,18 @@ class Analyzer:
         doc["stage_s"] = {"asr": round(self.asr_s, 3), "nlu": round(nlu_s, 3),
                           "audio_vad_other": round(doc["processing_s"] - self.asr_s - nlu_s, 3)}
         return doc
+
+
+def analyze_one(analyzer, job: dict, channels: dict | None) -> tuple[dict | None, str | None]:
+    """(result, None) or (None, one-line reason): one bad call never stops the others."""
+    try:
+        doc = analyzer.analyze(job["file"], job["name"], channels, job["meta"], job.get("sha256"))
+        doc["date"] = job.get("date", "")
+        return doc, None
+    except AudioError as e:
+        return None, str(e).split(": ", 1)[-1]
+    except Exception as e:
+        return None, f"failed ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''})"
 
 
 def _company_finder(bot) -> list[tuple[re.Pattern, str, str]]:

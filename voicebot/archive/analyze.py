@@ -7,7 +7,7 @@
     OUT/report.html, OUT/report/*.png     the report across calls
 
 Embedded (default): a pool of worker processes, each loading the models once. `--ray
-auto|ADDRESS` runs the same analysis on Ray Data actor pools (voicebot.archive_ray).
+auto|ADDRESS` runs the same analysis on Ray Data actor pools (voicebot.archive.on_ray).
 A rerun skips the calls whose file content (SHA-256) and settings already have a result.
 
 Privacy (the config's `privacy:`). redact (on by default): utterance text, the summary and the
@@ -33,7 +33,13 @@ from pathlib import Path
 
 from asr.audio import AudioError, audio_info, find_audio_files
 from asr.files import atomic_path, atomic_write_text
-from voicebot.archive.analysis import analysis_settings, file_sha256, parse_channels
+from voicebot.archive.analysis import Analyzer, analysis_settings, analyze_one, file_sha256, parse_channels
+from voicebot.archive.db import ArchiveDB, call_row, utterance_rows
+from voicebot.archive.on_ray import run_ray
+from voicebot.archive.report import write_report
+from voicebot.options import load_config
+from voicebot.privacy.crypto import CryptoError, open_vault, read_bytes, write_bytes
+from voicebot.recorded import call_name
 
 
 def add_arguments(p) -> None:
@@ -97,7 +103,6 @@ def read_manifest(path: str | Path, err=None) -> list[dict]:
 
 def gather(inputs: list[str], manifest: str | None, err=None) -> tuple[list[dict], list[str]]:
     """Jobs {file, name, meta} (names unique in the batch) and errors for bad inputs."""
-    from voicebot.recorded import call_name
     entries = read_manifest(manifest, err) if manifest else []
     by_file = {str(Path(e["file"]).resolve()): e for e in entries}
     files, errors = find_audio_files(inputs) if inputs else ([], [])
@@ -128,7 +133,6 @@ def call_date(job: dict) -> str:
 def load_done(out: Path, vault=None) -> dict[tuple[str, str], dict]:
     """Earlier results by (content hash, settings); a file that does not parse (or open with
     the key) was never finished by us (writes are atomic) and is redone."""
-    from voicebot.privacy.crypto import read_bytes
     done = {}
     for p in sorted([*(out / "calls").glob("*.json"), *(out / "calls").glob("*.json.enc")]):
         try:
@@ -141,7 +145,6 @@ def load_done(out: Path, vault=None) -> dict[tuple[str, str], dict]:
 
 def write_doc(out: Path, doc: dict, vault=None) -> None:
     """OUT/calls/<call>.json, or .json.enc with a vault."""
-    from voicebot.privacy.crypto import write_bytes
     (out / "calls").mkdir(parents=True, exist_ok=True)
     data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
     write_bytes(out / "calls" / f"{doc['call']}.json", data, vault)
@@ -155,24 +158,11 @@ _worker = None
 def _init_worker(config, threads: int) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    from voicebot.archive.analysis import Analyzer
     _worker = Analyzer(config, threads).load()
 
 
 def _work(job: dict, channels: dict | None) -> tuple[dict | None, str | None]:
     return analyze_one(_worker, job, channels)
-
-
-def analyze_one(analyzer, job: dict, channels: dict | None) -> tuple[dict | None, str | None]:
-    """(result, None) or (None, one-line reason): one bad call never stops the others."""
-    try:
-        doc = analyzer.analyze(job["file"], job["name"], channels, job["meta"], job.get("sha256"))
-        doc["date"] = job.get("date", "")
-        return doc, None
-    except AudioError as e:
-        return None, str(e).split(": ", 1)[-1]
-    except Exception as e:
-        return None, f"failed ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''})"
 
 
 def run_embedded(jobs: list[dict], config, channels: dict | None, workers: int):
@@ -229,8 +219,6 @@ def longest_first(jobs: list[dict]) -> list[dict]:
 
 def write_tables(out: Path, docs: list[dict], vault=None) -> None:
     """CSV and Parquet tables; with a vault the CSV encrypted (NAME.csv.enc) and no Parquet."""
-    from voicebot.archive.db import call_row, utterance_rows
-    from voicebot.privacy.crypto import write_bytes
     calls = [call_row(d) for d in docs]
     utts = [r for d in docs for r in utterance_rows(d)]
     for name, rows in (("calls", calls), ("utterances", utts)):
@@ -270,7 +258,6 @@ def run(args, config, err=None) -> int:
     if not jobs and not errors:
         print("voicebot analyze: no calls given (files, directories or --manifest)", file=err)
         return 2
-    from voicebot.privacy.crypto import CryptoError, open_vault
     try:
         vault = open_vault(config.privacy)  # no key: stop here, before a file is written
     except CryptoError as e:
@@ -297,7 +284,6 @@ def run(args, config, err=None) -> int:
         docs.append(old)
     if docs:
         print(f"voicebot analyze: {len(docs)} call(s) already done in {out}/calls, skipped", file=err)
-    from voicebot.archive.db import ArchiveDB
     out.mkdir(parents=True, exist_ok=True)
     db = ArchiveDB(args.db or config.phone.db_url, vault)  # the phone line's database: one query covers both
 
@@ -314,7 +300,6 @@ def run(args, config, err=None) -> int:
     workers = args.workers or default_workers()
     ray_info: dict = {}
     if args.ray:
-        from voicebot.archive.on_ray import run_ray
         results = run_ray(todo, config, channels, args.ray, args.workers, ray_info)
     else:
         results = run_embedded(todo, config, channels, workers) if todo else iter(())
@@ -349,7 +334,6 @@ def run(args, config, err=None) -> int:
               "the calls' words in the clear", file=err)
         report = False
     if report:
-        from voicebot.archive.report import write_report
         write_report(docs, out)
     if ray_info.get("nodes"):
         print(f"voicebot analyze: Ray: {ray_info['actors']} actor(s) on {len(ray_info['nodes'])} node(s)", file=err)
@@ -360,5 +344,4 @@ def run(args, config, err=None) -> int:
 
 
 def main(args) -> int:
-    from voicebot.options import load_config
     return run(args, load_config(args))

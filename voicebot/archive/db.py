@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
-
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, delete, insert, select, update
+from functools import cache
+from typing import NamedTuple
 
 from voicebot.phone import records
 from voicebot.privacy.crypto import reseal, seal
@@ -28,26 +28,39 @@ from voicebot.privacy.crypto import reseal, seal
 CALL_SECRET = ("summary", "meta")  # archive_calls columns sealed with a vault
 UTTERANCE_SECRET = ("text", "entities")
 
-META = MetaData()
-CALLS = Table(
-    "archive_calls", META,
-    Column("call", String(200), primary_key=True), Column("call_id", String(32), index=True),
-    Column("file", Text), Column("sha256", String(64)),
-    Column("date", String(32)), Column("agent", String(200)), Column("queue", String(200)),
-    Column("duration_s", Float), Column("tracks", String(100)), Column("main_reason", String(64)),
-    Column("category", String(32)), Column("products", Text), Column("order_numbers", Text),
-    Column("companies", Text), Column("sentiment_start", String(16)), Column("sentiment_end", String(16)),
-    Column("sentiment_mean", Float), Column("talk_agent_s", Float), Column("talk_customer_s", Float),
-    Column("silence_s", Float), Column("overlap_s", Float), Column("escalation_words", Text),
-    Column("summary", Text), Column("meta", Text), Column("processing_s", Float),
-)
-UTTERANCES = Table(
-    "archive_utterances", META,
-    Column("call", String(200), primary_key=True), Column("idx", Integer, primary_key=True),
-    Column("speaker", String(16)), Column("start_s", Float), Column("end_s", Float), Column("text", Text),
-    Column("intent", String(64)), Column("confidence", Float), Column("sentiment", String(16)),
-    Column("entities", Text),
-)
+
+
+class Schema(NamedTuple):
+    metadata: object
+    calls: object
+    utterances: object
+
+
+@cache
+def schema() -> Schema:
+    """The archive's tables; SQLAlchemy imported on first use, as in voicebot.phone.records."""
+    from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text
+    metadata = MetaData()
+    calls = Table(
+        "archive_calls", metadata,
+        Column("call", String(200), primary_key=True), Column("call_id", String(32), index=True),
+        Column("file", Text), Column("sha256", String(64)),
+        Column("date", String(32)), Column("agent", String(200)), Column("queue", String(200)),
+        Column("duration_s", Float), Column("tracks", String(100)), Column("main_reason", String(64)),
+        Column("category", String(32)), Column("products", Text), Column("order_numbers", Text),
+        Column("companies", Text), Column("sentiment_start", String(16)), Column("sentiment_end", String(16)),
+        Column("sentiment_mean", Float), Column("talk_agent_s", Float), Column("talk_customer_s", Float),
+        Column("silence_s", Float), Column("overlap_s", Float), Column("escalation_words", Text),
+        Column("summary", Text), Column("meta", Text), Column("processing_s", Float),
+    )
+    utterances = Table(
+        "archive_utterances", metadata,
+        Column("call", String(200), primary_key=True), Column("idx", Integer, primary_key=True),
+        Column("speaker", String(16)), Column("start_s", Float), Column("end_s", Float), Column("text", Text),
+        Column("intent", String(64)), Column("confidence", Float), Column("sentiment", String(16)),
+        Column("entities", Text),
+    )
+    return Schema(metadata, calls, utterances)
 
 
 def record_id(name: str) -> str:
@@ -106,10 +119,11 @@ def _sealed(row: dict, fields, vault, name: str) -> dict:
 
 def rotate_keys(db, vault) -> int:
     """As records.rotate_keys, for archive_calls and archive_utterances (when they exist)."""
-    from sqlalchemy import inspect
+    from sqlalchemy import inspect, select, update
+    archive = schema()
     changed = 0
-    for table, fields, name in [(CALLS, CALL_SECRET, lambda r: f"archive {r['call']}"),
-                                (UTTERANCES, UTTERANCE_SECRET, lambda r: f"archive {r['call']} utterance {r['idx']}")]:
+    for table, fields, name in [(archive.calls, CALL_SECRET, lambda r: f"archive {r['call']}"),
+                                (archive.utterances, UTTERANCE_SECRET, lambda r: f"archive {r['call']} utterance {r['idx']}")]:
         if not inspect(db).has_table(table.name):
             continue
         keys = [c for c in table.primary_key.columns]
@@ -125,27 +139,30 @@ class ArchiveDB:
     def __init__(self, url: str, vault=None):
         self.vault = vault
         self.engine = records.open_engine(url)  # the phone line's URL handling (PostgreSQL driver, folders)
-        records.metadata.create_all(self.engine)
-        META.create_all(self.engine)
+        records.schema().metadata.create_all(self.engine)
+        schema().metadata.create_all(self.engine)
 
     def save(self, doc: dict) -> None:
         """A call's rows in all four tables, replacing any earlier ones, in one transaction."""
+        from sqlalchemy import delete, insert
+        calls, turns = records.schema().calls, records.schema().turns
+        archive = schema()
         row, turn_rows = record_rows(doc)
         row = records.seal_call_row(row, self.vault)
         turn_rows = [records.seal_turn_row(t, self.vault) for t in turn_rows]
         with self.engine.begin() as c:
-            c.execute(delete(records.turns).where(records.turns.c.call_id == row["id"]))
-            c.execute(delete(records.calls).where(records.calls.c.id == row["id"]))
-            c.execute(insert(records.calls).values(**row))
+            c.execute(delete(turns).where(turns.c.call_id == row["id"]))
+            c.execute(delete(calls).where(calls.c.id == row["id"]))
+            c.execute(insert(calls).values(**row))
             if turn_rows:
-                c.execute(insert(records.turns), turn_rows)
-            c.execute(delete(UTTERANCES).where(UTTERANCES.c.call == doc["call"]))
-            c.execute(delete(CALLS).where(CALLS.c.call == doc["call"]))
-            c.execute(CALLS.insert(), [_sealed(call_row(doc), CALL_SECRET, self.vault, f"archive {doc['call']}")])
+                c.execute(insert(turns), turn_rows)
+            c.execute(delete(archive.utterances).where(archive.utterances.c.call == doc["call"]))
+            c.execute(delete(archive.calls).where(archive.calls.c.call == doc["call"]))
+            c.execute(archive.calls.insert(), [_sealed(call_row(doc), CALL_SECRET, self.vault, f"archive {doc['call']}")])
             rows = [_sealed(r, UTTERANCE_SECRET, self.vault, f"archive {doc['call']} utterance {r['idx']}")
                     for r in utterance_rows(doc)]
             if rows:
-                c.execute(UTTERANCES.insert(), rows)
+                c.execute(archive.utterances.insert(), rows)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -11,25 +11,23 @@ from __future__ import annotations
 import json
 import os
 
+from voicebot.archive.analysis import Analyzer, analyze_one
+
 # quiet and offline (../shared/docs/ray-and-postgres.md): no usage stats, no token auth file,
-# no Ray progress bars under our own
-for _k, _v in (("RAY_USAGE_STATS_ENABLED", "0"), ("RAY_AUTH_MODE", "disabled"),
-               ("RAY_DATA_DISABLE_PROGRESS_BARS", "1")):
-    os.environ.setdefault(_k, _v)
+# no Ray progress bars under our own; set before Ray is imported (not when this module is:
+# `voicebot analyze` imports it for every run, and an embedded run has no Ray)
+QUIET = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
 
 
 class CallActor:
     """One per actor: the models load in __init__, then each batch of calls is analysed."""
 
     def __init__(self, config, channels):
-        from voicebot.archive.analysis import Analyzer
         self.analyzer = Analyzer(config, threads=1).load()
         self.channels = channels
 
     def __call__(self, batch):
         import numpy as np
-
-        from voicebot.archive.analyze import analyze_one
         docs, errors = [], []
         for raw in batch["job"]:
             doc, error = analyze_one(self.analyzer, json.loads(raw), self.channels)
@@ -43,6 +41,8 @@ class CallActor:
 
 def connect(address: str) -> bool:
     """Join (or for "local" start) a Ray instance; True when this call started it."""
+    for k, v in QUIET.items():
+        os.environ.setdefault(k, v)
     import ray
     if ray.is_initialized():
         return False
@@ -62,6 +62,8 @@ def run_ray(jobs: list[dict], config, channels: dict | None, address: str, worke
         return
     import logging
 
+    for k, v in QUIET.items():
+        os.environ.setdefault(k, v)
     import ray
     import ray.data
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # its plan and timing lines, per run

@@ -14,11 +14,15 @@ import base64
 import html
 import json
 import re
+import sys
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from asr.files import atomic_write_text, save_png
+from voicebot.options import load_config
+from voicebot.privacy.cli import vault_if_key
+from voicebot.privacy.crypto import CryptoError, read_bytes
 
 STOP = set("""a about after again all am an and any are as at be because been before being but by can could
 did do does doing don't for from had has have having he her here hi hello him his how i i'd i'm i've if in
@@ -223,11 +227,6 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    import sys
-
-    from voicebot.options import load_config
-    from voicebot.privacy.cli import vault_if_key
-    from voicebot.privacy.crypto import CryptoError, read_bytes
     out = Path(args.out)
     files = sorted([*(out / "calls").glob("*.json"), *(out / "calls").glob("*.json.enc")])
     vault = vault_if_key(load_config(args)) if any(p.name.endswith(".enc") for p in files) else None
@@ -241,7 +240,7 @@ def main(args) -> int:
               "the calls' words in the clear)", file=sys.stderr)
         return 2
     if not docs:
-        print(f"voicebot archive-report: no results in {out}/calls", file=__import__("sys").stderr)
+        print(f"voicebot archive-report: no results in {out}/calls", file=sys.stderr)
         return 1
     print(write_report(docs, out))
     return 0

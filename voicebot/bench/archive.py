@@ -19,6 +19,13 @@ import sys
 import time
 from pathlib import Path
 
+from asr.audio import load_audio
+from asr.files import atomic_write_text
+from asr.models import faster_whisper_model
+from asr.wer import wer
+from voicebot.bench.archive_calls import CALLS, write
+from voicebot.bench.yardstick import yardstick_ms
+
 RUNS = {"embedded, 1 worker": ["--workers", "1"], "embedded, 2 workers": ["--workers", "2"],
         "Ray local, 1 actor": ["--ray", "local", "--workers", "1"],
         "Ray local, 2 actors": ["--ray", "local", "--workers", "2"]}
@@ -35,7 +42,6 @@ def add_arguments(p) -> None:
 
 
 def make_calls(n: int, out: Path):
-    from voicebot.bench.archive_calls import CALLS, write
     calls = []
     for i in range(n):
         base = CALLS[i % len(CALLS)]
@@ -62,7 +68,6 @@ def hypotheses(doc: dict) -> dict[str, str]:
 
 
 def corpus_wer(calls, hyps: dict[str, dict[str, str]]) -> float:
-    from asr.wer import wer
     refs, got = [], []
     for c in calls:
         for speaker, text in references(c).items():
@@ -89,8 +94,6 @@ def run_analyze(files: list[Path], out: Path, extra: list[str]) -> dict:
 def run_plain(calls, calls_dir: Path, model: str = "base") -> tuple[float, dict]:
     from faster_whisper import WhisperModel
 
-    from asr.audio import load_audio
-    from asr.models import faster_whisper_model
     t0 = time.perf_counter()
     m = WhisperModel(faster_whisper_model(model), device="auto", compute_type="default")
     hyps = {}
@@ -108,7 +111,6 @@ def main(args) -> int:
     calls_dir = out / "calls"
     calls = make_calls(args.calls, calls_dir)
     load = os.getloadavg()[0]
-    from voicebot.bench.yardstick import yardstick_ms
     yardstick = {"start": yardstick_ms()}
     rows = []
     audio_s = None
@@ -138,7 +140,6 @@ def main(args) -> int:
               "yardstick_ms": yardstick, "calls": len(calls), "results": rows}
     md = to_markdown(report)
     print(md)
-    from asr.files import atomic_write_text
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     if args.markdown:

@@ -22,6 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from asr import load_recognizer
+from asr.audio import AUDIO_EXTENSIONS, AudioError, audio_info, frames, load_audio
+from asr.base import ASRStage
+from asr.device import compute_type, ctranslate2_device
+from asr.events import SpeechEnded, Transcript
+from asr.files import atomic_write_text, save_png
+from asr.vad import Segmenter
+from asr.wer import wer
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = [ROOT / "audio_samples" / "utterances", ROOT.parent / "shared" / "audio" / "jfk.flac"]
 
@@ -59,7 +68,6 @@ def percentile(values: list[float], q: float) -> float:
 
 def load_dataset(paths: list[str | Path]) -> list[Utterance]:
     """Audio files with a same-named .txt reference beside them; directories are expanded."""
-    from asr.audio import AUDIO_EXTENSIONS
     out = []
     for p in map(Path, paths):
         files = sorted(q for q in p.iterdir() if q.suffix.lower() in AUDIO_EXTENSIONS) if p.is_dir() else [p]
@@ -78,7 +86,6 @@ def load_dataset(paths: list[str | Path]) -> list[Utterance]:
 
 
 def _duration(f: Path) -> float:
-    from asr.audio import AudioError, audio_info
     try:
         return round(audio_info(f).duration, 3)
     except AudioError:  # unreadable: the run names it when it loads the file
@@ -98,7 +105,6 @@ def _reference_from_readme(f: Path) -> str | None:
 
 
 def default_configs(device: str = "auto", models=("tiny.en", "base")) -> list[BenchConfig]:
-    from asr.device import compute_type, ctranslate2_device
     dev = ctranslate2_device(device)
     out = []
     for model in models:
@@ -123,9 +129,6 @@ def _gpu_memory_mb() -> float | None:
 
 def run_config(cfg: BenchConfig, data: list[Utterance], repeats: int = 3, warmup: int = 1) -> dict:
     """Measure one configuration (call it in a fresh process)."""
-    from asr import load_recognizer
-    from asr.audio import load_audio
-    from asr.wer import wer
     audio = [load_audio(u.path) for u in data]
     t0 = time.perf_counter()
     rec = load_recognizer(cfg.backend, cfg.model, device=cfg.device, compute_type=cfg.compute_type,
@@ -190,11 +193,6 @@ def streaming_latency(cfg: BenchConfig, data: list[Utterance], vad_settings: lis
                       realtime: bool = True) -> list[dict]:
     """Feed utterances (with silences between) frame by frame at real-time pace through
     VAD and ASR; time from the last voiced frame of each utterance to its transcript."""
-    from asr import load_recognizer
-    from asr.audio import frames, load_audio
-    from asr.base import ASRStage
-    from asr.events import SpeechEnded, Transcript
-    from asr.vad import Segmenter
     rec = load_recognizer(cfg.backend, cfg.model, device=cfg.device, compute_type=cfg.compute_type,
                           beam_size=cfg.beam_size, short_context=cfg.context == "short")
     pieces, spans, t = [], [], 0.0  # spans: where each utterance sits in the stream (s)
@@ -287,7 +285,6 @@ def plot(report: dict, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from asr.files import save_png
     ok = [r for r in report["results"] if "error" not in r]
     if not ok:
         return
@@ -369,5 +366,4 @@ class BenchRun:
 
 
 def write_json(report: dict, path: str | Path) -> None:
-    from asr.files import atomic_write_text
     atomic_write_text(Path(path), json.dumps(report, indent=2, ensure_ascii=False) + "\n")

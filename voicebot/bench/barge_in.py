@@ -15,6 +15,14 @@ import json
 import time
 from pathlib import Path
 
+from asr.files import atomic_write_text, save_png
+from voicebot.bench.asr import machine, percentile
+from voicebot.bench.callers import cough, noise, speak, trim
+from voicebot.bot import Bot
+from voicebot.live.session import LiveSession
+from voicebot.live.simulated import Line, Script, SimulatedDevice
+from voicebot.options import load_config
+
 CUT_INS = [("Wait, do you accept PayPal?", "espeak:en-gb"), ("Sorry, can I speak to an agent?", "flite:slt"),
            ("Hold on, I need to cancel my order.", "espeak:en-us"), ("No, I asked about delivery.", "flite:awb")]
 NOT_CUT_INS = [("uh-huh", "espeak:en-us"), ("okay", "flite:awb"), ("right", "espeak:en-gb"), ("mm-hmm", "flite:slt"),
@@ -30,9 +38,6 @@ def add_arguments(p) -> None:
 
 
 def trial(bot, text: str, voice: str | None, delay: float, echo_db: float, level: float, seed: int) -> dict:
-    from voicebot.bench.callers import cough, noise, speak, trim
-    from voicebot.live.session import LiveSession
-    from voicebot.live.simulated import Line, Script, SimulatedDevice
     ask = Line(trim(speak("What time do your stores open on Sunday?", "flite:kal16")))
     said = cough(seed) if voice is None else trim(speak(text, voice))
     dev = SimulatedDevice(echo_delay_ms=120, echo_db=echo_db, noise=noise("white", 30.0, level, seed))
@@ -53,7 +58,6 @@ def trial(bot, text: str, voice: str | None, delay: float, echo_db: float, level
 
 
 def summarize(rows: list[dict]) -> dict:
-    from voicebot.bench.asr import percentile
     cut_ins = [r for r in rows if r["barge_in"]]
     others = [r for r in rows if not r["barge_in"]]
     silent = [r["silent_ms"] for r in cut_ins if r["silent_ms"] is not None]
@@ -89,7 +93,6 @@ def plot(s: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from asr.files import save_png
     rows = [r for r in s["trials"] if r["barge_in"]]
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.scatter([r["silent_ms"] for r in rows], range(len(rows)), label="silent (pause or stop)", marker="o")
@@ -105,9 +108,6 @@ def plot(s: dict, path: str) -> None:
 def main(args) -> int:
     from rich.progress import Progress
 
-    from voicebot.bench.asr import machine
-    from voicebot.bot import Bot
-    from voicebot.options import load_config
     cfg = load_config(args)
     cfg.tts.sample_rate = 16000  # the simulated device's rate
     bot = Bot(cfg)
@@ -123,7 +123,6 @@ def main(args) -> int:
     s = summarize(rows)
     print_table(s)
     if args.json:
-        from asr.files import atomic_write_text
         atomic_write_text(Path(args.json), json.dumps({"machine": machine(), "seconds": round(time.perf_counter() - t0, 1),
                                                        "live": vars(cfg.live), "summary": s}, indent=2) + "\n")
     if args.plot:

@@ -27,7 +27,11 @@ import numpy as np
 from asr.audio import resample
 from asr.files import atomic_write_text, save_png
 from voicebot.bench.callers import speak, telephone_band, trim
+from voicebot.bench.yardstick import yardstick_ms
+from voicebot.options import UsageError, make_bot
 from voicebot.phone.call import FRAME, encode
+from voicebot.phone.records import CallStore
+from voicebot.serve.app import make_app, uvicorn_server
 
 # voices Silero hears on a telephone line (flite:kal16 and awb it mostly does not)
 VOICES = ["flite:slt", "flite:rms", "espeak:en-us", "espeak:en-gb"]
@@ -55,7 +59,6 @@ def add_arguments(p) -> None:
 
 def load_scripts(path: str) -> list[list[str]]:
     """`--scripts`: a JSON list of scripts, each a non-empty list of lines; a clear error otherwise."""
-    from voicebot.options import UsageError
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
@@ -210,7 +213,6 @@ def pct(values: list[float], q: float) -> float | None:
 
 def calls_list(text: str) -> list[int]:
     """`--calls`: one count ("8") or several to sweep ("1,2,4,8"), each 1 or more."""
-    from voicebot.options import UsageError
     try:
         counts = [int(x) for x in text.split(",")]
     except ValueError:
@@ -222,8 +224,6 @@ def calls_list(text: str) -> list[int]:
 
 def run_once(bot, calls: int, scripts_text: list[list[str]], rendered: dict, stagger_s: float, console) -> dict:
     """One run: a server on a loopback port, `calls` callers at once; the result of that run."""
-    from voicebot.phone.records import CallStore
-    from voicebot.serve.app import make_app, uvicorn_server
     tmp = tempfile.mkdtemp(prefix="bench-calls.")
     bot.config.phone.db_url = f"sqlite:///{tmp}/calls.db"
     with socket.socket() as s:
@@ -300,14 +300,12 @@ def most_held(pooled: list[dict], target_ms: float) -> int:
 def main(args) -> int:
     from rich.console import Console
 
-    from voicebot.options import UsageError, make_bot
     counts = calls_list(str(args.calls))
     if args.runs < 1:
         raise UsageError("--runs must be 1 or more")
     scripts_text = load_scripts(args.scripts) if args.scripts else SCRIPTS
     bot = make_bot(args)
     console = Console()
-    from voicebot.bench.yardstick import yardstick_ms
     with console.status("loading engines, rendering the callers' speech, timing the yardstick"):
         yardstick = {"start": yardstick_ms()}
         bot.warm_up()

@@ -13,6 +13,14 @@ import json
 import time
 from pathlib import Path
 
+from asr.files import atomic_write_text, save_png
+from voicebot.bench.asr import machine, percentile
+from voicebot.bench.callers import SCRIPTS, VOICES, noise, speak, trim
+from voicebot.bot import Bot
+from voicebot.live.session import LiveSession
+from voicebot.live.simulated import Line, Script, SimulatedDevice
+from voicebot.options import UsageError, load_config
+
 PARTS = ("endpoint", "asr", "nlu", "dialogue", "tts_first_audio")
 
 
@@ -29,9 +37,6 @@ def add_arguments(p) -> None:
 
 
 def run_call(bot, turns, voice, noise_kind, level, pause, echo_ms, echo_db, seed=0) -> list[dict]:
-    from voicebot.bench.callers import noise, speak, trim
-    from voicebot.live.session import LiveSession
-    from voicebot.live.simulated import Line, Script, SimulatedDevice
     lines = [Line(trim(speak(text, voice)), "after_reply", pause, text) for text, _ in turns]
     dev = SimulatedDevice(echo_delay_ms=echo_ms, echo_db=echo_db,
                           noise=noise(noise_kind, 20.0, level, seed) if noise_kind != "none" else None)
@@ -66,7 +71,6 @@ def run_call(bot, turns, voice, noise_kind, level, pause, echo_ms, echo_db, seed
 
 
 def summarize(rows: list[dict]) -> dict:
-    from voicebot.bench.asr import percentile
     v2v = [r["voice_to_voice"] for r in rows if r["voice_to_voice"] is not None]
     parts = {k: round(percentile([r[k] for r in rows if r[k] is not None], 50), 1) for k in (*PARTS, "other")}
     return {"p50": round(percentile(v2v, 50), 1), "p95": round(percentile(v2v, 95), 1),
@@ -100,7 +104,6 @@ def plot(summary: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from asr.files import save_png
     rows = [r for r in summary["turns"] if r["other"] is not None]
     rows.sort(key=lambda r: r["voice_to_voice"])
     fig, ax = plt.subplots(figsize=(9, 0.28 * len(rows) + 1.8))
@@ -121,10 +124,6 @@ def plot(summary: dict, path: str) -> None:
 def main(args) -> int:
     from rich.progress import Progress
 
-    from voicebot.bench.asr import machine
-    from voicebot.bench.callers import SCRIPTS, VOICES
-    from voicebot.bot import Bot
-    from voicebot.options import UsageError, load_config
     if not 1 <= args.calls <= len(SCRIPTS):
         raise UsageError(f"--calls must be 1 to {len(SCRIPTS)}")
     cfg = load_config(args)
@@ -148,7 +147,6 @@ def main(args) -> int:
                          "echo_ms": args.echo_ms, "echo_db": args.echo_db if args.echo_ms else None},
               "voice_to_voice_ms": summary}
     if args.json:
-        from asr.files import atomic_write_text
         atomic_write_text(Path(args.json), json.dumps(report, indent=2) + "\n")
     if args.plot:
         plot(summary, args.plot)

@@ -26,7 +26,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asr.audio import audio_info, find_audio_files
+from asr.files import atomic_write_text, save_png
+from asr.models import faster_whisper_model
 from asr.wer import normalize
+from voicebot.recorded import process_calls
 
 Span = tuple[float, float]
 
@@ -189,7 +193,6 @@ def plain_faster_whisper(files: list[Path], model: str, progress: bool) -> tuple
     """Plain faster-whisper with its own defaults (beam 5, 30 s windows) and its VAD filter."""
     from faster_whisper import WhisperModel
 
-    from asr.models import faster_whisper_model
     m = WhisperModel(faster_whisper_model(model), device="auto", compute_type="default")
     out, t0 = {}, time.perf_counter()
     for f in _progress(files, "plain faster-whisper", progress):
@@ -204,7 +207,6 @@ def _progress(items, label, enabled):
 
 
 def reference_files(inputs: list[str]) -> tuple[list[Path], list[str]]:
-    from asr.audio import find_audio_files
     files, errors = find_audio_files(inputs)
     keep = []
     for f in files:
@@ -220,7 +222,6 @@ def run(args, bot_factory) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from asr.files import atomic_write_text
     console = Console(width=None if sys.stdout.isatty() else 150)
     files, errors = reference_files(args.inputs)
     for e in errors:
@@ -231,7 +232,6 @@ def run(args, bot_factory) -> int:
     systems: dict[str, dict] = {}
     results = Path(args.results) if args.results else None
     if results is None:  # run voicebot on the files first
-        from voicebot.recorded import process_calls
         results = Path(args.out or "runs/score") / "voicebot"
         bot = bot_factory()
         bot.config.privacy.redact = False  # scored word for word against the references: digit strings stay
@@ -291,7 +291,6 @@ def plot(report: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from asr.files import save_png
     labels = list(report["systems"])
     totals_ = [report["systems"][k]["total"] for k in labels]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -309,7 +308,6 @@ def plot(report: dict, path: str) -> None:
 
 
 def _duration(path: Path) -> float:
-    from asr.audio import audio_info
     info = audio_info(path)
     return info.frames / info.samplerate
 

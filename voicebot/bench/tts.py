@@ -18,6 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.audio import resample
+from asr.faster import FasterWhisper
+from asr.files import atomic_write_text, save_png
+from asr.wer import wer
 from tts import ENGINES, load_synthesizer
 from voicebot.bench.asr import machine, percentile
 
@@ -83,14 +87,11 @@ def summary(res: dict, repeats: int) -> dict:
                synthesis_s=round(res["synthesis_s"], 3), audio_s=round(res["audio_s"], 2),
                rtf=round(res["synthesis_s"] / res["audio_s"], 4), replies=len(REPLIES) * repeats)
     if res["heard"]:
-        from asr.wer import wer
         out.update(wer=round(wer(REPLIES, res["heard"]), 4), heard=res["heard"])
     return out
 
 
 def whisper_tiny():
-    from asr.audio import resample
-    from asr.faster import FasterWhisper
     model = FasterWhisper("tiny.en", device="cpu")
     return lambda audio, rate: model.transcribe(resample(audio, rate, 16000)).text
 
@@ -125,7 +126,6 @@ def plot(results: list[dict], path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from asr.files import save_png
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 0.7 * len(results) + 2.2),
                                   gridspec_kw={"width_ratios": [3, 1]}, sharey=True)
     ax.boxplot([r["first_audio_ms"] for r in results], orientation="horizontal", tick_labels=[r["engine"] for r in results])
@@ -149,7 +149,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def bench(args) -> int:
-    from asr.files import atomic_write_text
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     unknown = set(engines) - set(ENGINES)
     if unknown or not engines:

@@ -15,14 +15,15 @@ import statistics
 import time
 from pathlib import Path
 
+from asr.audio import load_audio
+from asr.faster import FasterWhisper
+
 # a bundled caller utterance (3.3 s, 16 kHz mono), decoded the way a live turn is
 CLIP = Path(__file__).resolve().parents[2] / "audio_samples" / "utterances" / "billing_complaint_stereo_8k_1.flac"
 
 
 def yardstick_ms(repeats: int = 5) -> float:
     """Median milliseconds of Whisper base (int8, one thread, short context) on CLIP."""
-    from asr.audio import load_audio
-    from asr.faster import FasterWhisper
     model = FasterWhisper("base", threads=1)
     clip = load_audio(CLIP)
     model.transcribe(clip)  # the first decode pays for lazy set-up

@@ -31,26 +31,9 @@ import logging
 import threading
 import uuid
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
-
-from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    delete,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.engine import make_url
+from typing import NamedTuple
 
 from asr.files import atomic_write_text
 from voicebot.privacy.crypto import reseal, seal, unseal
@@ -58,37 +41,59 @@ from voicebot.privacy.crypto import reseal, seal, unseal
 log = logging.getLogger("voicebot.phone.records")
 DEFAULT_URL = "sqlite:///runs/calls.db"
 
-metadata = MetaData()
-calls = Table(
-    "calls", metadata,
-    Column("id", String(32), primary_key=True),  # made here, so a call has its id with the database down
-    Column("transport", String(20), nullable=False),  # media-stream | sip | ...
-    Column("caller", Text),  # Text: sealed, a caller's URI is twice its length
-    Column("callee", Text),
-    Column("external_id", String(100)),  # the transport's own id (Twilio callSid, SIP Call-ID)
-    Column("started", DateTime(timezone=True), nullable=False),
-    Column("ended", DateTime(timezone=True)),
-    Column("end_reason", String(200)),
-    Column("handover", String(200)),  # the URI the call was handed to
-    Column("audio_path", String(500)),  # stereo WAV: caller left, bot right (phone.record_audio)
-    Column("codec", String(10)),
-    Column("turns", Integer, default=0),
-    Column("dropped_frames", Integer, default=0),
-    Column("late_frames", Integer, default=0),
-    Column("meta", JSON),
-)
-turns = Table(
-    "turns", metadata,
-    Column("call_id", String(32), ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True),
-    Column("idx", Integer, primary_key=True),
-    Column("start_s", Float), Column("end_s", Float),  # seconds of call audio
-    Column("text", Text), Column("intent", String(50)), Column("confidence", Float),
-    Column("sentiment", String(20)), Column("entities", JSON),
-    Column("reply", Text), Column("reply_cut", JSON), Column("answer_source", String(50)),
-    Column("endpoint_ms", Float), Column("asr_ms", Float), Column("nlu_ms", Float),
-    Column("dialogue_ms", Float), Column("tts_first_audio_ms", Float),
-    Column("reply_ms", Float),  # the caller's last word to the first reply audio out
-)
+
+class Schema(NamedTuple):
+    metadata: object
+    calls: object
+    turns: object
+
+
+@cache
+def schema() -> Schema:
+    """The tables. SQLAlchemy is imported here, on first use: it takes ~0.35 s, and every
+    `voicebot` command imports this module (the CLI's verbs), most without opening a database."""
+    from sqlalchemy import JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text
+    metadata = MetaData()
+    calls = Table(
+        "calls", metadata,
+        Column("id", String(32), primary_key=True),  # made here, so a call has its id with the database down
+        Column("transport", String(20), nullable=False),  # media-stream | sip | ...
+        Column("caller", Text),  # Text: sealed, a caller's URI is twice its length
+        Column("callee", Text),
+        Column("external_id", String(100)),  # the transport's own id (Twilio callSid, SIP Call-ID)
+        Column("started", DateTime(timezone=True), nullable=False),
+        Column("ended", DateTime(timezone=True)),
+        Column("end_reason", String(200)),
+        Column("handover", String(200)),  # the URI the call was handed to
+        Column("audio_path", String(500)),  # stereo WAV: caller left, bot right (phone.record_audio)
+        Column("codec", String(10)),
+        Column("turns", Integer, default=0),
+        Column("dropped_frames", Integer, default=0),
+        Column("late_frames", Integer, default=0),
+        Column("meta", JSON),
+    )
+    turns = Table(
+        "turns", metadata,
+        Column("call_id", String(32), ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True),
+        Column("idx", Integer, primary_key=True),
+        Column("start_s", Float), Column("end_s", Float),  # seconds of call audio
+        Column("text", Text), Column("intent", String(50)), Column("confidence", Float),
+        Column("sentiment", String(20)), Column("entities", JSON),
+        Column("reply", Text), Column("reply_cut", JSON), Column("answer_source", String(50)),
+        Column("endpoint_ms", Float), Column("asr_ms", Float), Column("nlu_ms", Float),
+        Column("dialogue_ms", Float), Column("tts_first_audio_ms", Float),
+        Column("reply_ms", Float),  # the caller's last word to the first reply audio out
+    )
+    return Schema(metadata, calls, turns)
+
+
+def __getattr__(name: str):
+    """`records.metadata`, `records.calls` and `records.turns`, made on first use."""
+    if name in Schema._fields:
+        return getattr(schema(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 LATENCY = {"endpoint_ms": "endpoint", "asr_ms": "asr", "nlu_ms": "nlu", "dialogue_ms": "dialogue",
            "tts_first_audio_ms": "tts_first_audio", "reply_ms": "reply"}
 CALL_SECRET = ("caller", "callee", "meta")  # sealed when the record is encrypted
@@ -102,6 +107,8 @@ class MissingDriver(ValueError):  # a setting that cannot work here: the CLI pri
 
 def open_engine(url: str, busy_s: float = 2.0):
     """An engine for `url`; a SQLite file's folder is made. Raises MissingDriver, ValueError."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
     try:
         u = make_url(url)
     except Exception:
@@ -188,6 +195,8 @@ def rotate_keys(db, vault) -> int:
     """Every sealed value of `calls` and `turns` written with an older key of `vault` sealed
     again with its current key, on the connection `db` (one transaction: a wrong key changes
     nothing). Returns the rows changed."""
+    from sqlalchemy import select, update
+    _, calls, turns = schema()
     changed = 0
     for row in db.execute(select(calls)).mappings().all():
         new = _resealed(row, CALL_SECRET, vault, f"call {row['id']}")
@@ -226,7 +235,7 @@ class CallStore:
         self._try("creating tables", self._create)
 
     def _create(self) -> None:
-        metadata.create_all(self.engine)
+        schema().metadata.create_all(self.engine)
         self._ready = True
 
     def _try(self, what: str, fn) -> bool:
@@ -241,6 +250,7 @@ class CallStore:
             return False
 
     def _safe_url(self) -> str:
+        from sqlalchemy.engine import make_url
         return make_url(self.url).render_as_string(hide_password=True)
 
     # ---- writing, during a call
@@ -259,8 +269,9 @@ class CallStore:
         return cid
 
     def _insert_call(self, row: dict) -> None:
+        from sqlalchemy import insert
         with self.engine.begin() as db:
-            db.execute(insert(calls).values(**row))
+            db.execute(insert(schema().calls).values(**row))
 
     def add_turn(self, call_id: str, turn: dict) -> None:
         """Turn `len(turns so far)` of the call; `end_call(turns=...)` may replace it later."""
@@ -273,6 +284,8 @@ class CallStore:
         if rec["dirty"]:
             return  # the whole call is written at its end
         def write():
+            from sqlalchemy import insert, update
+            _, calls, turns = schema()
             with self.engine.begin() as db:
                 db.execute(insert(turns).values(**row))
                 db.execute(update(calls).where(calls.c.id == call_id).values(turns=len(rec["turns"])))
@@ -303,6 +316,8 @@ class CallStore:
         return False
 
     def _write_whole(self, row: dict, rows: list[dict]) -> None:
+        from sqlalchemy import delete, insert, select, update
+        _, calls, turns = schema()
         with self.engine.begin() as db:
             if db.execute(select(calls.c.id).where(calls.c.id == row["id"])).first() is None:
                 db.execute(insert(calls).values(**row))
@@ -316,6 +331,8 @@ class CallStore:
         """The recording's path, once it is stored (phone calls save it after the call ends).
         A record still in the spool folder gets it there."""
         def write():
+            from sqlalchemy import update
+            calls = schema().calls
             with self.engine.begin() as db:
                 if db.execute(update(calls).where(calls.c.id == call_id).values(audio_path=path)).rowcount == 0:
                     raise LookupError("no such call in the database")
@@ -346,12 +363,16 @@ class CallStore:
 
     # ---- reading
     def list_calls(self, limit: int = 20) -> list[dict]:
+        from sqlalchemy import select
+        calls = schema().calls
         with self.engine.connect() as db:
             rows = db.execute(select(calls).order_by(calls.c.started.desc()).limit(limit)).mappings().all()
         return [open_call_row(dict(r), self.vault) for r in rows]
 
     def get_call(self, call_id: str) -> dict | None:
         """One call with its turns; `call_id` may be a unique prefix of the id."""
+        from sqlalchemy import select
+        _, calls, turns = schema()
         with self.engine.connect() as db:
             found = db.execute(select(calls).where(calls.c.id.startswith(call_id, autoescape=True))
                                .limit(2)).mappings().all()
@@ -364,6 +385,8 @@ class CallStore:
 
     def started_before(self, cutoff: datetime) -> list[dict]:
         """Calls that began before `cutoff`, oldest first: id, started, audio_path (plain columns)."""
+        from sqlalchemy import select
+        calls = schema().calls
         with self.engine.connect() as db:
             rows = db.execute(select(calls.c.id, calls.c.started, calls.c.audio_path)
                               .where(calls.c.started < cutoff).order_by(calls.c.started)).mappings().all()
@@ -371,6 +394,8 @@ class CallStore:
 
     def delete_calls(self, ids: list[str]) -> None:
         """The calls and their turns, in one transaction."""
+        from sqlalchemy import delete
+        _, calls, turns = schema()
         with self.engine.begin() as db:
             for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
                 db.execute(delete(turns).where(turns.c.call_id.in_(chunk)))

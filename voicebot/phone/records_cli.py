@@ -17,6 +17,13 @@ from __future__ import annotations
 import json
 import sys
 
+from voicebot.archive import db as archive_db
+from voicebot.options import UsageError, load_config
+from voicebot.phone import records
+from voicebot.phone.records import CallStore
+from voicebot.privacy.cli import audit, vault_if_key
+from voicebot.privacy.crypto import CryptoError, open_vault
+
 
 def add_arguments(p) -> None:
     p.add_argument("action", choices=["list", "show", "rotate-key"])
@@ -32,10 +39,6 @@ def _plain(value):
 
 
 def main(args) -> int:
-    from voicebot.options import UsageError, load_config
-    from voicebot.phone.records import CallStore
-    from voicebot.privacy.cli import audit, vault_if_key
-    from voicebot.privacy.crypto import CryptoError, open_vault
     cfg = load_config(args)
     url = args.db or cfg.phone.db_url
     if args.action == "show" and not args.call_id:
@@ -85,16 +88,13 @@ def main(args) -> int:
 def rotate(cfg, url: str) -> int:
     import dataclasses
 
-    from voicebot.archive import db as archive_db
-    from voicebot.phone import records
-    from voicebot.privacy.crypto import CryptoError, open_vault
     if not cfg.privacy.old_key_file:
         print("voicebot calls rotate-key: set privacy.old_key_file to the key being replaced", file=sys.stderr)
         return 2
     engine = records.open_engine(url)
     try:
         vault = open_vault(dataclasses.replace(cfg.privacy, encrypt=True))
-        records.metadata.create_all(engine)
+        records.schema().metadata.create_all(engine)
         with engine.begin() as db:
             n = records.rotate_keys(db, vault) + archive_db.rotate_keys(db, vault)
     except CryptoError as e:  # nothing changed: the transaction rolled back

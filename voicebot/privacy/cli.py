@@ -18,7 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-from asr.files import atomic_path
+from asr.audio import AudioError, find_audio_files, load_audio, write_wav
+from asr.files import atomic_path, atomic_write_text
+from nlu.redact_audio import redact_audio
+from voicebot.bot import Bot
+from voicebot.config import Config
+from voicebot.options import load_config
+from voicebot.phone.records import CallStore
 from voicebot.privacy.audit import write as audit_write
 from voicebot.privacy.crypto import SUFFIX, CryptoError, new_key, open_vault, read_bytes, write_bytes
 
@@ -26,7 +32,6 @@ AUDIO = (".wav", ".flac", ".mp3", ".ogg")
 
 
 def _config(args):
-    from voicebot.config import Config
     return Config.load(getattr(args, "config", None))
 
 
@@ -148,7 +153,6 @@ def retention(args) -> int:
 def _old_records(args, cutoff: float) -> int:
     from datetime import datetime, timezone
 
-    from voicebot.phone.records import CallStore
     cfg = _config(args)
     store = CallStore(cfg.phone.db_url)
     try:
@@ -191,10 +195,6 @@ def add_parsers(sub) -> None:
 
 def redact_audio_main(args) -> int:
     """`voicebot redact-audio FILES... --out DIR`: copies with personal data silenced, and what went."""
-    from asr.audio import AudioError, find_audio_files, load_audio, write_wav
-    from asr.redact_audio import redact_audio
-    from voicebot.bot import Bot
-    from voicebot.options import load_config
     files, errors = find_audio_files(args.inputs)
     for e in errors:
         print(f"voicebot: {e}", file=sys.stderr)
@@ -211,7 +211,6 @@ def redact_audio_main(args) -> int:
         write_wav(out / f"{f.stem}.wav", clean, 16000)
         report[f.name] = [{"kind": s.kind, "start": float(s.start), "end": float(s.end)} for s in spans]
         print(f"{f.name}: {len(spans)} span(s) silenced" + "".join(f"; {s.kind} {s.start:.2f}-{s.end:.2f} s" for s in spans))
-    from asr.files import atomic_write_text
     atomic_write_text(out / "redactions.json", json.dumps(report, indent=2) + "\n")
     return 1 if errors else 0
 

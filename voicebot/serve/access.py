@@ -34,6 +34,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from asr.files import atomic_write_text
+from voicebot.config import Config
 from voicebot.privacy.audit import write as audit_write
 
 log = logging.getLogger("voicebot.serve.access")
@@ -295,7 +296,6 @@ def add_parsers(sub) -> None:
 
 
 def api_key_main(args) -> int:
-    from voicebot.config import Config
     path = args.keys_file or Config.load(args.config).server.keys_file
     if not path:
         raise ValueError("no keys file: give --keys-file or set server.keys_file in the config")

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nlu.redact import find
+
 RATE = 16000
 MARGIN_S = 0.25
 
@@ -39,7 +41,6 @@ def word_times(recognizer, audio: np.ndarray) -> list[tuple[float, float, str]]:
 
 def redact_audio(recognizer, audio: np.ndarray, margin_s: float = MARGIN_S) -> tuple[np.ndarray, list[Silenced]]:
     """`audio` (16 kHz mono float32) with the spans that carried personal data silenced."""
-    from nlu.redact import find
     words = word_times(recognizer, audio)
     text, offsets = "", []
     for start, end, word in words:
