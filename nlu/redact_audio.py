@@ -2,7 +2,7 @@
 
 Whisper reads the audio again with word timestamps; the words that `nlu.redact.find` would
 tag are replaced by silence (plus a margin either side, since word edges from cross-attention
-are approximate, ~0.1-0.2 s). Used for stored call audio and by `voicebot redact-audio`.
+are approximate, ~0.1-0.2 s). Used for stored call audio and by `voicebot data redact`.
 """
 from __future__ import annotations
 

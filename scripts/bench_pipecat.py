@@ -4,7 +4,7 @@ Run with a Python that has pipecat-ai (in its own throwaway virtualenv, never th
     python3 -m venv /tmp/pipecat-venv
     /tmp/pipecat-venv/bin/pip install "pipecat-ai[silero,whisper,piper]==1.14.0" scipy soundfile soxr
     /tmp/pipecat-venv/bin/python scripts/bench_pipecat.py runs/bench-latency.json --json runs/bench-pipecat.json
-It reads the lines, voices and replies of a `voicebot bench-latency --json` run, so both systems
+It reads the lines, voices and replies of a `voicebot bench latency --json` run, so both systems
 hear the same callers and speak the same replies (Pipecat has no dialogue policy: a processor
 answers each transcript with the reply our bot gave to that line). Pipeline: Silero VAD (stop_secs 0.2, as
 the issue's peer) -> WhisperSTTService (faster-whisper base, int8: its defaults decode a 30 s
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # voicebot.testcalls only (numpy, scipy, soundfile, soxr)
+sys.path.insert(0, str(ROOT))  # voicebot.bench.callers only (numpy, scipy, soundfile, soxr)
 
 from pipecat.audio.vad.silero import SileroVADAnalyzer  # noqa: E402
 from pipecat.audio.vad.vad_analyzer import VADParams  # noqa: E402
@@ -147,7 +147,7 @@ async def run(lines, model_dir, voice_dir, pause):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("ours", help="a `voicebot bench-latency --json` report: its lines, voices and replies")
+    ap.add_argument("ours", help="a `voicebot bench latency --json` report: its lines, voices and replies")
     ap.add_argument("--model", default=str(Path.home() / ".cache/voicebot/models/faster-whisper-base"))
     ap.add_argument("--voice", required=False, help="en_US-joe-medium.onnx (default: from the project's venv)")
     ap.add_argument("--json")

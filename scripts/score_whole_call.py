@@ -3,9 +3,9 @@
 faster-whisper's own `transcribe` of the whole call file (its VAD, 30 s windows, any compute
 type and beam), its words put into voicebot's turns by their timestamps: the measurement that
 led to `asr/whole_call.py`, kept to compare other decodes the same way. The turns (and intents)
-come from a `voicebot score` run's output.
+come from a `voicebot bench score` run's output.
 
-    voicebot score runs/tc28t --out runs/s3
+    voicebot bench score runs/tc28t --out runs/s3
     python scripts/score_whole_call.py runs/tc28t runs/s3/voicebot --compute-type float32 --beam-size 5
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from voicebot.bench.score import read_reference, reference_files, score_call, to
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("calls", help="the scored calls (WAV files with .txt references)")
-    p.add_argument("results", help="the voicebot output directory of a `voicebot score` run on them")
+    p.add_argument("results", help="the voicebot output directory of a `voicebot bench score` run on them")
     p.add_argument("--model", default="base")
     p.add_argument("--compute-type", default="int8")
     p.add_argument("--beam-size", type=int, default=5)

@@ -30,7 +30,7 @@ def _cache(tmp_path_factory):
         os.environ["VOICEBOT_CACHE"] = os.environ["VOICEBOT_TEST_CACHE"]
         return
     # one cache for the run's workers (pytest-xdist): the baseline is trained and MiniLM exported
-    # once, not once a worker; what goes in it is written atomically (voicebot.files)
+    # once, not once a worker; what goes in it is written atomically (asr.files)
     base = tmp_path_factory.getbasetemp()
     cache = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "cache"
     cache.mkdir(exist_ok=True)
@@ -69,7 +69,7 @@ def piper():
 
 
 def phone_line(text: str, voice: str) -> np.ndarray:
-    """A caller's line as the bot hears it from `voicebot bench-calls`: spoken, telephone band,
+    """A caller's line as the bot hears it from `voicebot bench calls`: spoken, telephone band,
     8 kHz mu-law, back at 16 kHz."""
     from asr.audio import resample
     from voicebot.bench.calls import line_audio

@@ -81,6 +81,15 @@ def _imports(name: str, tree: ast.Module):
     return found
 
 
+def _runs(importer: str, target: str) -> list[str]:
+    """What importing `target` from `importer` may run: the module, and each of its parent packages'
+    __init__ that is not already a parent of the importer (Python runs `a/b/__init__.py` before
+    `a/b/c.py`, so a circle can pass through a package's __init__)."""
+    mine = set(itertools.accumulate(importer.split("."), lambda a, b: f"{a}.{b}"))
+    parents = itertools.accumulate(target.split(".")[:-1], lambda a, b: f"{a}.{b}")
+    return [target] + [p for p in parents if p in MODULES and p not in mine]
+
+
 TREES = {name: ast.parse(path.read_text(), str(path)) for name, path in MODULES.items()}
 EDGES = {name: _imports(name, tree) for name, tree in TREES.items()}
 
@@ -88,7 +97,7 @@ EDGES = {name: _imports(name, tree) for name, tree in TREES.items()}
 def _cycles() -> list[list[str]]:
     """One cycle (first module repeated last) through each strongly connected part of the graph
     that has more than one module or a module importing itself (Tarjan's algorithm)."""
-    graph = {name: sorted({target for target, _, _ in edges}) for name, edges in EDGES.items()}
+    graph = {name: sorted({p for target, _, _ in edges for p in _runs(name, target)}) for name, edges in EDGES.items()}
     index, low, stack, on_stack, parts = {}, {}, [], set(), []
 
     def connect(v):  # recursive: the graph is only a few hundred modules

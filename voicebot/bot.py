@@ -88,7 +88,7 @@ class Bot:
     def asr(self):
         """The ASR stage for recorded audio (calls, archives): the whole call is there, so its
         turns are decoded together when the engine can (asr/whole_call.py). Live calls read
-        each turn as it ends (voicebot/turns.py)."""
+        each turn as it ends (voicebot/live/turns.py)."""
         c = self.config.asr
         if c.whole_call and supports(self.recognizer):
             return WholeCallASR(self.recognizer, c.no_speech_threshold, c.whole_call_beam_size,

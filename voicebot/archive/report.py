@@ -6,7 +6,7 @@ same plots as PNG files beside it.
                          labels, the longest and most negative calls (linked to their JSON)
     OUT/report/*.png
 
-    voicebot archive-report OUT      # again, from OUT/calls/*.json (and *.json.enc, with the config's key)
+    voicebot report OUT      # again, from OUT/calls/*.json (and *.json.enc, with the config's key)
 """
 from __future__ import annotations
 
@@ -233,14 +233,14 @@ def main(args) -> int:
     try:
         docs = [json.loads(read_bytes(p, vault).decode("utf-8")) for p in files]
     except CryptoError as e:
-        print(f"voicebot archive-report: {e}", file=sys.stderr)
+        print(f"voicebot report: {e}", file=sys.stderr)
         return 2
     if vault is not None and not all(d["settings"].get("redact") for d in docs):
-        print("voicebot archive-report: encrypted results that are not redacted: no report (it would hold "
+        print("voicebot report: encrypted results that are not redacted: no report (it would hold "
               "the calls' words in the clear)", file=sys.stderr)
         return 2
     if not docs:
-        print(f"voicebot archive-report: no results in {out}/calls", file=sys.stderr)
+        print(f"voicebot report: no results in {out}/calls", file=sys.stderr)
         return 1
     print(write_report(docs, out))
     return 0

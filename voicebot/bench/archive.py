@@ -1,13 +1,13 @@
-"""`voicebot bench-archive`: throughput of `voicebot analyze` on archive calls, in audio hours
+"""`voicebot bench archive`: throughput of `voicebot analyze` on archive calls, in audio hours
 per wall hour (x real time), embedded and on Ray with 1 and 2 workers, beside plain
 faster-whisper with its defaults on the same calls; WER of both against the scripts.
 
 Each run is a fresh `voicebot analyze` process, timed from start to exit (model loading and
 worker start-up included, as a user waits for them). Plain faster-whisper runs each speaker's
 channel through WhisperModel.transcribe (beam 5, 30 s windows, its Silero VAD filter, as
-`voicebot score --plain` does), its model load included.
+`voicebot bench score --plain` does), its model load included.
 
-    voicebot bench-archive --calls 16 --json runs/bench-archive.json --markdown runs/bench-archive.md
+    voicebot bench archive --calls 16 --json runs/bench-archive.json --markdown runs/bench-archive.md
 """
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ def main(args) -> int:
 def to_markdown(report: dict) -> str:
     y = report.get("yardstick_ms") or {}
     lines = [f"{report['calls']} calls, {report['machine']}, load average {report['load_average_at_start']} at the start, "
-             f"yardstick {y.get('start')} / {y.get('end')} ms at the start / end (voicebot/yardstick.py)",
+             f"yardstick {y.get('start')} / {y.get('end')} ms at the start / end (voicebot/bench/yardstick.py)",
              "", "| run | audio | wall | x real time | WER | ASR / NLU / audio+VAD s per audio hour |",
              "| --- | ---: | ---: | ---: | ---: | --- |"]
     for r in report["results"]:

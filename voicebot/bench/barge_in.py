@@ -1,4 +1,4 @@
-"""`voicebot bench-barge-in`: how soon the bot falls silent when a caller cuts in, and how often
+"""`voicebot bench barge-in`: how soon the bot falls silent when a caller cuts in, and how often
 it stops (or pauses) for sounds that are no barge-in.
 
 Each trial is a short live call on the simulated device in real time, with the bot's echo mixed

@@ -6,7 +6,7 @@ noise (white, mains hum, or babble mixed from other voices) that also runs under
 written at 16 kHz PCM or as 8 kHz mu-law telephone audio (300-3400 Hz). Each call gets a
 reference file beside it in the scorer's format: one caller turn per line, a tab, the intent.
 
-    voicebot make-test-calls runs/testcalls            # the default set (12 calls)
+    voicebot bench test-calls runs/testcalls            # the default set (12 calls)
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ SCRIPTS: list[list[tuple[str, str]]] = [
      ("Okay, goodbye.", "goodbye")],
 ]
 # a second set: new sentences and numbers, each script in another voice, to check that what was
-# tuned on SCRIPTS holds elsewhere (`voicebot make-test-calls --held-out`). The per-turn defaults
+# tuned on SCRIPTS holds elsewhere (`voicebot bench test-calls --held-out`). The per-turn defaults
 # never saw it; the whole-call decode's gap and margin were chosen on both sets.
 HELD_OUT: list[list[tuple[str, str]]] = [
     [("Good morning, I'm calling about a delivery.", "order_status"),

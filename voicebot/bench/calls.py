@@ -1,6 +1,6 @@
-"""`voicebot bench-calls`: N phone callers at once over the media-stream route, in real time.
+"""`voicebot bench calls`: N phone callers at once over the media-stream route, in real time.
 
-    voicebot bench-calls --calls 8 --json runs/calls8.json [--plot runs/calls8.png]
+    voicebot bench calls --calls 8 --json runs/calls8.json [--plot runs/calls8.png]
 
 A server (`voicebot serve`'s app) runs on a loopback port with one Bot (engines shared); each
 caller is a Twilio Media Streams client in its own thread: it waits for the greeting, then says
@@ -330,7 +330,7 @@ def main(args) -> int:
         result = {**info, "target_ms": args.target_ms, "holds": most_held(pooled, args.target_ms), "counts": pooled}
         print_sweep(console, result, args.runs)
     console.print(f"machine: yardstick {yardstick['start']} / {yardstick['end']} ms at the start / end "
-                  "(voicebot/yardstick.py; compare runs only at a like yardstick)")
+                  "(voicebot/bench/yardstick.py; compare runs only at a like yardstick)")
     if args.json:
         atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
     if args.plot:

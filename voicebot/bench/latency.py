@@ -1,4 +1,4 @@
-"""`voicebot bench-latency`: voice-to-voice time of live calls, measured the way a caller hears it.
+"""`voicebot bench latency`: voice-to-voice time of live calls, measured the way a caller hears it.
 
 Scripted conversations (voicebot.bench.callers: espeak-ng and flite voices, steady noise under
 everything) go through a LiveSession on the simulated device in real time. Each caller line

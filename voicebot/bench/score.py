@@ -1,9 +1,9 @@
-"""Scoring recorded calls against reference transcripts: `voicebot score`.
+"""Scoring recorded calls against reference transcripts: `voicebot bench score`.
 
 A reference is a `.txt` beside each call file, with the same name: one caller turn per
 line, optionally a tab and the turn's intent, and optionally another tab and the turn's
 start and end in seconds ("Where is my order?<TAB>order_status<TAB>0.50 2.31"; `voicebot
-make-test-calls` writes them). The scorer reads `voicebot call` results
+bench test-calls` writes them). The scorer reads `voicebot call` results
 (`<results>/<call>/transcript.json`) and reports, per call and overall:
 - WER of the whole call (Whisper's normalizer, digit runs in one spelling: asr.wer);
 - turn segmentation: each reference turn is matched to the recognized turns that hold it; a
@@ -218,16 +218,16 @@ def reference_files(inputs: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def run(args, bot_factory) -> int:
-    """`voicebot score`: see the module's docstring."""
+    """`voicebot bench score`: see the module's docstring."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 150)
     files, errors = reference_files(args.inputs)
     for e in errors:
-        print(f"voicebot score: {e}", file=sys.stderr)
+        print(f"voicebot bench score: {e}", file=sys.stderr)
     if not files:
-        print("voicebot score: no call with a reference transcript", file=sys.stderr)
+        print("voicebot bench score: no call with a reference transcript", file=sys.stderr)
         return 2
     systems: dict[str, dict] = {}
     results = Path(args.results) if args.results else None
@@ -245,7 +245,7 @@ def run(args, bot_factory) -> int:
         try:
             hyps[f.stem] = voicebot_turns(results, f.stem)
         except (OSError, ValueError, KeyError) as e:
-            print(f"voicebot score: {results / f.stem / 'transcript.json'}: unreadable ({e})", file=sys.stderr)
+            print(f"voicebot bench score: {results / f.stem / 'transcript.json'}: unreadable ({e})", file=sys.stderr)
     systems["voicebot"]["hyps"] = hyps
     if args.plain:
         texts, secs = plain_faster_whisper(files, args.plain_model, not args.quiet)

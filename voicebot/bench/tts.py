@@ -1,6 +1,6 @@
 """TTS benchmark: Piper (piper-tts) and the same Piper voice run by Coqui, side by side.
 
-    voicebot bench-tts [--json OUT] [--markdown OUT] [--plot OUT.png] [--repeats N] [--engines piper,coqui]
+    voicebot bench tts [--json OUT] [--markdown OUT] [--plot OUT.png] [--repeats N] [--engines piper,coqui]
 
 Both engines speak the same replies in one run, taking turns reply by reply. Per engine:
 load time (for Coqui: the worker process start, torch and Coqui imports included),
@@ -172,7 +172,7 @@ def bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tts.bench", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m voicebot.bench.tts", description=__doc__.split("\n")[0])
     add_arguments(p)
     return bench(p.parse_args(argv))
 

@@ -4,7 +4,7 @@ A benchmark's figures move with the machine as much as with the code. On this pr
 VM the same four archive calls ran at 13.7x real time in one hour and at 1.5-2.0x the next
 (2026-11-26), while a pure-Python loop kept its usual speed: something on the host took the
 memory or the vector units away. A throughput alone cannot tell that from a slower commit, so
-`bench-archive` and `bench-calls` time this job at their start and at their end and report it
+`bench archive` and `bench calls` time this job at their start and at their end and report it
 with their results: compare runs only at a like yardstick (docs/benchmarks.md, "The yardstick").
 
     python -m voicebot.bench.yardstick        # prints the median in ms

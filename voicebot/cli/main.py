@@ -14,6 +14,7 @@ from voicebot.bench import barge_in, latency
 from voicebot.bench import calls as bench_calls
 from voicebot.bench import score as bench_score
 from voicebot.bench import tts as bench_tts
+from voicebot.cli import calls
 from voicebot.cli.benchmarks import (
     asr_arguments,
     cmd_asr,
@@ -40,7 +41,6 @@ from voicebot.cli.commands import (
 )
 from voicebot.live import chat, microphone
 from voicebot.options import UsageError, engine_options
-from voicebot.phone import records_cli
 from voicebot.privacy import cli as privacy_cli
 from voicebot.serve import access
 from voicebot.serve import app as server
@@ -118,8 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     _verb(sub, "serve", "the bot for browsers and phone lines (web, Twilio, SIP)", server.add_arguments, cmd_serve,
           description="a web page that talks to the bot through the browser microphone; with the route for a "
                       "cloud number's media stream, and SIP with --sip")
-    _verb(sub, "calls", "the phone line's call records: list, show, rotate-key", records_cli.add_arguments,
-          records_cli.main)
+    _verb(sub, "calls", "the phone line's call records: list, show, rotate-key", calls.add_arguments,
+          calls.main)
     access.add_parsers(sub)  # api-key add|list|remove
     _verb(sub, "analyze", "analytics of recorded customer calls, in bulk", analyze.add_arguments, analyze.main,
           description="analytics of recorded customer calls: transcripts per speaker, reasons, products, "

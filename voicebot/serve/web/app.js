@@ -1,5 +1,5 @@
 // voicebot's page: microphone -> 20 ms int16 PCM over a WebSocket; reply audio scheduled on the
-// AudioContext's clock so chunks play back to back; the protocol is in voicebot/server.py.
+// AudioContext's clock so chunks play back to back; the protocol is in voicebot/serve/app.py.
 "use strict";
 const $ = (id) => document.getElementById(id);
 let ctx, ws, stream, node, outRate = 16000;

@@ -1,4 +1,4 @@
-"""`voicebot calls list` / `voicebot calls show ID`: phone call records read back.
+"""`voicebot calls list` / `voicebot calls show ID`: phone call records (voicebot/phone/records.py) read back.
 
     voicebot calls list [--limit 20] [--json]      # newest first, a table
     voicebot calls show ID [--operator NAME]       # one call and its turns, as JSON (ID: a unique prefix)
@@ -103,5 +103,5 @@ def rotate(cfg, url: str) -> int:
     finally:
         engine.dispose()
     print(f"voicebot calls rotate-key: {n} row(s) re-encrypted; the old key can go once recordings "
-          "and result files are rotated too (voicebot rotate-key)")
+          "and result files are rotated too (voicebot data rotate-key)")
     return 0
