@@ -50,7 +50,8 @@ class BotReply:
 class Control:
     """A control event: it changes what the caller hears now, so transports act on it at once,
     ahead of any reply audio still queued (never behind it). `apply` tells an audio output (the
-    AudioOutput interface of voicebot.live.output) what to do."""
+    AudioOutput interface of voicebot.live.output) what to do, handing itself over as the cause."""
+    drops_audio = False  # the reply audio not yet played is gone for good (an output's ledger closes it)
 
     def apply(self, output) -> None:
         raise NotImplementedError
@@ -66,8 +67,10 @@ class Interrupted(Control):
     heard_text: str = ""  # the words that fit in heard_s (an estimate)
     decided_t: float = 0.0  # call time when it was decided (t plus the time to read the words)
 
+    drops_audio = True
+
     def apply(self, output) -> None:
-        output.clear()  # what has not been played is never played
+        output.clear(self)  # what has not been played is never played
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,6 @@ class Hold(Control):
 
     def apply(self, output) -> None:
         if self.on:
-            output.pause()
+            output.pause(self)
         else:
-            output.resume()
+            output.resume(self)

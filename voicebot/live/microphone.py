@@ -91,22 +91,20 @@ class Speaker(AudioOutput):
         self.paused = False
 
     def play(self, chunk: AudioChunk) -> None:
-        super().play(chunk)
         if len(chunk.samples):
             with self.lock:
                 self.queue.append(chunk.samples)
 
-    def pause(self) -> None:
+    def pause(self, cause=None) -> None:
         self.paused = True  # the queue stays: a resume goes on from here
 
-    def resume(self) -> None:
+    def resume(self, cause=None) -> None:
         self.paused = False
 
-    def clear(self) -> None:
+    def clear(self, cause=None) -> None:
         with self.lock:
             self.paused = False
             self.queue.clear()
-        super().clear()
 
     def take(self, n: int) -> np.ndarray:
         out = np.zeros(n, np.float32)

@@ -3,15 +3,17 @@
 A transport's output (the simulated device, the PyAudio speaker, the browser page, the phone
 line) is an `AudioOutput`:
 
-    play(chunk)     queue a chunk of the reply after what is queued already
-    clear()         drop what has not been played yet: the caller barged in
-    pause()         stop playing, keeping the rest: caller voice over the reply (a hold)
-    resume()        go on from where it paused: it was not a barge-in after all
+    play(chunk)       queue a chunk of the reply after what is queued already
+    clear(cause)      drop what has not been played yet: the caller barged in (cause: the Interrupted)
+    pause(cause)      stop playing, keeping the rest: caller voice over the reply (cause: the Hold)
+    resume(cause)     go on from where it paused: it was not a barge-in after all
 
 The session's events reach it through `route(ev)`: audio is played, and a control event
 (nlu.events.Control: Interrupted, Hold) says itself what it does to an output
-(`ev.apply(output)`), so a new control needs no new branch in every transport. Control events
-act at once, ahead of any audio still queued.
+(`ev.apply(output)` calls one of the above with itself as the cause, for outputs that show or
+record it), so a new control needs no new branch in every transport. Control events act at once,
+ahead of any audio still queued. `route` also keeps the count of each reply's audio queued and
+played, so an output implements only the four methods and `played`.
 
 Going back, the output reports what the caller heard: `played(seconds)` as reply audio reaches
 the caller (the session's count of what was heard, which barge-in and the echo canceller use:
@@ -57,7 +59,6 @@ class AudioOutput(ABC):
     def __init__(self):
         self.session = None  # what `played` is reported to: a LiveSession
         self.on_playback_finished = None  # called with (reply, played_s, interrupted)
-        self.control: Control | None = None  # the control event being applied, during `route`
         self._playouts: deque[_Playout] = deque()
         self._playouts_lock = threading.Lock()
 
@@ -66,12 +67,11 @@ class AudioOutput(ABC):
         other event (the transport's own business)."""
         if isinstance(ev, AudioChunk):
             self.play(ev)
+            self._queued(ev)
         elif isinstance(ev, Control):
-            self.control = ev  # for outputs whose wire or record says why (the page's "interrupted")
-            try:
-                ev.apply(self)
-            finally:
-                self.control = None
+            ev.apply(self)
+            if ev.drops_audio:
+                self._dropped()
         else:
             return False
         return True
@@ -79,6 +79,20 @@ class AudioOutput(ABC):
     @abstractmethod
     def play(self, chunk: AudioChunk) -> None:
         """Queue `chunk` (it may be empty: a reply's `last` chunk often is)."""
+
+    @abstractmethod
+    def clear(self, cause: Control | None = None) -> None:
+        """Drop what has not been played: it is never played."""
+
+    @abstractmethod
+    def pause(self, cause: Control | None = None) -> None:
+        """Stop playing now; what is queued stays."""
+
+    @abstractmethod
+    def resume(self, cause: Control | None = None) -> None:
+        """Go on playing what is queued."""
+
+    def _queued(self, chunk: AudioChunk) -> None:
         with self._playouts_lock:
             if not self._playouts or self._playouts[-1].reply is not chunk.reply:
                 self._playouts.append(_Playout(chunk.reply))
@@ -88,21 +102,11 @@ class AudioOutput(ABC):
             done = self._settle()
         self._finished(done, False)
 
-    @abstractmethod
-    def clear(self) -> None:
-        """Drop what has not been played: it is never played."""
+    def _dropped(self) -> None:
         with self._playouts_lock:
             cut = list(self._playouts)
             self._playouts.clear()
         self._finished(cut, True)
-
-    @abstractmethod
-    def pause(self) -> None:
-        """Stop playing now; what is queued stays."""
-
-    @abstractmethod
-    def resume(self) -> None:
-        """Go on playing what is queued."""
 
     def played(self, seconds: float) -> None:
         """`seconds` more of the queued reply audio have just reached the caller."""

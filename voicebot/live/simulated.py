@@ -90,31 +90,29 @@ class SimulatedDevice(AudioOutput):
     def play(self, chunk: AudioChunk) -> None:
         if len(chunk.samples) and chunk.sample_rate != RATE:
             raise ValueError(f"the simulated device plays {RATE} Hz; the session sends {chunk.sample_rate}")
-        super().play(chunk)
         if len(chunk.samples):
             with self._lock:
                 self._out.append([chunk.samples, chunk.reply if chunk.index == 0 else None])
 
-    def pause(self) -> None:
+    def pause(self, cause=None) -> None:
         with self._lock:
             self._paused = True
-            self._holds.append({"t": getattr(self.control, "t", None), "stopped": None, "resumed": None})
+            self._holds.append({"t": getattr(cause, "t", None), "stopped": None, "resumed": None})
 
-    def resume(self) -> None:
+    def resume(self, cause=None) -> None:
         with self._lock:
             self._paused = False
             if self._holds:
                 self._holds[-1]["resumed"] = round(self.t, 3)
 
-    def clear(self) -> None:
-        ev = self.control  # the Interrupted being applied: what the run records of it
+    def clear(self, cause=None) -> None:
+        ev = cause  # the Interrupted: what the run records of it
         with self._lock:
             self._paused = False
             self._out.clear()  # what has not been played is never played
             self._interruptions.append({"t": getattr(ev, "t", None), "decided": getattr(ev, "decided_t", None),
                                         "stopped": None, "heard_s": getattr(ev, "heard_s", None),
                                         "heard_text": getattr(ev, "heard_text", "")})
-        super().clear()
 
     def _take(self, n: int) -> tuple[np.ndarray, BotReply | None, int, int]:
         """The next `n` samples to play; the reply whose first chunk starts in them, and where; how many were audio."""

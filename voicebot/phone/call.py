@@ -265,16 +265,16 @@ class PhoneCall(AudioOutput):
             self._error = f"{ev.stage}: {ev.message}"
 
     # ---- the output side (AudioOutput)
-    def pause(self) -> None:
+    def pause(self, cause=None) -> None:
         with self._lock:
             self._held = True  # pacing stops within a frame; what the far end holds is ~20-60 ms
 
-    def resume(self) -> None:
+    def resume(self, cause=None) -> None:
         with self._lock:
             self._held = False
 
-    def clear(self) -> None:
-        cut = getattr(self.control, "reply", None)  # the reply the Interrupted being applied cut
+    def clear(self, cause=None) -> None:
+        cut = getattr(cause, "reply", None)  # the reply the Interrupted cut
         with self._lock:
             self._held = False
             self._frames.clear()
@@ -285,10 +285,8 @@ class PhoneCall(AudioOutput):
                 self._end_after = None  # the goodbye was cut: the caller has more to say
             self._activity = time.monotonic()
         self.line.clear()
-        super().clear()
 
     def play(self, chunk: AudioChunk) -> None:
-        super().play(chunk)
         reply = chunk.reply
         with self._lock:
             audio = np.concatenate([self._rest, chunk.samples])

@@ -33,7 +33,9 @@ server -> client
   {"type": "interrupted", "heard_s", "heard_text"}   barge-in: stop playback now, drop queued audio
   {"type": "latency", "endpoint", "asr", "nlu", "dialogue", "tts_first_audio", "total"}  ms, per turn
   {"type": "error", "message"}            bad input (the message is dropped) or an engine failure
-Close codes: 1008 auth failed, 1009 message over 1 MB, 1003 not speaking the protocol at all.
+Close codes: 1008 auth failed (or none within server.auth_timeout_s), 1009 message over 1 MB, 1003 not
+speaking the protocol at all. Until it has authenticated a WebSocket is not a call (/health counts calls).
+Bodies, heads and connections are bounded by voicebot/serve/limits.py.
 """
 from __future__ import annotations
 
@@ -56,10 +58,10 @@ from voicebot.phone import sip as sip_line
 from voicebot.privacy.crypto import open_vault
 from voicebot.serve.access import Access, Guard, digest, load_keys
 from voicebot.serve.access import routes as login_routes
+from voicebot.serve.limits import RequestLimit, protocol
 
 WEB = Path(__file__).parent / "web"
 MAX_MESSAGE = 1 << 20  # bytes; 1 MB is 30 s of 16 kHz audio, far more than one message needs
-AUTH_TIMEOUT_S = 10.0
 log = logging.getLogger("voicebot.serve")
 
 
@@ -120,20 +122,27 @@ def run(args, bot_factory) -> int:
         print(f"voicebot serve: sip:{sip.user}@{sip.adv_host}:{sip.port} (UDP)", flush=True)
     try:
         uvicorn_server(make_app(bot, access), args.host, args.port, tls=(args.tls_cert, args.tls_key),
-                       forwarded_allow_ips=args.forwarded_allow_ips).run()
+                       forwarded_allow_ips=args.forwarded_allow_ips, settings=bot.config.server).run()
     finally:
         if sip is not None:
             sip.stop()
     return 0
 
 
-def uvicorn_server(app, host: str, port: int, tls=(None, None), forwarded_allow_ips: str | None = None):
+def uvicorn_server(app, host: str, port: int, tls=(None, None), forwarded_allow_ips: str | None = None,
+                   settings=None):
+    """`settings`: the config's `server` section (the limits of voicebot.serve.limits); by default
+    those make_app was built with."""
     import uvicorn
     cert, key = tls
+    settings = settings or app.settings
+    # h11 (not httptools) for its bound on a request's head; the connection limits ride on it
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_MESSAGE,
                                          log_level="warning", lifespan="off", ssl_certfile=cert, ssl_keyfile=key,
                                          proxy_headers=bool(forwarded_allow_ips),
-                                         forwarded_allow_ips=forwarded_allow_ips))
+                                         forwarded_allow_ips=forwarded_allow_ips,
+                                         http=protocol(settings, forwarded_allow_ips),
+                                         h11_max_incomplete_event_size=settings.max_header_bytes))
 
 
 def make_app(bot, access: Access | str | None = None):
@@ -143,7 +152,8 @@ def make_app(bot, access: Access | str | None = None):
     from starlette.routing import Route, WebSocketRoute
 
     access = Access.of(access)
-    calls: set = set()
+    settings = bot.config.server
+    calls: set = set()  # the calls in progress: authenticated WebSockets only
     started = time.time()
 
     async def page(request):
@@ -163,15 +173,16 @@ def make_app(bot, access: Access | str | None = None):
     async def ws(websocket):
         await websocket.accept()
         call = Call(bot, websocket, access)
-        calls.add(call)
         try:
-            await call.run()
+            await call.run(calls)
         finally:
             calls.discard(call)
 
     app = Starlette(routes=[Route("/", page), Route("/health", health), *login_routes(access, WEB),
                             *media_stream.routes(bot, access, calls), Route("/{name}", static), WebSocketRoute("/ws", ws)])
-    return Guard(app, access)
+    guard = Guard(RequestLimit(app, settings), access)
+    guard.settings = settings  # for uvicorn_server: the connection limits
+    return guard
 
 
 class PageOutput(AudioOutput):
@@ -184,7 +195,6 @@ class PageOutput(AudioOutput):
         self.loop, self.outbox = loop, outbox
 
     def play(self, chunk: AudioChunk) -> None:
-        super().play(chunk)
         if len(chunk.samples):
             self._send((np.clip(chunk.samples, -1, 1) * 32767).astype("<i2").tobytes())
         if chunk.index == 0 and chunk.reply.turn is not None:
@@ -192,17 +202,15 @@ class PageOutput(AudioOutput):
         if chunk.last:
             self._send({"type": "audio_end"})
 
-    def clear(self) -> None:
-        ev = self.control  # the Interrupted being applied: the page shows what was heard
-        msg = {"type": "interrupted", "heard_s": getattr(ev, "heard_s", 0.0),
-               "heard_text": getattr(ev, "heard_text", "")}
+    def clear(self, cause=None) -> None:  # the page shows what was heard of the reply cut
+        msg = {"type": "interrupted", "heard_s": getattr(cause, "heard_s", 0.0),
+               "heard_text": getattr(cause, "heard_text", "")}
         self.loop.call_soon_threadsafe(self.outbox.cut_in, msg)
-        super().clear()
 
-    def pause(self) -> None:  # ahead of the audio queued, which the page keeps for a resume
+    def pause(self, cause=None) -> None:  # ahead of the audio queued, which the page keeps for a resume
         self.loop.call_soon_threadsafe(self.outbox.ahead, {"type": "hold", "on": True})
 
-    def resume(self) -> None:
+    def resume(self, cause=None) -> None:
         self.loop.call_soon_threadsafe(self.outbox.ahead, {"type": "hold", "on": False})
 
     def _send(self, msg) -> None:
@@ -236,13 +244,15 @@ class Call:
         self.ip = websocket.client.host if websocket.client else "?"
         self.peer = f"{self.ip}:{websocket.client.port}" if websocket.client else "?"
 
-    async def run(self) -> None:
+    async def run(self, calls: set) -> None:
+        """The call, until it ends; in `calls` (what /health counts) once authenticated."""
         from starlette.websockets import WebSocketDisconnect
         sender = asyncio.create_task(self._send_loop())
         why = "closed"
         try:
             if self.client is None and not await self._auth():
                 return
+            calls.add(self)
             self.access.audit(self.client, "call", transport="ws", peer=self.peer)
             while True:
                 msg = await self.ws.receive()
@@ -273,11 +283,19 @@ class Call:
                 log.info("call %s: %s after %d turns", self.peer, why, len(session.turns))
 
     async def _auth(self) -> bool:
+        wait = self.bot.config.server.auth_timeout_s
         try:
-            msg = await asyncio.wait_for(self.ws.receive_text(), AUTH_TIMEOUT_S)
+            msg = await asyncio.wait_for(self.ws.receive_text(), wait)
+        except TimeoutError:  # nothing said: closed, not counted as a guess (no key was tried)
+            log.info("call %s: no auth within %s s: closed", self.peer, wait)
+            await self.ws.close(1008, "unauthorized")
+            return False
+        except Exception:  # binary instead of text, or gone
+            msg = ""
+        try:
             got = json.loads(msg)
             token = got.get("token") if got.get("type") == "auth" else None
-        except Exception:  # a timeout, binary instead of text, not JSON: all the same refusal
+        except Exception:  # not JSON, or not an object: the same refusal
             token = None
         self.client = self.access.check(self.ip, token, "ws auth")
         if self.client is None:
