@@ -166,6 +166,31 @@ def test_guessing_is_locked_out(bot, tmp_path):
         thread.join(10)
 
 
+@pytest.mark.parametrize("how", ["bearer", "login form"])
+def test_each_attempt_during_the_lock_extends_it(bot, tmp_path, how):
+    """As the README says: the right key tried again and again from a locked address stays locked
+    out, by Bearer as by the form; the lock ends lockout_s after the last attempt."""
+    srv, thread, port = start_server(bot, make_access(tmp_path, max_failures=5, lockout_s=2.0))
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def attempt():
+        if how == "bearer":
+            return request(port, "/", headers=bearer(ALICE))[0]
+        return request(port, "/login", "POST", headers=form, body=f"key={ALICE}")[0]
+    try:
+        assert [request(port, "/", headers=bearer(f"guess-{i}"))[0] for i in range(5)] == [401] * 5
+        until = time.monotonic() + 5.0  # two and a half times the lock
+        while time.monotonic() < until:
+            assert attempt() == 429
+            time.sleep(0.4)
+        assert request(port, "/")[0] == 429  # no key: refused, but not counted as an attempt
+        time.sleep(2.5)
+        assert attempt() == (200 if how == "bearer" else 303)
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
 def self_signed(tmp_path):
     import ipaddress
 

@@ -110,7 +110,28 @@ class SIPConfig:
     user: str = "bot"  # the user part of the bot's own SIP URI
     rtp_port_min: int = 10000  # one UDP port per call from this range
     rtp_port_max: int = 10999
-    max_calls: int = 16  # more at once are answered 486 Busy Here
+    max_calls: int = 16  # calls up (ACKed) at once; more are answered 486 Busy Here
+    # who may call: addresses or networks (CIDR), a list or one string split on commas or spaces;
+    # INVITEs from others get 403. Empty: anyone who reaches the port (put a proxy or a firewall
+    # in front). Trusted addresses (a PBX, a proxy) are also spared max_setup_per_address
+    trusted: list | str = field(default_factory=list)
+    # INVITEs being set up (not yet ACKed) at once from one untrusted address; more get 486, so a
+    # sender who never ACKs holds no more than this (they expire after 64 * t1_s, RFC 3261's
+    # Timer H); calls being set up from all addresses together are held to max_calls too
+    max_setup_per_address: int = 4
+    t1_s: float = 0.5  # RFC 3261's T1 (round-trip estimate): 200 OK resent at T1, 2 T1, ... until 64 T1
+    # symmetric RTP: the bot sends RTP only to where the caller's RTP comes from, once it comes
+    # from the SDP's address (ip:port). True: from any address (callers behind NAT whose SDP
+    # names a private address), which lets whoever sends first to the call's port have its audio
+    rtp_latch_any: bool = False
+
+    def __post_init__(self):
+        import ipaddress  # only here: the one setting that needs it
+        items = self.trusted.replace(",", " ").split() if isinstance(self.trusted, str) else self.trusted
+        try:
+            self.trusted = [str(ipaddress.ip_network(str(a).strip(), strict=False)) for a in items]
+        except ValueError as e:
+            raise ValueError(f"sip.trusted: {e}") from None
 
 
 @dataclass
@@ -183,6 +204,20 @@ class ServerConfig:
     max_failures: int = 5  # wrong keys from one address within a minute before it is locked out
     lockout_s: float = 60.0
     session_hours: float = 12.0  # how long a login from the form lasts
+    # what one client may take before it has shown a key (voicebot.serve.limits): a WebSocket
+    # (/ws, /media) that has not authenticated in auth_timeout_s is closed; a request's head must
+    # come whole within header_timeout_s and be under max_header_bytes; its body under
+    # max_body_bytes (a larger Content-Length is refused before a byte is read) within
+    # body_timeout_s. A form or a webhook is a few hundred bytes: 64 KB is generous
+    auth_timeout_s: float = 5.0
+    header_timeout_s: float = 10.0
+    max_header_bytes: int = 16384
+    max_body_bytes: int = 65536
+    body_timeout_s: float = 10.0
+    # open connections (HTTP and WebSocket) from one address, and in all; one more is closed at
+    # once. A proxy named by --forwarded-allow-ips is not limited by address: it should limit its clients
+    max_connections_per_ip: int = 64
+    max_connections: int = 1000
 
 
 @dataclass
@@ -269,10 +304,19 @@ LIMITS = {
     "sip.rtp_port_min": (1024, 65535),
     "sip.rtp_port_max": (1024, 65535),
     "sip.max_calls": (1, 1000),
+    "sip.max_setup_per_address": (1, 1000),
+    "sip.t1_s": (0.01, 10.0),
     "live.hold_voiced_ms": (0, 2000),
     "server.max_failures": (1, 1000),
     "server.lockout_s": (1.0, 86400.0),
     "server.session_hours": (0.01, 720.0),
+    "server.auth_timeout_s": (0.1, 300.0),
+    "server.header_timeout_s": (0.1, 300.0),
+    "server.max_header_bytes": (1024, 1 << 20),
+    "server.max_body_bytes": (1024, 1 << 30),
+    "server.body_timeout_s": (0.1, 3600.0),
+    "server.max_connections_per_ip": (1, 100000),
+    "server.max_connections": (1, 1000000),
 }
 
 

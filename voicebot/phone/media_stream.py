@@ -27,7 +27,9 @@ Auth (voicebot/serve/access.py): a call must bring a client's key before its `st
 the upgrade's Authorization header, as the `start`'s customParameters.token (TwiML
 `<Parameter name="token">`; Twilio allows no query string in the Stream URL) or as a first
 message {"type": "auth", "token": "..."} (the /ws convention). Never in the URL (it would be in
-every proxy's log). Else the socket is closed with 1008. `POST /media/next` takes the key as
+every proxy's log). A wrong key, or none within server.auth_timeout_s (5 s) or the first
+MAX_BEFORE_AUTH messages: the socket is closed with 1008; until it has a key a stream is not a
+call (not counted by /health). `POST /media/next` takes the key as
 HTTP Basic auth (`https://NAME:KEY@HOST/media/next` in the TwiML action URL).
 Faults, each one log line per kind per call, never the server nor other calls: not JSON or not
 an object, binary messages, unknown events, `media` before `start`, a payload that is not
@@ -51,6 +53,7 @@ from voicebot.phone.records import CallStore
 
 log = logging.getLogger("voicebot.media")
 MAX_MESSAGE = 1 << 20
+MAX_BEFORE_AUTH = 8  # messages a stream may send before it has shown a key (Twilio: connected, start)
 _HANGUP = object()
 
 
@@ -69,9 +72,8 @@ def routes(bot, access, calls: set) -> list:
     async def media(websocket):
         await websocket.accept()
         conn = MediaCall(bot, websocket, access, store, shared["handed"])
-        calls.add(conn)
         try:
-            await conn.run()
+            await conn.run(calls)
         finally:
             calls.discard(conn)
 
@@ -122,12 +124,28 @@ class MediaCall:
         self.ip = websocket.client.host if websocket.client else "?"
         self.peer = f"{self.ip}:{websocket.client.port}" if websocket.client else "?"
 
-    async def run(self) -> None:
+    async def run(self, calls: set) -> None:
+        """The stream, until it ends; in `calls` (what /health counts) once authenticated. One
+        that has not brought a key within server.auth_timeout_s or MAX_BEFORE_AUTH messages is closed."""
         sender = asyncio.create_task(self._send_loop())
         why = "closed"
+        wait = self.bot.config.server.auth_timeout_s
+        deadline, said = self.loop.time() + wait, 0
         try:
             while True:
-                msg = await self.ws.receive()
+                if self.client is not None:
+                    calls.add(self)
+                    msg = await self.ws.receive()
+                else:
+                    try:
+                        msg = await asyncio.wait_for(self.ws.receive(), deadline - self.loop.time())
+                    except TimeoutError:
+                        msg = None
+                    said += 1
+                    if msg is None or (said > MAX_BEFORE_AUTH and msg["type"] != "websocket.disconnect"):
+                        why = f"refused: no key within {wait} s" if msg is None else "refused: no key in its first messages"
+                        await self.ws.close(1008, "unauthorized")
+                        break
                 if msg["type"] == "websocket.disconnect":
                     why = f"client left (code {msg.get('code')})"
                     break
@@ -168,8 +186,11 @@ class MediaCall:
                 return await self._start(msg)
             elif isinstance(msg, twilio.Stop):
                 return "stop: the caller hung up"
-            elif isinstance(msg, twilio.Auth):
-                self.client = self.client or self.access.check(self.ip, msg.token, "media auth")
+            elif isinstance(msg, twilio.Auth) and self.client is None:
+                self.client = self.access.check(self.ip, msg.token, "media auth")
+                if self.client is None:  # a wrong key: closed at once, as /ws does
+                    await self.ws.close(1008, "unauthorized")
+                    return "refused: wrong key"
         except twilio.BadMessage as e:
             self._bad(e.kind, str(e))
         return None

@@ -14,8 +14,10 @@ as SHA-256 digests with hmac.compare_digest, over every listed key, so the time 
 nothing about which bytes matched.
 
 Guessing: `server.max_failures` wrong keys from one address within a minute lock that address
-out for `server.lockout_s` (HTTP 429 with Retry-After; a WebSocket is closed 1008). Locked
-attempts are refused unchecked and extend the lock, so a brute-force run gets nowhere.
+out for `server.lockout_s` (HTTP 429 with Retry-After; a WebSocket is closed 1008). Every key
+brought during the lock (Bearer, Basic, the form, a WebSocket's `auth`), right or wrong, is
+refused unchecked and extends the lock to `lockout_s` from then, so a brute-force run gets
+nowhere. A request that brings no key is refused during the lock but does not extend it.
 """
 from __future__ import annotations
 
@@ -23,13 +25,12 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import sys
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -82,7 +83,8 @@ class Access:
         self.session_s = session_hours * 3600
         self.secure_cookie = secure_cookie
         self.sessions: dict[str, tuple[str, float]] = {}  # id -> (client name, expiry)
-        self.failures: dict[str, deque] = defaultdict(deque)  # address -> times of failed attempts
+        self.failures: dict[str, deque] = {}  # address -> times of its last failures (max_failures at most)
+        self.locked: dict[str, float] = {}  # address -> when its lock ends (time.monotonic)
         self.lock = threading.Lock()
 
     @classmethod
@@ -110,38 +112,52 @@ class Access:
     def retry_after(self, ip: str) -> float:
         """Seconds this address is still locked out for (0: not locked)."""
         with self.lock:
-            fails = self._recent(ip)
-            if len(fails) < self.max_failures:
-                return 0.0
-            return max(0.0, fails[-1] + self.lockout_s - time.monotonic())
+            return self._wait(ip, time.monotonic())
 
-    def _recent(self, ip: str) -> deque:
-        fails, now = self.failures[ip], time.monotonic()
-        while fails and now - fails[0] > max(WINDOW_S, self.lockout_s):
-            fails.popleft()
-        if not fails:
-            del self.failures[ip]  # a defaultdict entry per address ever seen would only grow
-            return deque()
-        return fails
+    def _wait(self, ip: str, now: float) -> float:  # under self.lock
+        until = self.locked.get(ip)
+        if until is None:
+            return 0.0
+        if until <= now:
+            del self.locked[ip]
+            return 0.0
+        return until - now
 
     def check(self, ip: str, key, how: str) -> str | None:
-        """A key brought by `ip`: the client's name, or None (a failure counted, the lock honoured)."""
-        if self.retry_after(ip):
-            self._failed(ip, how, "locked out")
+        """A key brought by `ip`: the client's name, or None (a failure counted; during a lock,
+        refused unchecked and the lock extended)."""
+        if self.extend(ip):
             return None
         name = self.who(key)
         if name is None:
             self._failed(ip, how, "wrong or missing key")
         return name
 
+    def extend(self, ip: str) -> bool:
+        """A key brought by a locked address: the lock runs `lockout_s` from now. False: not locked."""
+        with self.lock:
+            now = time.monotonic()
+            if not self._wait(ip, now):
+                return False
+            self.locked[ip] = now + self.lockout_s
+            return True
+
     def _failed(self, ip: str, how: str, why: str) -> None:
         with self.lock:
-            self.failures[ip].append(time.monotonic())
-            n = len(self.failures[ip])
-        if n <= self.max_failures:  # one line per attempt up to the lock, then the lock's own line
-            log.warning("%s from %s refused: %s%s", how, ip, why,
-                        " (locked out)" if n == self.max_failures else "")
-            self.audit("?", f"{how} refused", peer=ip)
+            now = time.monotonic()
+            if len(self.failures) + len(self.locked) > 10000:  # addresses that failed long ago: forgotten
+                self.failures = {a: f for a, f in self.failures.items() if now - f[-1] < WINDOW_S}
+                self.locked = {a: t for a, t in self.locked.items() if t > now}
+            fails = self.failures.setdefault(ip, deque(maxlen=self.max_failures))
+            while fails and now - fails[0] > WINDOW_S:
+                fails.popleft()
+            fails.append(now)
+            n = len(fails)
+            if n >= self.max_failures:  # the lock: counting starts afresh after it
+                del self.failures[ip]
+                self.locked[ip] = now + self.lockout_s
+        log.warning("%s from %s refused: %s%s", how, ip, why, " (locked out)" if n >= self.max_failures else "")
+        self.audit("?", f"{how} refused", peer=ip)
 
     # ---- the login form's sessions
     def new_session(self, name: str) -> str:
@@ -219,8 +235,11 @@ class Guard:
             return await self.app(scope, receive, send)
         ip = (scope.get("client") or ("?", 0))[0]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        wait = access.retry_after(ip)
-        name, how = (None, "") if wait else access.from_headers(headers, ip)
+        locked = access.retry_after(ip)
+        name, how = access.from_headers(headers, ip)  # a key from a locked address extends the lock
+        wait = access.retry_after(ip) if locked else 0.0
+        if wait:
+            name = None  # a session too: the address is locked
         cross_site = how == "session" and scope["type"] == "websocket" and not _same_origin(headers)
         if cross_site:  # another site's page riding on the cookie (cross-site WebSocket hijacking)
             log.warning("websocket from %s with a session but origin %r: refused", ip, headers.get("origin"))
@@ -243,8 +262,9 @@ async def _refuse(scope, headers: dict, send, wait: float) -> None:
         status, body, extra = 303, b"", [(b"location", b"/login")]  # a person at a browser: the form
     else:
         status, body, extra = 401, b"unauthorized: an API key or a login session is needed\n", [(b"www-authenticate", b"Bearer")]
+    # the connection is closed after: a body that came with the request is never read
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), *extra]})
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"), *extra]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -316,8 +336,8 @@ def api_key_main(args) -> int:
         key = secrets.token_urlsafe(24)
         keys[args.name] = digest(key)
     lines = [f"{n} sha256:{h.hex()}" for n, h in keys.items()]
-    atomic_write_text(path, "# voicebot API keys: NAME sha256:HEX (`voicebot api-key`)\n" + "\n".join(lines) + "\n")
-    os.chmod(path, 0o600)
+    atomic_write_text(path, "# voicebot API keys: NAME sha256:HEX (`voicebot api-key`)\n" + "\n".join(lines) + "\n",
+                      private=True)  # 0600 from the start, never readable by others for a moment
     if args.action == "add":
         print(key)  # the only time it is shown: the file keeps its hash
         print(f"{args.name}: added to {path} (this key is shown once)", file=sys.stderr)
