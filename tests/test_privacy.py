@@ -1,6 +1,7 @@
 """Call data at rest: encrypted with the operator's key, exported (audited), rotated, expired."""
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -14,6 +15,13 @@ from voicebot.privacy.crypto import CryptoError, Vault, new_key, open_vault, par
 def cli(*args, env=None, cwd=None):
     return subprocess.run([sys.executable, "-m", "voicebot.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd or ROOT, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def assert_private(*paths):
+    """Each path, and all under it, mode 0600 (folders 0700): no one but its owner may read it."""
+    for path in paths:
+        for p in [path, *(path.rglob("*") if path.is_dir() else [])]:
+            assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
 
 
 def test_encrypted_files_open_only_with_their_key(tmp_path):
@@ -61,6 +69,7 @@ def test_a_call_stored_encrypted_exported_rotated_and_expired(tmp_path):
     assert "transcript.json.enc" in stored and all(n.endswith(".enc") for n in stored), stored
     for p in (tmp_path / "out" / "order_status").iterdir():
         assert b"order" not in p.read_bytes().lower() and b"RIFF" not in p.read_bytes()
+    assert_private(tmp_path / "out", tmp_path / "old.key")  # the summary too: the operator's alone
 
     r = cli("export", tmp_path / "out", "--out", tmp_path / "plain", "--config", tmp_path / "enc.yml")
     assert r.returncode == 0, r.stderr
@@ -71,6 +80,7 @@ def test_a_call_stored_encrypted_exported_rotated_and_expired(tmp_path):
     assert sf.info(reply).duration > 1.0
     audit = [json.loads(line) for line in (tmp_path / "audit.log").read_text().splitlines()]
     assert {a["action"] for a in audit} == {"export"} and any("transcript.json.enc" in a["path"] for a in audit)
+    assert_private(tmp_path / "plain", tmp_path / "audit.log")
 
     # rotation: the new key writes, the old one reads until every file is done
     assert cli("keygen", "--out", tmp_path / "new.key").returncode == 0

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -191,6 +192,8 @@ def test_archive_results_are_redacted_and_encrypted_and_resume(tmp_path):
     assert "no Parquet" in r.stderr
     assert sorted(p.name for p in (out / "calls").iterdir()) == ["card_payment.json.enc"]
     assert sorted(p.name for p in out.iterdir()) == ["calls", "calls.csv.enc", "utterances.csv.enc"]
+    for p in [out, *out.rglob("*"), db]:  # the operator's alone: files 0600, the folders made for them 0700
+        assert stat.S_IMODE(p.stat().st_mode) == (0o700 if p.is_dir() else 0o600), p
     for f in [*out.rglob("*.enc"), db]:
         raw = f.read_bytes()
         for secret in [b"gmail", b"[CARD]", b"4539", b"6467", b"customer"]:

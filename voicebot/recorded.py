@@ -2,7 +2,8 @@
 
 For every call `<out>/<call>/transcript.json` holds the caller's turns with what the bot
 understood and answered, the reply audio lies beside it, and `<out>/summary.csv` has a
-row per call. A file that fails is named with its reason and the batch goes on.
+row per call. A file that fails is named with its reason and the batch goes on. With
+`privacy.encrypt` every file is written mode 0600 and the folders made for them 0700.
 """
 from __future__ import annotations
 
@@ -123,13 +124,13 @@ def stored_turns(bot: Bot, turns: list[dict]) -> list[dict]:
     return [redact_turn(t) for t in turns]
 
 
-def write_summary(path: Path, results: list[CallResult]) -> None:
+def write_summary(path: Path, results: list[CallResult], private: bool = False) -> None:
     buf = io.StringIO()
     w = csv.DictWriter(buf, SUMMARY_FIELDS)
     w.writeheader()
     for r in results:
         w.writerow(r.summary_row())
-    atomic_write_text(path, buf.getvalue())
+    atomic_write_text(path, buf.getvalue(), private)
 
 
 def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int | None = None,
@@ -142,6 +143,7 @@ def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int
     from concurrent.futures import ThreadPoolExecutor, as_completed
     out_dir = Path(out_dir)
     vault = open_vault(bot.config.privacy)  # no key: stop here, before a file is written
+    private = vault is not None  # encrypted results are the operator's: 0600, folders made 0700
     files, errors = find_audio_files(inputs)
     for e in errors:
         print(f"voicebot: {e}", file=err)
@@ -181,11 +183,11 @@ def process_calls(bot: Bot, inputs: list[str], out_dir: str | Path, channel: int
                 i = jobs[job]
                 done[i] = job.result()
                 bar.update(task, description=f"done: {names[i]}", advance=1)
-                write_summary(out_dir / "summary.csv", results())
+                write_summary(out_dir / "summary.csv", results(), private)
         except BaseException:  # Ctrl-C: the calls not started are dropped, the summary holds the rest
             pool.shutdown(wait=True, cancel_futures=True)
             done.update({i: job.result() for job, i in jobs.items() if job.done() and not job.cancelled()})
-            write_summary(out_dir / "summary.csv", results())
+            write_summary(out_dir / "summary.csv", results(), private)
             raise
-    write_summary(out_dir / "summary.csv", results())
+    write_summary(out_dir / "summary.csv", results(), private)
     return results()

@@ -18,6 +18,8 @@ as `calls.csv.enc` / `utterances.csv.enc` and no Parquet is written (a Parquet f
 readable or not: its text columns would be in the clear); in the database the text columns
 (turn text, entities, summary, metadata) are sealed per value (voicebot.privacy.crypto.seal) while ids,
 dates, intents, categories and times stay plain SQL. No key: one error line, nothing written.
+Encrypted results are mode 0600 and the folders made for them 0700; a SQLite database is made
+0600 whether or not (voicebot.phone.records.private_file).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from asr.audio import AudioError, audio_info, find_audio_files
-from asr.files import atomic_path, atomic_write_text
+from asr.files import atomic_path, atomic_write_text, make_dirs
 from voicebot.archive.analysis import Analyzer, analysis_settings, analyze_one, file_sha256, parse_channels
 from voicebot.archive.db import ArchiveDB, call_row, utterance_rows
 from voicebot.archive.on_ray import run_ray
@@ -144,8 +146,8 @@ def load_done(out: Path, vault=None) -> dict[tuple[str, str], dict]:
 
 
 def write_doc(out: Path, doc: dict, vault=None) -> None:
-    """OUT/calls/<call>.json, or .json.enc with a vault."""
-    (out / "calls").mkdir(parents=True, exist_ok=True)
+    """OUT/calls/<call>.json, or .json.enc with a vault (mode 0600, folders made 0700)."""
+    make_dirs(out / "calls", private=vault is not None)
     data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
     write_bytes(out / "calls" / f"{doc['call']}.json", data, vault)
 
@@ -284,7 +286,7 @@ def run(args, config, err=None) -> int:
         docs.append(old)
     if docs:
         print(f"voicebot analyze: {len(docs)} call(s) already done in {out}/calls, skipped", file=err)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out, private=vault is not None)
     db = ArchiveDB(args.db or config.phone.db_url, vault)  # the phone line's database: one query covers both
 
     def save(doc) -> bool:

@@ -5,6 +5,7 @@ The stereo 8 kHz recording (caller left, bot right) never touches the disk as it
 (nlu/redact_audio.py), and every span that carried personal data on either side (the caller
 reading a card number, the bot reading an email back, an echo of either) is silenced on both
 channels; with `privacy.encrypt` the WAV is written encrypted (`ID.wav.enc`, voicebot.privacy.crypto).
+Either way the file is mode 0600 and the folders made for it 0700: it is the caller's voice.
 If the redaction cannot be done, the recording is not stored (one error line says why).
 
 This runs on a thread of its own once the call has ended (voicebot.phone.call), one recording at a
@@ -78,8 +79,7 @@ def store(pcm: np.ndarray, path: Path, recognizer=None, vault=None) -> Path | No
     buf = io.BytesIO()
     sf.write(buf, pcm, RATE, subtype="PCM_16", format="WAV")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return write_bytes(path, buf.getvalue(), vault)
+        return write_bytes(path, buf.getvalue(), vault, private=True)  # 0600, its folder 0700 if made
     except OSError as e:
         log.warning("%s: audio not saved: %s", path, e)
         return None

@@ -15,6 +15,8 @@ and marks the call dirty; `end_call` then writes the whole call again (row and a
 transaction). If that fails too, the record goes to `<spool>/<id>.json` (one log line naming
 the file), and the next successful `end_call` (or `retry_spooled()`) moves such files into the
 database. SQLite waits at most `busy_s` for a lock, so a call is never held up long.
+A SQLite file and the spooled records are made mode 0600, the folders made for them 0700; a
+database already there with a looser mode is left as it is, and one warning line says so.
 
 Encrypted records (privacy.encrypt; `CallStore(url, vault=open_vault(privacy))`, or a vault per
 call: `start_call(..., vault=...)`): the columns that hold what people said or who they are
@@ -35,7 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
-from asr.files import atomic_write_text
+from asr.files import atomic_write_text, create_private, make_dirs, warn_if_shared
 from voicebot.privacy.crypto import reseal, seal, unseal
 
 log = logging.getLogger("voicebot.phone.records")
@@ -105,8 +107,21 @@ class MissingDriver(ValueError):  # a setting that cannot work here: the CLI pri
     pass
 
 
+def private_file(db: Path) -> None:
+    """A SQLite file made empty (a valid database) with mode 0600 before SQLite opens it, its
+    folders 0700: SQLite gives its -journal, -wal and -shm files the database's own mode.
+    Made, not opened under a narrower umask: other threads may be creating files meanwhile."""
+    try:
+        make_dirs(db.parent, private=True)
+        made = create_private(db)
+    except OSError:
+        return  # not writable here: SQLite names it when it opens the file (CallStore: one line, record kept)
+    if not made:
+        warn_if_shared(db, "the call-record database", log)
+
+
 def open_engine(url: str, busy_s: float = 2.0):
-    """An engine for `url`; a SQLite file's folder is made. Raises MissingDriver, ValueError."""
+    """An engine for `url`; a SQLite file is made private (private_file). Raises MissingDriver, ValueError."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
     try:
@@ -116,8 +131,8 @@ def open_engine(url: str, busy_s: float = 2.0):
     options: dict = {"pool_pre_ping": True}
     if u.get_backend_name() == "sqlite":
         options["connect_args"] = {"timeout": busy_s, "check_same_thread": False}
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        if u.database and u.database != ":memory:" and not u.query.get("uri"):
+            private_file(Path(u.database))
     elif u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
         u = u.set(drivername="postgresql+psycopg")  # psycopg 3, the extra's driver
         options["connect_args"] = {"connect_timeout": max(1, int(busy_s))}
@@ -308,7 +323,8 @@ class CallStore:
             return True
         path = self.spool / f"{call_id}.json"
         try:
-            atomic_write_text(path, json.dumps({"call": _jsonable(rec["row"]), "turns": rec["turns"]}, indent=1) + "\n")
+            atomic_write_text(path, json.dumps({"call": _jsonable(rec["row"]), "turns": rec["turns"]}, indent=1) + "\n",
+                              private=True)
             log.warning("call records: call %s kept in %s until the database takes it", call_id[:8], path)
         except OSError as e:
             log.error("call records: call %s LOST: database and %s both failed (%s): %s", call_id, path, e,
@@ -342,7 +358,7 @@ class CallStore:
         try:
             doc = json.loads(kept.read_text())
             doc["call"]["audio_path"] = path
-            atomic_write_text(kept, json.dumps(doc, indent=1) + "\n")
+            atomic_write_text(kept, json.dumps(doc, indent=1) + "\n", private=True)
         except (OSError, ValueError, KeyError) as e:
             log.warning("call records: call %s: its audio %s is not in its record (%s)", call_id[:8], path, e)
         return False

@@ -6,7 +6,8 @@
     voicebot retention RESULTS... --days N [--dry-run]
 
 RESULTS are `voicebot call` output directories (one folder per call). Every command reports
-files it cannot handle by name and goes on with the others (exit 1 if any).
+files it cannot handle by name and goes on with the others (exit 1 if any). Keys, exported
+copies and re-encrypted files are written mode 0600, the folders made for them 0700.
 """
 from __future__ import annotations
 
@@ -59,10 +60,8 @@ def keygen(args) -> int:
     if out.exists():
         print(f"voicebot keygen: {out} exists; a key is never overwritten", file=sys.stderr)
         return 2
-    with atomic_path(out) as tmp:
+    with atomic_path(out, private=True) as tmp:  # 0600 from the start, never readable by others
         Path(tmp).write_text(new_key() + "\n")
-        os.chmod(tmp, 0o600)
-    os.chmod(out, 0o600)
     print(f"voicebot keygen: wrote {out} (keep it off the machine's backups of call data)")
     return 0
 
@@ -81,7 +80,7 @@ def export(args) -> int:
             continue
         if target.name.endswith(SUFFIX):
             target = target.with_name(target.name[:-len(SUFFIX)])
-        with atomic_path(target) as tmp:
+        with atomic_path(target, private=True) as tmp:  # call data in the clear: the operator's alone
             Path(tmp).write_bytes(data)
         audit(cfg, "export", f)
     print(f"voicebot export: wrote {out}" + (f"; {bad} file(s) could not be read" if bad else ""))

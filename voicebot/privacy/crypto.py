@@ -99,13 +99,15 @@ def _read_key(key_file: str | None, env: str) -> bytes:
                       "(`voicebot keygen --out FILE` makes one)")
 
 
-def write_bytes(path: str | os.PathLike, data: bytes, vault: Vault | None) -> Path:
-    """`data` written atomically to `path`, or encrypted to `path` + ".enc"; returns the path written."""
+def write_bytes(path: str | os.PathLike, data: bytes, vault: Vault | None, private: bool | None = None) -> Path:
+    """`data` written atomically to `path`, or encrypted to `path` + ".enc"; returns the path written.
+    `private` (mode 0600, folders made 0700; by default when encrypted: whoever turned encryption
+    on wants the files for the operator alone, and a ciphertext's size and name say something too)."""
     path = Path(path)
     if vault is not None:
         path = path.with_name(path.name + SUFFIX)
         data = vault.encrypt(data, path.name)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, private=vault is not None if private is None else private) as tmp:
         Path(tmp).write_bytes(data)
     return path
 
