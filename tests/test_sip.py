@@ -279,8 +279,10 @@ class RawPeer:
         self.call_id = f"raw-{random.getrandbits(32):x}"
 
     def request(self, method: str, cseq: int, to_tag: str = "", body: str = "") -> None:
+        if method != "CANCEL":  # a CANCEL is of its INVITE's transaction: the same branch (RFC 3261 9.1)
+            self.branch = f"z9hG4bK{random.getrandbits(40):x}"
         lines = [f"{method} sip:bot@127.0.0.1:{self.server[1]} SIP/2.0",
-                 f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{random.getrandbits(40):x}",
+                 f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch={self.branch}",
                  "Max-Forwards: 70", f"From: <sip:raw@127.0.0.1:{self.port}>;tag=rawtag",
                  f"To: <sip:bot@127.0.0.1:{self.server[1]}>" + (f";tag={to_tag}" if to_tag else ""),
                  f"Call-ID: {self.call_id}", f"CSeq: {cseq} {method}",
@@ -326,7 +328,7 @@ def test_bad_sip_and_stray_rtp_are_dropped_with_one_line_each(server, recognizer
         for data in junk:
             peer.sock.sendto(data, peer.server)
         time.sleep(0.5)
-        malformed = [r for r in caplog.records if "malformed SIP message dropped" in r.getMessage()]
+        malformed = [r for r in caplog.records if "malformed SIP message" in r.getMessage()]
         assert len(malformed) == 1  # one line per source and kind in 10 s, not one per datagram
 
         # a call from the raw peer, then RTP from a stranger, of a wrong type, and garbage

@@ -11,6 +11,20 @@ hangs up (BYE) or hands the call to a person (`call.transfer(uri)`: REFER). BYE 
 caller end the call; OPTIONS and NOTIFY are answered 200, other methods 501. (SipServer takes
 any `media(call)` factory whose objects have `push(frame)` and `close(reason)`.)
 
+Against outsiders (the line has no authentication; a proxy or firewall in front should admit only
+the PBX or phones, and `sip.trusted` says the same here):
+- INVITEs from addresses outside `sip.trusted` (when set) get 403;
+- a call takes one of `sip.max_calls` slots only once it is up (our 200 ACKed); calls being set
+  up are held to `sip.max_setup_per_address` per untrusted address and max_calls in all, and one
+  never ACKed is torn down (BYE) after 64 T1 (RFC 3261's Timer H, T1 = `sip.t1_s`);
+- BYE, NOTIFY and re-INVITEs must carry the dialog's Call-ID, both tags and come from the address
+  the INVITE came from; a CANCEL must be of the INVITE's transaction (branch, CSeq, From tag,
+  address); others get 481;
+- RTP goes only where the caller's RTP comes from, and none before it comes (rtp.py), so an SDP
+  naming someone else's address gets them nothing; an SDP out of range (port outside 1..65535,
+  no or a bad c= address, unreadable) gets 488.
+Not covered: a caller that spoofs its source address (UDP) can still pass the address checks.
+
 A call's packets, module by module:
 
     INVITE ─► server.py   SipServer: the UDP socket; message.py parses it (pyVoIP, lenient)

@@ -10,7 +10,7 @@ import time
 
 from voicebot.phone.call import Line, PhoneCall
 from voicebot.phone.records import CallStore
-from voicebot.phone.sip.message import T1
+from voicebot.phone.sip import message
 from voicebot.phone.sip.rtp import CODECS, FRAME
 
 log = logging.getLogger("voicebot.phone.sip.call")
@@ -25,6 +25,7 @@ class SipCall:
         self.id = invite.headers["Call-ID"]
         self.caller = invite.headers["From"]["address"]
         self.tag = secrets.token_hex(4)
+        self.from_tag, self.branch = message.tag(invite, "From"), message.branch(invite)  # the caller's
         self.cseq = random.randint(1, 1 << 16)  # our own requests' CSeq numbers (RFC 3261 12.2.1.1)
         contact = invite.headers.get("Contact", "")
         self.target = (contact.split("<", 1)[1].split(">", 1)[0] if "<" in contact else contact.split(";")[0]) \
@@ -90,7 +91,8 @@ class SipCall:
     def _pump(self) -> None:
         """Every 20 ms, on a fixed schedule: 160 bytes of the caller's audio to the media object."""
         start = time.monotonic()
-        next_t, resend, step = start, start + T1, T1
+        t1 = self.server.t1
+        next_t, resend, step = start, start + t1, t1
         while not self.ended.wait(max(0.0, next_t - time.monotonic())):
             now = time.monotonic()
             if now - next_t > 1.0:  # starved of CPU for a second: catch up by skipping, not in a burst
@@ -98,11 +100,12 @@ class SipCall:
             next_t += FRAME / 8000
             self.media.push(self.rtp.pmin.read(FRAME))
             if not self.acked and now >= resend:
-                if now - start > 64 * T1:
+                if now - start > 64 * t1:  # RFC 3261 13.3.1.4, Timer H: the dialog is torn down (BYE)
                     self.end("no ACK for our 200 OK", bye=True)
+                    continue
                 self.server.sendto(self.answer, self.addr)
                 step = min(2 * step, 4.0)
-                resend = now + step
+                resend = min(now + step, start + 64 * t1 + 0.001)  # Timer H on time, not at the next resend
             if self._refer_until is not None and now > self._refer_until:
                 self.hangup("handed over")
 

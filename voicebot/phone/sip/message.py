@@ -44,6 +44,7 @@ def _message_class():
             self.SIPCompatibleMethods = METHODS
             self.fields: list[tuple[str, str]] = []  # (name, value) as received, for copying into replies
             self.text_body = ""
+            self.sdp_error = ""  # why pyVoIP could not read the SDP body, if it could not
             super().parse(data)
 
         def parse_raw_header(self, headers_raw, handle) -> None:
@@ -72,12 +73,36 @@ def _message_class():
             self.text_body = body.decode("utf8", "replace")
             kind = str(self.headers.get("Content-Type", "")).split(";")[0].strip().lower()
             if body.strip() and kind == "application/sdp":
-                SIP.SIPMessage.parse_raw_body(body, handle)
+                try:
+                    SIP.SIPMessage.parse_raw_body(body, handle)
+                except Exception as e:  # a bad SDP is the offer's fault (488), not a bad message
+                    self.sdp_error = f"{type(e).__name__}: {e}"
 
         def values(self, name: str) -> list[str]:
             return [v for n, v in self.fields if n == name]
 
     return Message
+
+
+def tag(msg, name: str) -> str:
+    """The tag parameter of `msg`'s From or To header (`name`), "" if none."""
+    value = msg.values(name)[0] if msg.values(name) else ""
+    params = value.rsplit(">", 1)[-1] if "<" in value else value  # a URI's own parameters are not the header's
+    for param in params.split(";")[1:]:
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "tag":
+            return val.strip()
+    return ""
+
+
+def branch(msg) -> str:
+    """The top Via's branch parameter, "" if none."""
+    via = msg.values("Via")[0].split(",")[0] if msg.values("Via") else ""
+    for param in via.split(";")[1:]:
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "branch":
+            return val.strip()
+    return ""
 
 
 def response(req, code: int, reason: str, tag: str | None, body: str, extra, contact: str) -> bytes:

@@ -13,7 +13,11 @@ pyVoIP's RTP, worked around:
   after a pause in sending the caller's audio came late: the call's thread reads 160 bytes
   every 20 ms on a fixed schedule from Jitter, whose every read is 20 ms of the call;
 - its receiver takes RTP from anyone and drops packets silently: Stream takes only the caller's
-  SDP address and the negotiated payload type, and logs one line per kind of bad packet.
+  SDP address and the negotiated payload type, and logs one line per kind of bad packet;
+- it sends to the SDP's address from the start, so an INVITE naming someone else's address had
+  the bot send them 50 packets a second (about 440 times the INVITE's bytes): Stream sends
+  nothing until the caller's RTP comes, and then only to where it comes from (symmetric RTP,
+  RFC 4961), latching on the first packet from the SDP's address (or any, with `latch_any`).
 """
 from __future__ import annotations
 
@@ -41,10 +45,12 @@ def jitter_buffer(silence: bytes):
     return _buffer_classes()(silence)
 
 
-def open_stream(pt: int, dtmf_pt: int | None, bind_ip: str, port: int, peer: tuple[str, int], name: str):
-    """A call's Stream: codec `pt` (and telephone-events `dtmf_pt`) with the caller at `peer`, on
-    our `port` (bind() takes it), `name` (the call's id) in its log lines."""
-    return _stream_class()(pt, dtmf_pt, bind_ip, port, peer, name)
+def open_stream(pt: int, dtmf_pt: int | None, bind_ip: str, port: int, peer: tuple[str, int], name: str,
+                latch_any: bool = False):
+    """A call's Stream: codec `pt` (and telephone-events `dtmf_pt`) with the caller at `peer` (the
+    SDP's address), on our `port` (bind() takes it), `name` (the call's id) in its log lines;
+    `latch_any`: take the caller's RTP from whatever address sends first, not only `peer`."""
+    return _stream_class()(pt, dtmf_pt, bind_ip, port, peer, name, latch_any)
 
 
 @functools.cache
@@ -122,12 +128,14 @@ def _stream_class():
         """pyVoIP's RTP client carrying G.711 bytes unchanged, from the caller's address only."""
 
         def __init__(self, pt: int, dtmf_pt: int | None, bind_ip: str, port: int, peer: tuple[str, int],
-                     name: str):
+                     name: str, latch_any: bool = False):
             assoc = {pt: RTP.PayloadType(pt)}  # the negotiated codec first: pyVoIP sends the first one
             if dtmf_pt is not None:
                 assoc[dtmf_pt] = RTP.PayloadType.EVENT
             super().__init__(assoc, bind_ip, port, peer[0], peer[1], RTP.TransmitType.SENDRECV)
-            self.pt, self.peer, self.name = pt, peer, name
+            self.pt, self.peer, self.name, self.latch_any = pt, peer, name, latch_any
+            self.source: tuple[str, int] | None = None  # where the caller's RTP comes from, once it has
+            self.unsent = 0  # frames not sent: no RTP from the caller yet
             self.pmin = jitter_buffer(SILENCE[pt])
             self.dropped: dict[str, int] = {}
             self.threads: list[threading.Thread] = []
@@ -151,8 +159,11 @@ def _stream_class():
                       + (self.outTimestamp & 0xFFFFFFFF).to_bytes(4, "big") + self.outSSRC.to_bytes(4, "big"))
             self.outSequence += 1
             self.outTimestamp += len(payload)
+            if self.source is None:  # not before the caller's RTP comes: the SDP may name anyone
+                self.unsent += 1
+                return
             try:
-                self.sout.sendto(header + payload, self.peer)
+                self.sout.sendto(header + payload, self.source)
             except OSError as e:
                 self._drop("send", f"RTP not sent ({e})")
 
@@ -171,8 +182,12 @@ def _stream_class():
                     packet, src = self.sin.recvfrom(8192)
                 except OSError:
                     continue
-                if src != self.peer:
-                    self._drop("source", f"RTP from {src[0]}:{src[1]}, not the caller's {self.peer[0]}:{self.peer[1]}")
+                if self.source is None and (src == self.peer or self.latch_any):
+                    self.source = src
+                    log.info("call %s: RTP from the caller at %s:%d: sending ours there", self.name, *src)
+                if src != self.source:
+                    want = self.source or self.peer
+                    self._drop("source", f"RTP from {src[0]}:{src[1]}, not the caller's {want[0]}:{want[1]}")
                     continue
                 try:
                     self.parse_packet(packet)

@@ -3,6 +3,7 @@ each request dispatched to its call, and our own requests (BYE, REFER) resent un
 (RFC 3261 17.1.2)."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import select
@@ -13,7 +14,7 @@ import time
 from voicebot.phone.records import CallStore
 from voicebot.phone.sip import message, pyvoip, sdp
 from voicebot.phone.sip.call import SipCall, phone_calls
-from voicebot.phone.sip.message import ALLOW, T1, T2
+from voicebot.phone.sip.message import ALLOW, T2
 from voicebot.phone.sip.rtp import open_stream
 
 log = logging.getLogger("voicebot.phone.sip.server")
@@ -33,7 +34,11 @@ class SipServer:
         self.user = cfg.user
         self.adv_host = cfg.advertise
         self.ports = range(cfg.rtp_port_min, cfg.rtp_port_max + 1)
-        self.max_calls = cfg.max_calls
+        self.max_calls = cfg.max_calls  # calls up (ACKed); as many again may be being set up
+        self.max_setup = cfg.max_setup_per_address
+        self.t1 = cfg.t1_s
+        self.latch_any = cfg.rtp_latch_any
+        self.trusted = networks(cfg.trusted)
         self.prefer = 8 if bot.config.phone.codec == "pcma" else 0
         self.store: CallStore | None = None  # closed by stop()
         self.calls: dict[str, SipCall] = {}
@@ -56,7 +61,7 @@ class SipServer:
         self.thread = threading.Thread(target=self._serve, name="sip", daemon=True)
         self.thread.start()
         log.info("SIP on udp %s:%d (sip:%s@%s:%d)", self.host, self.port, self.user, self.adv_host, self.port)
-        if self.host not in ("127.0.0.1", "localhost", "::1"):
+        if self.host not in ("127.0.0.1", "localhost", "::1") and not self.trusted:
             log.warning("SIP has no authentication: anyone who reaches udp %s:%d can call the bot; "
                         "let only your PBX or phones through the firewall", self.host, self.port)
         return self
@@ -110,7 +115,8 @@ class SipServer:
             try:
                 msg = message.parse(data)
             except Exception as e:  # pyVoIP raises anything from SIPParseError to IndexError
-                self._warn(addr, "malformed", f"malformed SIP message dropped ({type(e).__name__}: {e})")
+                first = data.split(b"\r\n", 1)[0][:60]
+                self._warn(addr, "malformed", f"malformed SIP message {first!r} dropped ({type(e).__name__}: {e})")
                 continue
             try:
                 self._handle(msg, addr)
@@ -122,39 +128,49 @@ class SipServer:
         with self._lock:
             call = self.calls.get(msg.headers["Call-ID"])
         if message.is_response(msg):
-            if int(msg.status) >= 200:
-                with self._lock:
-                    self._out.pop(msg.headers["Via"][0].get("branch") if msg.headers["Via"] else None, None)
-            if call is not None:
+            with self._lock:  # only a final answer to one of ours, from where we sent it
+                out = self._out.get(message.branch(msg)) if int(msg.status) >= 200 else None
+                if out is not None and out[1] == addr:
+                    del self._out[message.branch(msg)]
+                else:
+                    out = None
+            if out is not None and call is not None:
                 call.on_response(msg)
             return
         method = msg.method
+        # in-dialog requests must be the caller's (RFC 3261 12.2.2): its Call-ID, both tags and
+        # the address the INVITE came from; anyone who knows a Call-ID could end the call otherwise
+        mine = call is not None and in_dialog(call, msg, addr)
         if method == "INVITE":
-            if call is None:
+            if call is None and not message.tag(msg, "To"):
                 return self._invite(msg, addr)
-            if not call.acked:  # a retransmission: the same answer again
-                return self.sendto(call.answer if call.answered else self.response(msg, 180, "Ringing", call.tag), addr)
-            # a re-INVITE: no change
-            return self.sendto(self.response(msg, 200, "OK", call.tag, sdp.answer(call.rtp, self.adv_host)), addr)
-        if method == "ACK":
-            if call is not None:
-                call.acked = True
+            if call is not None and not message.tag(msg, "To") and resent(call, msg, addr):
+                if not call.acked:  # the INVITE again: the same answer again
+                    self.sendto(call.answer if call.answered else self.response(msg, 180, "Ringing", call.tag), addr)
+                return
+            if mine:  # a re-INVITE: no change
+                return self.sendto(self.response(msg, 200, "OK", call.tag, sdp.answer(call.rtp, self.adv_host)), addr)
+            return self._no_dialog(msg, addr)
+        if method == "ACK":  # the caller's ACK to our 200: the call is up, and takes its slot
+            if mine and call.answered and not call.acked:
+                with self._lock:
+                    full = sum(c.acked for c in self.calls.values()) >= self.max_calls
+                    call.acked = True
+                if full:  # more were being set up than there are slots: this one is last
+                    call.hangup(f"{self.max_calls} calls already")
             return
-        if method in ("BYE", "CANCEL") and call is None:
-            return self.sendto(self.response(msg, 481, "Call/Transaction Does Not Exist"), addr)
+        if method == "CANCEL" and call is not None and resent(call, msg, addr):  # RFC 3261 9.2
+            self.sendto(self.response(msg, 200, "OK", call.tag), addr)
+            if not call.answered:  # the INVITE ends with 487 (RFC 3261 9.2); answered calls end by BYE
+                self.sendto(self.response(call.invite, 487, "Request Terminated", call.tag), addr)
+                call.end("the caller cancelled")
+            return
+        if method in ("BYE", "CANCEL", "NOTIFY") and not mine:
+            return self._no_dialog(msg, addr)
         if method == "BYE":
             self.sendto(self.response(msg, 200, "OK", call.tag), addr)
             return call.end("the caller hung up")
-        if method == "CANCEL":
-            self.sendto(self.response(msg, 200, "OK", call.tag), addr)
-            if not call.answered:  # the INVITE ends with 487 (RFC 3261 9.2); answered calls end by BYE
-                invite = call.invite
-                self.sendto(self.response(invite, 487, "Request Terminated", call.tag), addr)
-                call.end("the caller cancelled")
-            return
         if method == "NOTIFY":
-            if call is None:
-                return self.sendto(self.response(msg, 481, "Call/Transaction Does Not Exist"), addr)
             self.sendto(self.response(msg, 200, "OK", call.tag), addr)
             return call.on_notify(msg)
         if method == "OPTIONS":
@@ -162,13 +178,28 @@ class SipServer:
                                addr)
         self.sendto(self.response(msg, 501, "Not Implemented", extra=[f"Allow: {ALLOW}"]), addr)
 
+    def _no_dialog(self, msg, addr) -> None:
+        self._warn(addr, "dialog", f"{msg.method} of call {msg.headers['Call-ID']!r} refused, 481: "
+                                   "no such dialog from this address")
+        self.sendto(self.response(msg, 481, "Call/Transaction Does Not Exist"), addr)
+
     def _invite(self, msg, addr) -> None:
-        with self._lock:
-            busy = len(self.calls) >= self.max_calls
         if self._stopping:
             return self.sendto(self.response(msg, 503, "Service Unavailable", secrets.token_hex(4)), addr)
-        if busy:
+        trusted = any(ipaddress.ip_address(addr[0]) in net for net in self.trusted)
+        if self.trusted and not trusted:
+            self._warn(addr, "untrusted", f"INVITE refused, 403: {addr[0]} is not in sip.trusted")
+            return self.sendto(self.response(msg, 403, "Forbidden", secrets.token_hex(4)), addr)
+        with self._lock:
+            calls = list(self.calls.values())
+        setting_up = [c for c in calls if not c.acked]  # no ACK yet: no slot, until Timer H ends them
+        from_here = sum(c.addr[0] == addr[0] for c in setting_up)
+        if len(calls) - len(setting_up) >= self.max_calls:
             log.info("call %s from %s: %d calls already: busy", msg.headers["Call-ID"], addr[0], self.max_calls)
+            return self.sendto(self.response(msg, 486, "Busy Here", secrets.token_hex(4)), addr)
+        if len(setting_up) >= self.max_calls or (from_here >= self.max_setup and not trusted):
+            self._warn(addr, "setup", f"INVITE refused, 486: {from_here} calls from {addr[0]} and "
+                                      f"{len(setting_up)} in all being set up (never ACKed?)")
             return self.sendto(self.response(msg, 486, "Busy Here", secrets.token_hex(4)), addr)
         offer = sdp.offer(msg, self.prefer)
         if isinstance(offer, str):
@@ -193,7 +224,7 @@ class SipServer:
             with self._lock:
                 port = self.ports[self._next_port % len(self.ports)]
                 self._next_port += 1
-            rtp = open_stream(pt, dtmf_pt, bind, port, peer, name)
+            rtp = open_stream(pt, dtmf_pt, bind, port, peer, name, self.latch_any)
             try:
                 rtp.bind()
                 return rtp
@@ -211,7 +242,8 @@ class SipServer:
         data = message.request(call, method, f"{self.adv_host}:{self.port}", branch, self._contact(), extra)
         now = time.monotonic()
         with self._lock:  # resent until a final response (RFC 3261 17.1.2: T1, doubling to T2, for 64 T1)
-            self._out[branch] = [data, call.addr, now + T1, T1, now + 64 * T1, f"{method} of call {call.id}"]
+            self._out[branch] = [data, call.addr, now + self.t1, self.t1, now + 64 * self.t1,
+                                 f"{method} of call {call.id}"]
         self.sendto(data, call.addr)
 
     def _resend(self) -> None:
@@ -239,6 +271,24 @@ class SipServer:
         if now - self._warned.get(key, -WARN_EVERY_S) >= WARN_EVERY_S:
             self._warned[key] = now
             log.warning("SIP from %s:%d: %s", addr[0], addr[1], text)
+
+
+def in_dialog(call: SipCall, msg, addr) -> bool:
+    """`msg` is a request in `call`'s dialog from its caller: both tags, and the INVITE's address."""
+    return addr == call.addr and message.tag(msg, "From") == call.from_tag and message.tag(msg, "To") == call.tag
+
+
+def resent(call: SipCall, msg, addr) -> bool:
+    """`msg` (an INVITE again, or a CANCEL) is of `call`'s INVITE transaction (RFC 3261 9.2, 17.2.3):
+    its branch, CSeq number and From tag, from the INVITE's address."""
+    return (addr == call.addr and message.branch(msg) == call.branch and message.tag(msg, "From") == call.from_tag
+            and msg.values("CSeq")[0].split()[:1] == call.invite.values("CSeq")[0].split()[:1])
+
+
+def networks(trusted) -> list:
+    """sip.trusted (a list, or a string split on commas and spaces) as ip_networks."""
+    items = trusted.replace(",", " ").split() if isinstance(trusted, str) else trusted
+    return [ipaddress.ip_network(str(a).strip(), strict=False) for a in items]
 
 
 def serve(bot, where: str = "", store: CallStore | None = None) -> SipServer:
