@@ -194,3 +194,38 @@ def test_project_imports_at_the_top():
     lazy = [f"{_rel(MODULES[name])}:{line} imports {target}"
             for name, edges in EDGES.items() for target, line, in_function in edges if in_function]
     assert not lazy, "project imports inside functions:\n  " + "\n  ".join(lazy)
+
+
+def test_rooms_import_one_way():
+    """voicebot's rooms (live, phone, serve, archive, bench, privacy, cli, and the top-level
+    modules as one) form layers: no two rooms import each other, directly or round a circle."""
+    def room(name):
+        parts = name.split(".")
+        if parts[0] != "voicebot":
+            return None
+        if name == "voicebot.__main__":
+            return "voicebot.cli"  # `python -m voicebot` is the command
+        sub = ".".join(parts[:2])
+        return sub if sub in MODULES and MODULES[sub].name == "__init__.py" else "voicebot"
+
+    graph: dict[str, set[str]] = {}
+    for name, edges in EDGES.items():
+        a = room(name)
+        for target, _, _ in edges:
+            b = room(target)
+            if a and b and a != b:
+                graph.setdefault(a, set()).add(b)
+    circles = []
+    for a in sorted(graph):  # a path back to a from each of its neighbours (depth-first)
+        for b in sorted(graph[a]):
+            seen, todo = set(), [[b]]
+            while todo:
+                path = todo.pop()
+                if path[-1] == a:
+                    circles.append(" -> ".join([a] + path))
+                    break
+                for c in sorted(graph.get(path[-1], ())):
+                    if c not in seen:
+                        seen.add(c)
+                        todo.append(path + [c])
+    assert not circles, "rooms that import each other:\n  " + "\n  ".join(circles)

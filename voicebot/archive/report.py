@@ -21,8 +21,7 @@ from pathlib import Path
 
 from asr.files import atomic_write_text, save_png
 from voicebot.options import load_config
-from voicebot.privacy.cli import vault_if_key
-from voicebot.privacy.crypto import CryptoError, read_bytes
+from voicebot.privacy.crypto import CryptoError, read_bytes, vault_if_key
 
 STOP = set("""a about after again all am an and any are as at be because been before being but by can could
 did do does doing don't for from had has have having he her here hi hello him his how i i'd i'm i've if in

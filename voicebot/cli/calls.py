@@ -21,8 +21,8 @@ from voicebot.archive import db as archive_db
 from voicebot.options import UsageError, load_config
 from voicebot.phone import records
 from voicebot.phone.records import CallStore
-from voicebot.privacy.cli import audit, vault_if_key
-from voicebot.privacy.crypto import CryptoError, open_vault
+from voicebot.privacy.audit import audit
+from voicebot.privacy.crypto import CryptoError, open_vault, vault_if_key
 
 
 def add_arguments(p) -> None:

@@ -1,9 +1,10 @@
-"""Operator commands for stored call data: keygen, export (decrypt), rotate-key, retention.
+"""`voicebot data ...`: operator commands for stored call data: keygen, export (decrypt), rotate-key,
+retention, redact (silence personal data in recordings).
 
-    voicebot keygen --out KEYFILE
-    voicebot export RESULTS... --out DIR       # decrypted copies, each read written to the audit log
-    voicebot rotate-key RESULTS...             # re-encrypt with privacy.key_file; old_key_file still reads
-    voicebot retention RESULTS... --days N [--dry-run]
+    voicebot data keygen --out KEYFILE
+    voicebot data export RESULTS... --out DIR       # decrypted copies, each read written to the audit log
+    voicebot data rotate-key RESULTS...             # re-encrypt with privacy.key_file; old_key_file still reads
+    voicebot data retention RESULTS... --days N [--dry-run]
 
 RESULTS are `voicebot call` output directories (one folder per call). Every command reports
 files it cannot handle by name and goes on with the others (exit 1 if any). Keys, exported
@@ -11,9 +12,7 @@ copies and re-encrypted files are written mode 0600, the folders made for them 0
 """
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import shutil
 import sys
 import time
@@ -26,21 +25,14 @@ from voicebot.bot import Bot
 from voicebot.config import Config
 from voicebot.options import load_config
 from voicebot.phone.records import CallStore
-from voicebot.privacy.audit import write as audit_write
-from voicebot.privacy.crypto import SUFFIX, CryptoError, new_key, open_vault, read_bytes, write_bytes
+from voicebot.privacy.audit import audit
+from voicebot.privacy.crypto import SUFFIX, CryptoError, new_key, open_vault, read_bytes, vault_if_key, write_bytes
 
 AUDIO = (".wav", ".flac", ".mp3", ".ogg")
 
 
 def _config(args):
     return Config.load(getattr(args, "config", None))
-
-
-def audit(cfg, action: str, path: Path | None = None, who: str | None = None, **what) -> None:
-    """One line per call-data read (voicebot.audit): who (`who`, else $VOICEBOT_OPERATOR, else the
-    login name), what (a file's `path`, or `what` such as call=ID). Appended, never rewritten."""
-    who = who or os.environ.get("VOICEBOT_OPERATOR") or getpass.getuser()
-    audit_write(cfg.privacy.audit_log, who, action, **({"path": str(path)} if path is not None else {}), **what)
 
 
 def _files(roots: list[str]):
@@ -85,16 +77,6 @@ def export(args) -> int:
         audit(cfg, "export", f)
     print(f"voicebot export: wrote {out}" + (f"; {bad} file(s) could not be read" if bad else ""))
     return 1 if bad else 0
-
-
-def vault_if_key(cfg):
-    """The config's keys whether or not encryption is on now (data written while it was on
-    still opens); None when no key is to be had."""
-    import dataclasses
-    try:
-        return open_vault(dataclasses.replace(cfg.privacy, encrypt=True))
-    except CryptoError:
-        return None  # plain files still export; encrypted ones say they need the key
 
 
 def rotate(args) -> int:

@@ -15,6 +15,7 @@ from voicebot.bench import calls as bench_calls
 from voicebot.bench import score as bench_score
 from voicebot.bench import tts as bench_tts
 from voicebot.cli import calls
+from voicebot.cli import data as data_commands
 from voicebot.cli.benchmarks import (
     asr_arguments,
     cmd_asr,
@@ -41,7 +42,6 @@ from voicebot.cli.commands import (
 )
 from voicebot.live import chat, microphone
 from voicebot.options import UsageError, engine_options
-from voicebot.privacy import cli as privacy_cli
 from voicebot.serve import access
 from voicebot.serve import app as server
 
@@ -167,9 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = _group(sub, "data", "stored call data: keys, export, retention, redaction",
                   "Operator tasks on stored call data (`voicebot call` results, recordings).")
-    privacy_cli.add_parsers(data)  # keygen, export, rotate-key, retention
+    data_commands.add_parsers(data)  # keygen, export, rotate-key, retention
     _verb(data, "redact", "silence card numbers, emails... in call recordings",
-          privacy_cli.add_redact_audio_arguments, privacy_cli.redact_audio_main,
+          data_commands.add_redact_audio_arguments, data_commands.redact_audio_main,
           description="silence the personal data (card numbers, emails...) in call recordings")
     return parser
 

@@ -6,6 +6,7 @@ already there with a looser mode is left as it is, and one warning line says so.
 """
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -30,3 +31,10 @@ def write(audit_log: str | Path, who: str, action: str, **what) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with open(fd, "a", encoding="utf-8") as f:
             f.write(line + "\n")
+
+
+def audit(cfg, action: str, path: Path | None = None, who: str | None = None, **what) -> None:
+    """One line per call-data read : who (`who`, else $VOICEBOT_OPERATOR, else the
+    login name), what (a file's `path`, or `what` such as call=ID). Appended, never rewritten."""
+    who = who or os.environ.get("VOICEBOT_OPERATOR") or getpass.getuser()
+    write(cfg.privacy.audit_log, who, action, **({"path": str(path)} if path is not None else {}), **what)

@@ -3,8 +3,8 @@
 An encrypted file is `MAGIC`, the key's id (8 bytes of its SHA-256), a 12-byte nonce, then the
 AES-GCM ciphertext and tag; the file's own name is the associated data, so a ciphertext moved to
 another call's name no longer opens. The key is 32 random bytes, urlsafe-base64 in a key file
-(`voicebot keygen`) or in $VOICEBOT_KEY. Rotation: the new key writes, the old ones listed in
-`privacy.old_key_file` still reads, until `voicebot rotate-key` has re-encrypted every file.
+(`voicebot data keygen`) or in $VOICEBOT_KEY. Rotation: the new key writes, the old ones listed in
+`privacy.old_key_file` still reads, until `voicebot data rotate-key` has re-encrypted every file.
 
 A missing or wrong key is a clear error before anything is written: with `privacy.encrypt` on,
 nothing is ever written in plain text.
@@ -12,6 +12,7 @@ nothing is ever written in plain text.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
@@ -37,7 +38,7 @@ def parse_key(text: str, source: str) -> bytes:
     except (ValueError, TypeError):
         key = b""
     if len(key) != 32:
-        raise CryptoError(f"{source}: not a voicebot key (32 bytes, urlsafe base64: make one with `voicebot keygen`)")
+        raise CryptoError(f"{source}: not a voicebot key (32 bytes, urlsafe base64: make one with `voicebot data keygen`)")
     return key
 
 
@@ -96,7 +97,7 @@ def _read_key(key_file: str | None, env: str) -> bytes:
         except FileNotFoundError:
             raise CryptoError(f"{key_file}: no such key file (privacy.key_file)") from None
     raise CryptoError(f"privacy.encrypt is on but there is no key: set ${env} or privacy.key_file "
-                      "(`voicebot keygen --out FILE` makes one)")
+                      "(`voicebot data keygen --out FILE` makes one)")
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, vault: Vault | None, private: bool | None = None) -> Path:
@@ -169,3 +170,12 @@ def reseal(value, vault: Vault, name: str) -> str | None:
     if not vault.needs_rotation(blob):
         return None
     return seal(unseal(value, vault, name), vault, name)
+
+
+def vault_if_key(cfg):
+    """The config's keys whether or not encryption is on now (data written while it was on
+    still opens); None when no key is to be had."""
+    try:
+        return open_vault(dataclasses.replace(cfg.privacy, encrypt=True))
+    except CryptoError:
+        return None  # plain files still export; encrypted ones say they need the key
