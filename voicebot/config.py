@@ -218,6 +218,9 @@ class ServerConfig:
     # once. A proxy named by --forwarded-allow-ips is not limited by address: it should limit its clients
     max_connections_per_ip: int = 64
     max_connections: int = 1000
+    # SIGTERM/SIGINT: new calls refused, live ones hung up, their records and recordings written;
+    # past this (or at a second signal) the server stops anyway
+    drain_timeout_s: float = 15.0
 
 
 @dataclass

@@ -22,6 +22,7 @@ calls back:
     call.push(payload)        # caller audio: G.711 bytes of any length (20 ms usual); never blocks
     call.mark_played(name)    # played_by="marks": the far end echoed mark `name`
     call.wait(timeout)        # True once the bot has ended the call (call.ended says why)
+    call.hangup(reason)       # the server ends it (stopping): the line's hangup, `reason` recorded
     call.close(reason)        # the call is over, for whatever reason: joins every thread, writes
                               # the record (idempotent; the transport calls it in every case,
                               # after hangup/handover too)
@@ -223,6 +224,15 @@ class PhoneCall(AudioOutput):
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
+
+    def hangup(self, reason: str) -> None:
+        """The server ends the call (it is stopping): the line hangs up as when the bot does, and
+        `reason` goes in the record. The transport then calls `close`, as always."""
+        with self._lock:
+            if self.closed or self._done.is_set():
+                return
+            self._done.set()  # the clock stops: nothing else ends the call meanwhile
+        self._finish(reason, None)
 
     def close(self, reason: str = "closed", timeout: float = 5.0) -> None:
         if self.closed:

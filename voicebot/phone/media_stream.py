@@ -21,7 +21,8 @@ server -> client
 The bot ends the call by closing the socket (1000): Twilio then goes on with the TwiML after
 <Connect>. With `<Connect action="https://HOST/media/next">` Twilio asks `POST /media/next`
 (form field CallSid) what to do next: `<Dial>` to `phone.handover_uri` when the bot handed the
-call over, else `<Hangup/>`.
+call over, else `<Hangup/>`. A server stopping (SIGTERM, voicebot.serve.drain) ends each call the
+same way, its record and recording written; a stream that starts meanwhile is closed with 1013.
 
 Auth (voicebot/serve/access.py): a call must bring a client's key before its `start` is accepted: in
 the upgrade's Authorization header, as the `start`'s customParameters.token (TwiML
@@ -123,10 +124,13 @@ class MediaCall:
         self.warned: set[str] = set()
         self.ip = websocket.client.host if websocket.client else "?"
         self.peer = f"{self.ip}:{websocket.client.port}" if websocket.client else "?"
+        self.calls: set = set()
+        self.stopping: str | None = None  # the server is stopping: why (voicebot.serve.drain)
 
     async def run(self, calls: set) -> None:
         """The stream, until it ends; in `calls` (what /health counts) once authenticated. One
         that has not brought a key within server.auth_timeout_s or MAX_BEFORE_AUTH messages is closed."""
+        self.calls = calls
         sender = asyncio.create_task(self._send_loop())
         why = "closed"
         wait = self.bot.config.server.auth_timeout_s
@@ -165,6 +169,7 @@ class MediaCall:
             why = f"ended by {type(e).__name__}: {e}"
         finally:
             sender.cancel()
+            why = self.stopping or why
             if self.call is not None:
                 await asyncio.to_thread(self.call.close, why)
             else:
@@ -203,6 +208,9 @@ class MediaCall:
         if self.client is None:
             await self.ws.close(1008, "unauthorized")
             return "refused: no or wrong token"
+        if getattr(self.calls, "draining", False):  # the server is stopping: come back later
+            await self.ws.close(1013, "try again later")
+            return "refused: the server is stopping"
         codec = start.codec()
         if codec is None:
             log.info("media %s: unsupported mediaFormat %s", self.peer, start.media_format or {})
@@ -219,7 +227,18 @@ class MediaCall:
             callee=start.callee, external_id=self.call_sid, store=store, played_by="marks", meta=start.meta())
         log.info("media %s: call %s started (callSid %s)", self.peer, self.call.id[:8], self.call_sid or "-")
         self.access.audit(self.client, "call", transport="media-stream", call=self.call.id, peer=self.peer)
+        if self.stopping:  # the stop came while the call was being set up
+            self.call.hangup(self.stopping)
         return None
+
+    async def stop(self, reason: str) -> None:
+        """The server is stopping: the call is hung up as the bot hangs up (the socket closed,
+        1000, once the audio queued is sent); a stream not started yet is closed (1001)."""
+        self.stopping = reason
+        if self.call is not None:
+            self.call.hangup(reason)
+        else:
+            await self.ws.close(1001, "server stopping")
 
     def _bad(self, kind: str, message: str) -> None:
         if kind not in self.warned:

@@ -34,7 +34,8 @@ server -> client
   {"type": "latency", "endpoint", "asr", "nlu", "dialogue", "tts_first_audio", "total"}  ms, per turn
   {"type": "error", "message"}            bad input (the message is dropped) or an engine failure
 Close codes: 1008 auth failed (or none within server.auth_timeout_s), 1009 message over 1 MB, 1003 not
-speaking the protocol at all. Until it has authenticated a WebSocket is not a call (/health counts calls).
+speaking the protocol at all, 1001 the server is stopping (the call is over), 1013 try again later (it
+is stopping: no new calls; voicebot.serve.drain says how SIGTERM and SIGINT stop the server). Until it has authenticated a WebSocket is not a call (/health counts calls).
 Bodies, heads and connections are bounded by voicebot/serve/limits.py.
 """
 from __future__ import annotations
@@ -43,6 +44,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -58,6 +60,7 @@ from voicebot.phone import sip as sip_line
 from voicebot.privacy.crypto import open_vault
 from voicebot.serve.access import Access, Guard, digest, load_keys
 from voicebot.serve.access import routes as login_routes
+from voicebot.serve.drain import Calls, Draining, Stopper
 from voicebot.serve.limits import RequestLimit, protocol
 
 WEB = Path(__file__).parent / "web"
@@ -120,13 +123,26 @@ def run(args, bot_factory) -> int:
     if args.sip is not None:  # the phone line, on the same engines
         sip = sip_line.serve(bot, args.sip)
         print(f"voicebot serve: sip:{sip.user}@{sip.adv_host}:{sip.port} (UDP)", flush=True)
+    app = make_app(bot, access)
+    server = uvicorn_server(app, args.host, args.port, tls=(args.tls_cert, args.tls_key),
+                            forwarded_allow_ips=args.forwarded_allow_ips, settings=bot.config.server)
+    # SIGTERM/SIGINT drain the calls before uvicorn stops (voicebot.serve.drain)
+    stopper = Stopper(server, app, sip, bot.config.server.drain_timeout_s)
+    server.handle_exit = stopper.handle
+    # ours before and after uvicorn's too: a second signal while the SIP line closes is not a kill
+    previous = {sig: signal.signal(sig, stopper.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        uvicorn_server(make_app(bot, access), args.host, args.port, tls=(args.tls_cert, args.tls_key),
-                       forwarded_allow_ips=args.forwarded_allow_ips, settings=bot.config.server).run()
+        server.run()
     finally:
+        if stopper.forced:  # the second signal or the timeout: what is left is lost, said once
+            log.error("stopped before every call was closed and stored")
+            logging.shutdown()
+            os._exit(1)
         if sip is not None:
             sip.stop()
-    return 0
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return stopper.exit_code()
 
 
 def uvicorn_server(app, host: str, port: int, tls=(None, None), forwarded_allow_ips: str | None = None,
@@ -139,6 +155,7 @@ def uvicorn_server(app, host: str, port: int, tls=(None, None), forwarded_allow_
     # h11 (not httptools) for its bound on a request's head; the connection limits ride on it
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, ws_max_size=MAX_MESSAGE,
                                          log_level="warning", lifespan="off", ssl_certfile=cert, ssl_keyfile=key,
+                                         timeout_graceful_shutdown=5,
                                          proxy_headers=bool(forwarded_allow_ips),
                                          forwarded_allow_ips=forwarded_allow_ips,
                                          http=protocol(settings, forwarded_allow_ips),
@@ -153,7 +170,7 @@ def make_app(bot, access: Access | str | None = None):
 
     access = Access.of(access)
     settings = bot.config.server
-    calls: set = set()  # the calls in progress: authenticated WebSockets only
+    calls = Calls()  # the calls in progress: authenticated WebSockets only
     started = time.time()
 
     async def page(request):
@@ -180,9 +197,8 @@ def make_app(bot, access: Access | str | None = None):
 
     app = Starlette(routes=[Route("/", page), Route("/health", health), *login_routes(access, WEB),
                             *media_stream.routes(bot, access, calls), Route("/{name}", static), WebSocketRoute("/ws", ws)])
-    guard = Guard(RequestLimit(app, settings), access)
-    guard.settings = settings  # for uvicorn_server: the connection limits
-    return guard
+    # settings: for uvicorn_server (the connection limits); Draining: SIGTERM refuses new calls
+    return Draining(Guard(RequestLimit(app, settings), access), calls, settings)
 
 
 class PageOutput(AudioOutput):
@@ -243,6 +259,12 @@ class Call:
         self.warned: set[str] = set()  # one log line per kind of bad input, not one per message
         self.ip = websocket.client.host if websocket.client else "?"
         self.peer = f"{self.ip}:{websocket.client.port}" if websocket.client else "?"
+        self.stopping: str | None = None  # the server is stopping: why
+
+    async def stop(self, reason: str) -> None:
+        """The server is stopping: the page is told by its socket closing (1001)."""
+        self.stopping = reason
+        await self.ws.close(1001, "server stopping")
 
     async def run(self, calls: set) -> None:
         """The call, until it ends; in `calls` (what /health counts) once authenticated."""
@@ -251,6 +273,9 @@ class Call:
         why = "closed"
         try:
             if self.client is None and not await self._auth():
+                return
+            if getattr(calls, "draining", False):  # the server is stopping: come back later
+                await self.ws.close(1013, "try again later")
                 return
             calls.add(self)
             self.access.audit(self.client, "call", transport="ws", peer=self.peer)
@@ -277,6 +302,7 @@ class Call:
             why = f"ended by {type(e).__name__}: {e}"
         finally:
             sender.cancel()
+            why = self.stopping or why
             if self.session is not None:
                 session, self.session = self.session, None
                 await asyncio.to_thread(session.close)

@@ -1,6 +1,7 @@
 """The phone line over SIP: the bot as a SIP user agent on UDP, answering calls (no registrar).
 
     server = serve(bot, "127.0.0.1:5060")    # settings: the `sip` and `phone` config sections
+    server.drain("server stopping")          # SIGTERM: 503 to INVITE and OPTIONS, every call BYE'd
     ...; server.stop()                       # every call hung up, every thread and port freed
 
 Each INVITE gets 180 Ringing, an RTP port of its own (`sip.rtp_port_min`..`max`), a PhoneCall

@@ -66,6 +66,23 @@ class SipServer:
                         "let only your PBX or phones through the firewall", self.host, self.port)
         return self
 
+    def drain(self, why: str = "server stopping", timeout: float = 15.0) -> None:
+        """New INVITEs and OPTIONS get 503 from now on; every call is hung up (BYE; one still
+        ringing gets 503) and closed, its record written. Returns once their threads are done."""
+        self._stopping = True
+        end = time.monotonic() + timeout
+        with self._lock:
+            calls = list(self.calls.values())
+        for call in calls:
+            if not call.answered:
+                call.end(why)
+                self.sendto(self.response(call.invite, 503, "Service Unavailable", call.tag), call.addr)
+            else:
+                call.hangup(why)
+        for call in calls:
+            if call.thread.ident is not None:  # started (_invite starts it just after listing it)
+                call.thread.join(max(0.0, end - time.monotonic()))
+
     def stop(self) -> None:
         """Hang up every call (BYE), wait for their threads, close the socket."""
         self._stopping = True  # new INVITEs get 503 from now on
@@ -173,6 +190,8 @@ class SipServer:
         if method == "NOTIFY":
             self.sendto(self.response(msg, 200, "OK", call.tag), addr)
             return call.on_notify(msg)
+        if method == "OPTIONS" and self._stopping:  # a proxy asking takes us out of its rotation
+            return self.sendto(self.response(msg, 503, "Service Unavailable", extra=["Retry-After: 30"]), addr)
         if method == "OPTIONS":
             return self.sendto(self.response(msg, 200, "OK", extra=[f"Allow: {ALLOW}", "Accept: application/sdp"]),
                                addr)
