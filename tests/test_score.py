@@ -64,6 +64,26 @@ def test_turns_matched_by_time_when_the_reference_has_times():
     assert missed.missed == 1
 
 
+def test_a_turn_that_carries_an_earlier_turn_back_is_counted_as_echoed():
+    """The issue's call: turn 2 heard as its own words plus turn 1's (the context came back)."""
+    ref = Reference(["I would like to return the headphones I bought.", "Do you accept PayPal?"], [None] * 2)
+    echo = score_call("c", ref, ["I would like to return the headphones I bought.",
+                                 "Do you accept paper? I would like to return the headphones I bought."], [None] * 2,
+                      [(0.0, 2.4), (3.8, 7.2)])
+    assert echo.echoes == 1 and echo.detail[1]["echo"] == "i would like to return the headphones i bought"
+    assert echo.detail[0]["echo"] is None
+    clean = score_call("c", ref, ["I would like to return the headphones I bought.", "Do you accept paper?"],
+                       [None] * 2, [(0.0, 2.4), (3.8, 5.0)])
+    assert clean.echoes == 0
+    # a caller who says the same words again is not an echo, nor are two shared common words
+    again = Reference(["My order number is 4567.", "Yes, my order number is 4567."], [None] * 2)
+    said_twice = score_call("c", again, ["My order number is 4567.", "Yes, my order number is 4567."], [None] * 2,
+                            [(0.0, 2.0), (3.0, 5.0)])
+    assert said_twice.echoes == 0
+    short = Reference(["I want to check my order.", "I want to cancel it."], [None] * 2)
+    assert score_call("c", short, short.turns, [None] * 2, [(0.0, 2.0), (3.0, 5.0)]).echoes == 0
+
+
 def test_reference_file(tmp_path):
     (tmp_path / "a.txt").write_text("Hello there.\tgreet\n\nMy number is two zero two five.\n")
     ref = read_reference(tmp_path / "a.txt")
@@ -101,6 +121,7 @@ def test_score_noisy_calls_beside_plain_faster_whisper(tmp_path):
     assert ours["turns"] == 6 and ours["right"] == 6
     assert ours["wer"] <= 0.15 and plain["wer"] is not None
     assert ours["numbers"] == 1 and ours["numbers_right"] == 1  # "four five six seven"
+    assert ours["echoed_turns"] == 0 and "echoed" in r.stdout
     assert ours["intent_accuracy"] >= 0.8
     assert ours["seconds"] > 0 and plain["seconds"] > 0
     assert "voicebot" in r.stdout and "plain faster-whisper tiny.en" in r.stdout

@@ -109,6 +109,7 @@ class CallScore:
     intents_right: int = 0
     numbers: int = 0  # digit strings (order and phone numbers) in the reference
     numbers_right: int = 0  # ... heard as the same digits in the turn that holds them
+    echoes: int = 0  # turns whose words carry an earlier turn's words back (see echoed)
     by_time: bool = False  # turns matched by their times (else by their words)
     detail: list[dict] = field(default_factory=list)
 
@@ -166,9 +167,32 @@ def score_call(name: str, ref: Reference, hyp_turns: list[str], hyp_intents: lis
         if ref.intents[i]:
             s.intents += 1
             s.intents_right += got == ref.intents[i]
+        earlier = [hyp_norm[h] for h in range(min(hs, default=0))]
+        echo = echoed(normalize(heard).split(), earlier, ref_norm[i])
+        s.echoes += echo is not None
         s.detail.append({"turn": ref.turns[i], "segmentation": state, "intent": ref.intents[i], "got_intent": got,
-                         "heard": heard})
+                         "heard": heard, "echo": echo})
     return s
+
+
+def echoed(heard: list[str], earlier: list[list[str]], said: list[str]) -> str | None:
+    """The words of an earlier recognized turn that come back in this one although the caller did
+    not say them here (a decode given the earlier turns as context can repeat them): the longest
+    run of at least min(4, that turn's length) words, two at the least, that `heard` shares with
+    an earlier turn and the reference turn `said` lacks. None when there is none."""
+    said_text = f" {' '.join(said)} "
+    best: list[str] = []
+    for prev in earlier:
+        need = max(2, min(4, len(prev)))
+        for a in range(len(heard)):
+            for b in range(len(prev)):
+                k = 0
+                while a + k < len(heard) and b + k < len(prev) and heard[a + k] == prev[b + k]:
+                    k += 1
+                run = heard[a:a + k]
+                if k >= need and k > len(best) and f" {' '.join(run)} " not in said_text:
+                    best = run
+    return " ".join(best) or None
 
 
 def voicebot_turns(results: Path, name: str) -> tuple[list[str], list[str | None], list[Span]]:
@@ -185,7 +209,7 @@ def totals(scores: list[CallScore]) -> dict:
             "turns": n("turns"), "found": n("found"), "right": n("right"), "merged": n("merged"),
             "split": n("split"), "missed": n("missed"), "segmentation": ratio(n("right"), n("turns")),
             "intent_accuracy": ratio(n("intents_right"), n("intents")),
-            "numbers": n("numbers"), "numbers_right": n("numbers_right"),
+            "numbers": n("numbers"), "numbers_right": n("numbers_right"), "echoed_turns": n("echoes"),
             "turns_matched_by": ",".join(sorted({"time" if s.by_time else "words" for s in scores}))}
 
 
@@ -254,8 +278,8 @@ def run(args, bot_factory) -> int:
     audio_s = sum(_duration(f) for f in files)
     report = {"audio_s": round(audio_s, 2), "systems": {}}
     table = Table(title=f"{len(files)} call(s), {audio_s:.0f} s of audio")
-    for col in ("system", "WER", "turns right", "merged", "split", "missed", "numbers right", "intent acc",
-                "seconds", "x real time"):
+    for col in ("system", "WER", "turns right", "merged", "split", "missed", "echoed", "numbers right",
+                "intent acc", "seconds", "x real time"):
         table.add_column(col, justify="left" if col == "system" else "right")
     for label, sysd in systems.items():
         scores = [score_call(f.stem, read_reference(f.with_suffix(".txt")), *sysd["hyps"][f.stem])
@@ -267,7 +291,7 @@ def run(args, bot_factory) -> int:
         report["systems"][label] = {"total": tot, "calls": [s.__dict__ for s in scores]}
         pct = lambda v: "-" if v is None else f"{100 * v:.1f} %"  # noqa: E731
         table.add_row(label, pct(tot["wer"]), f"{tot['right']}/{tot['turns']} ({pct(tot['segmentation'])})",
-                      str(tot["merged"]), str(tot["split"]), str(tot["missed"]),
+                      str(tot["merged"]), str(tot["split"]), str(tot["missed"]), str(tot["echoed_turns"]),
                       f"{tot['numbers_right']}/{tot['numbers']}",
                       pct(tot["intent_accuracy"]) if label == "voicebot" else "-",  # plain has no NLU
                       "-" if secs is None else f"{secs:.1f}", "-" if not secs else f"{audio_s / secs:.1f}x")
@@ -275,9 +299,10 @@ def run(args, bot_factory) -> int:
     if args.verbose:
         for s in report["systems"]["voicebot"]["calls"]:
             for d in s["detail"]:
-                if d["segmentation"] != "right" or d["intent"] != d["got_intent"]:
+                if d["segmentation"] != "right" or d["intent"] != d["got_intent"] or d["echo"]:
+                    echo = f"; echoes {d['echo']!r}" if d["echo"] else ""
                     console.print(f"{s['call']}: [{d['segmentation']}] {d['turn']!r} -> {d['heard']!r} "
-                                  f"({d['got_intent']}, expected {d['intent']})", markup=False)
+                                  f"({d['got_intent']}, expected {d['intent']}{echo})", markup=False)
     if args.json:
         atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
     if args.plot:
