@@ -15,15 +15,11 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
-from tests.test_media_stream import Twilio, health, line_audio, record_of
+from tests.test_media_stream import TOKEN, Twilio, bot, health, line_audio, record_of, server  # noqa: F401 (fixtures)
 from tests.test_phone import heard_text
-from tests.test_serve import start_server
-from voicebot.bot import Bot
-from voicebot.config import Config
 from voicebot.phone import twilio
 from voicebot.phone.records import CallStore
 
-TOKEN = "fuzz-token-27"
 SILENCE = base64.b64encode(b"\xff" * 160).decode()  # 20 ms of mu-law silence
 TEMPLATES = {  # one message of each kind as Twilio sends it (and the /ws convention's auth)
     "connected": {"event": "connected", "protocol": "Call", "version": "1.0.0"},
@@ -195,24 +191,7 @@ def test_any_text_gives_a_well_formed_value_or_bad_message(text):
     _parsed(text)
 
 
-# ---- a live call on the real server
-
-@pytest.fixture(scope="module")
-def bot(tmp_path_factory):
-    b = Bot(Config())
-    b.config.phone.db_url = f"sqlite:///{tmp_path_factory.mktemp('records') / 'calls.db'}"
-    b.warm_up()
-    return b
-
-
-@pytest.fixture(scope="module")
-def server(bot):
-    srv, thread, port = start_server(bot, TOKEN)
-    yield port
-    srv.should_exit = True
-    thread.join(10)
-    assert not thread.is_alive()
-
+# ---- a live call on the real server (the bot and server fixtures of tests/test_media_stream.py)
 
 def _not_a_stop(text: str) -> bool:  # a stop is the caller hanging up: not in the burst
     try:

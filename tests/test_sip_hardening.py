@@ -15,10 +15,9 @@ import time
 import numpy as np
 import pytest
 
-from tests.test_sip import baresip, caller_wav, free_udp_range, ports_free, rtp_packet, wait_idle
+from tests.test_sip import baresip, caller_wav, free_udp_range, ports_free, rtp_packet, store, wait_idle  # noqa: F401 (store: a fixture)
 from voicebot.bot import Bot
 from voicebot.config import Config
-from voicebot.phone.records import CallStore
 from voicebot.phone.sip import serve
 from voicebot.phone.sip import server as sip_server
 
@@ -105,12 +104,6 @@ def bot():
     bot = Bot(cfg)
     bot.warm_up()
     return bot
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    d = tmp_path_factory.mktemp("records")
-    return CallStore(f"sqlite:///{d}/calls.db", spool=d / "unsaved")
 
 
 @pytest.fixture(scope="module")
