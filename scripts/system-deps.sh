@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages the project and its tests need, installed once (a stamp makes it a no-op).
-#   voices other than the bot's own for test calls: espeak-ng, flite; audio tools: sox
+#   voices other than the bot's own for test calls: espeak-ng, flite, and Festival with three voices
+#   (festvox-us-slt-hts: HTS slt, festvox-kallpc16k: kal, festvox-kdlpc16k: ked); audio tools: sox
 #   (the Makefile adds PortAudio, gcc and PulseAudio for `voicebot talk` and its test)
 # Usage: scripts/system-deps.sh [PACKAGE...]   (extra packages for one make target)
 # Not root, or no apt-get: the missing packages are named and the script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES="espeak-ng flite sox libsndfile1 $*"
+PACKAGES="espeak-ng flite festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k sox libsndfile1 $*"
 missing=()
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

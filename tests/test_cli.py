@@ -29,7 +29,9 @@ BEFORE = {
     "bench-tts": "--json --markdown --plot --repeats=3:int --engines=piper,coqui --no-wer:flag",
     "score": "INPUTS+ --results --out --plain:flag --plain-model=base --json --plot -v/--verbose:flag "
              "-q/--quiet:flag ENGINE",
-    "make-test-calls": "OUT --noise:append{white,hum,babble,none} --level:append:float --rounds=1:int "
+    # issue 28 added --set and three noises (the old options stand as they were)
+    "make-test-calls": "OUT --set{default,held-out,issue,fresh-a,fresh-b} "
+                       "--noise:append{white,brown,pink,hum,babble,crowd,none} --level:append:float --rounds=1:int "
                        "--held-out:flag",
     "chat": "--domain --json:flag --no-greet:flag ENGINE",
     "talk": "--list-devices:flag --input-device --output-device --barge-in{on,off,cautious} --seconds:float --out "

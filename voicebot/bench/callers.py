@@ -1,12 +1,14 @@
 """Test calls spoken by voices other than the bot's own, with noise and telephone band.
 
 The bot hearing its own Piper voice proves little, so test and benchmark calls are spoken
-by espeak-ng and flite (Debian packages, offline), their turns separated by gaps of steady
-noise (white, mains hum, or babble mixed from other voices) that also runs under the speech,
-written at 16 kHz PCM or as 8 kHz mu-law telephone audio (300-3400 Hz). Each call gets a
-reference file beside it in the scorer's format: one caller turn per line, a tab, the intent.
+by espeak-ng, flite and Festival (Debian packages, offline), their turns separated by gaps of
+steady noise (white, brown, pink, mains hum, or babble and crowd mixed from other voices) that
+also runs under the speech, written at 16 kHz PCM or as 8 kHz mu-law telephone audio
+(300-3400 Hz). Each call gets a reference file beside it in the scorer's format: one caller
+turn per line, a tab, the intent. The scripts and named sets are in voicebot.bench.scripts.
 
-    voicebot bench test-calls runs/testcalls            # the default set (12 calls)
+    voicebot bench test-calls runs/testcalls            # the default set (14 calls)
+    voicebot bench test-calls runs/fresh-a --set fresh-a   # held back until the final check
 """
 from __future__ import annotations
 
@@ -21,106 +23,20 @@ import soundfile as sf
 
 from asr.audio import resample
 from asr.files import atomic_path, atomic_write_text
+from voicebot.bench.scripts import BABBLE, CROWD, FRESH_A, FRESH_B, HELD_OUT, ISSUE, SCRIPTS
 
 RATE = 16000
 VOICES = ["espeak:en-us", "flite:slt", "espeak:en-gb-scotland", "flite:kal16", "flite:awb",
           "espeak:en-gb", "flite:rms"]
-
-# turns as (text, intent), "" where no intent fits; the first order numbers are the
-# sample database's, the last scripts have long digit strings (order and phone numbers)
-SCRIPTS: list[list[tuple[str, str]]] = [
-    [("Hi there, I want to check on my order.", "order_status"),
-     ("The order number is four five six seven.", "order_status"),
-     ("Great, thanks a lot.", "thanks")],
-    [("I need to cancel an order please.", "cancel_order"),
-     ("It's order one two three four.", "cancel_order"),
-     ("Yes, please cancel it.", "affirm"),
-     ("That's all, goodbye.", "goodbye")],
-    [("I was charged twice for the same order.", "billing_problem"),
-     ("This is really annoying, I want it fixed today.", "complaint")],
-    [("What time do your stores open on Sunday?", "store_hours"),
-     ("Do you accept PayPal?", "payment_methods"),
-     ("Thank you, bye.", "goodbye")],
-    [("My order number is seven eight nine zero.", "order_status"),
-     ("When will it arrive?", "order_status"),
-     ("Okay, thanks.", "thanks")],
-    [("I forgot my password and I can't log in.", "password_reset"),
-     ("Thanks, that was helpful.", "thanks")],
-    [("How much does the coffee maker cost?", "pricing"),
-     ("What are the features of the air fryer?", "product_features"),
-     ("No, that's everything.", "deny")],
-    [("I'd like to return the headphones I bought.", "return_refund"),
-     ("Can I speak to a real person please?", "human_agent")],
-    [("My router keeps dropping the connection.", "technical_support"),
-     ("I already tried restarting it.", "technical_support"),
-     ("Let me talk to an agent.", "human_agent")],
-    [("I want to change the address on my account.", "update_account"),
-     ("Yes, thank you very much.", "thanks"),
-     ("Goodbye.", "goodbye")],
-    [("Where is order one three five seven?", "order_status"),
-     ("And can I still cancel it?", "cancel_order"),
-     ("No, leave it as it is.", "deny")],
-    [("Hello, how do I cancel my premium subscription?", "cancel_subscription"),
-     ("You should add a dark mode to your app.", "suggestion"),
-     ("Thanks, bye.", "goodbye")],
-    [("My order number is four four one two zero.", "order_status"),
-     ("Please call me back at five five five, two one nine, eight eight four zero.", ""),
-     ("Thank you.", "thanks")],
-    [("Hi, it's about order nine zero zero one seven.", "order_status"),
-     ("My phone number is two zero two, five five five, zero one four three.", ""),
-     ("Okay, goodbye.", "goodbye")],
-]
-# a second set: new sentences and numbers, each script in another voice, to check that what was
-# tuned on SCRIPTS holds elsewhere (`voicebot bench test-calls --held-out`). The per-turn defaults
-# never saw it; the whole-call decode's gap and margin were chosen on both sets.
-HELD_OUT: list[list[tuple[str, str]]] = [
-    [("Good morning, I'm calling about a delivery.", "order_status"),
-     ("It's order number three one eight two.", "order_status"),
-     ("Alright, thank you.", "thanks")],
-    [("Can you tell me if the blender is in stock?", "product_features"),
-     ("How much is the shipping?", "pricing"),
-     ("Okay, that's all for now.", "goodbye")],
-    [("I received the wrong size shoes.", "return_refund"),
-     ("I would like my money back.", "return_refund"),
-     ("Yes, that works for me.", "affirm")],
-    [("Your website keeps logging me out.", "technical_support"),
-     ("I'm using the latest version of the browser.", "technical_support"),
-     ("Thanks for your help.", "thanks")],
-    [("Please cancel order six two nine one.", "cancel_order"),
-     ("Yes, I'm sure.", "affirm"),
-     ("Bye now.", "goodbye")],
-    [("I was billed for a subscription I never ordered.", "billing_problem"),
-     ("That is not acceptable.", "complaint"),
-     ("I want to speak with a manager.", "human_agent")],
-    [("Are you open on public holidays?", "store_hours"),
-     ("Can I pay with a gift card?", "payment_methods"),
-     ("Great, goodbye.", "goodbye")],
-    [("My account number is eight three three zero one.", ""),
-     ("I need to update my email address.", "update_account"),
-     ("No, nothing else.", "deny")],
-    [("The package was left at the wrong house.", "complaint"),
-     ("The tracking says delivered yesterday.", "order_status"),
-     ("Thank you so much.", "thanks")],
-    [("How do I reset my password?", "password_reset"),
-     ("I didn't get the email.", "password_reset"),
-     ("Okay, I'll try again.", "")],
-    [("Is there a warranty on the vacuum cleaner?", "product_features"),
-     ("For how many years?", "product_features"),
-     ("Perfect, thanks.", "thanks")],
-    [("I'd like to pause my membership for a month.", "cancel_subscription"),
-     ("It would be nice to have a student discount.", "suggestion"),
-     ("Goodbye.", "goodbye")],
-    [("My order number is seven seven zero three two.", "order_status"),
-     ("You can reach me at four one five, six six two, three zero nine one.", ""),
-     ("Thanks, bye.", "goodbye")],
-    [("Hello, I'm checking on order five zero eight eight.", "order_status"),
-     ("My mobile is three one two, nine nine four, one five zero six.", ""),
-     ("That's great, thank you.", "thanks")],
-]
-# sentences for babble: other people talking in the room
-BABBLE = ["The weather has been lovely all week.", "Did you see the game last night?",
-          "I'll pick up the kids at five.", "Can you pass me the report from Monday?",
-          "We should order lunch soon.", "The printer on the second floor is broken again."]
+# Festival's voices: the voice function text2wave runs, and the Debian package that brings it
+FESTIVAL = {"slt_hts": ("voice_cmu_us_slt_arctic_hts", "festvox-us-slt-hts"),
+            "kal": ("voice_kal_diphone", "festvox-kallpc16k"), "ked": ("voice_ked_diphone", "festvox-kdlpc16k")}
+# other people talking in the room: the tuning sets' voices (babble), and the fresh sets' (crowd)
+BABBLE_VOICES = ["espeak:en-us", "flite:slt", "flite:kal16", "espeak:en-gb", "flite:awb", "flite:rms"]
+CROWD_VOICES = ["festival:kal", "espeak:en-gb-x-rp", "festival:slt_hts", "espeak:en-029", "festival:ked",
+                "espeak:en-gb-x-gbclan", "espeak:en-gb-x-gbcwmd", "festival:kal"]
+SETS = {"default": None, "held-out": None, "issue": ISSUE, "fresh-a": FRESH_A, "fresh-b": FRESH_B}
+SEEDS = {"default": 0, "held-out": 100, "issue": 200, "fresh-a": 300, "fresh-b": 400}  # the noise's, per set
 
 
 class VoiceError(RuntimeError):
@@ -128,8 +44,10 @@ class VoiceError(RuntimeError):
 
 
 def speak(text: str, voice: str, rate_wpm: int | None = None) -> np.ndarray:
-    """`text` spoken by an espeak-ng or flite voice ("espeak:en-gb", "flite:slt"): 16 kHz float32."""
+    """`text` spoken by an espeak-ng, flite or Festival voice ("espeak:en-gb", "flite:slt",
+    "festival:kal"), at `rate_wpm` words a minute (160 is each engine's usual): 16 kHz float32."""
     engine, _, name = voice.partition(":")
+    stdin = None
     with tempfile.TemporaryDirectory() as tmp:
         wav = str(Path(tmp) / "out.wav")
         if engine == "espeak":
@@ -138,28 +56,54 @@ def speak(text: str, voice: str, rate_wpm: int | None = None) -> np.ndarray:
             cmd = ["flite", "-voice", name or "slt", "-t", text, "-o", wav]
             if rate_wpm:  # flite's duration stretch: >1 is slower
                 cmd[3:3] = ["--setf", f"duration_stretch={160 / rate_wpm:.2f}"]
+        elif engine == "festival":
+            cmd, stdin = festival_command(name or "kal", wav, rate_wpm), text
         else:
-            raise VoiceError(f"unknown test voice {voice!r} (espeak:NAME or flite:NAME)")
+            raise VoiceError(f"unknown test voice {voice!r} (espeak:NAME, flite:NAME or festival:NAME)")
         if not shutil.which(cmd[0]):
-            raise VoiceError(f"{cmd[0]} is not installed (scripts/system-deps.sh installs it)")
-        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+            package = "festival" if engine == "festival" else cmd[0]
+            raise VoiceError(f"{cmd[0]} is not installed (Debian package {package}; scripts/system-deps.sh installs it)")
+        done = subprocess.run(cmd, input=stdin, check=True, capture_output=True, text=True, errors="replace", timeout=60)
+        if engine == "festival" and (not Path(wav).exists() or "unbound variable" in done.stderr):
+            raise VoiceError(f"Festival voice {name!r} is not installed (Debian package {FESTIVAL[name][1]}; "
+                             "scripts/system-deps.sh installs it)")
         audio, rate = sf.read(wav, dtype="float32", always_2d=False)
     audio = resample(audio if audio.ndim == 1 else audio.mean(axis=1), rate, RATE)
     return (audio / (np.abs(audio).max() + 1e-9) * 0.7).astype(np.float32)  # peak -3 dBFS
 
 
+def festival_command(name: str, wav: str, rate_wpm: int | None = None) -> list[str]:
+    """text2wave with one of FESTIVAL's voices (the text on its stdin). The speaking rate: the
+    HTS voice's engine speed (>1 faster), the diphone voices' Duration_Stretch (>1 slower)."""
+    if name not in FESTIVAL:
+        raise VoiceError(f"unknown Festival voice {name!r} (festival:{', festival:'.join(FESTIVAL)})")
+    cmd = ["text2wave", "-eval", f"({FESTIVAL[name][0]})", "-o", wav]
+    if rate_wpm and name.endswith("_hts"):
+        cmd[3:3] = ["-eval", f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {rate_wpm / 160:.2f}))))']
+    elif rate_wpm:
+        cmd[3:3] = ["-eval", f"(Parameter.set 'Duration_Stretch {160 / rate_wpm:.2f})"]
+    return cmd
+
+
 def noise(kind: str, seconds: float, level_dbfs: float, seed: int = 0) -> np.ndarray:
-    """Steady background noise at an RMS level: white, hum (50 Hz mains and harmonics), babble."""
+    """Steady background noise at an RMS level: white, brown (integrated white, 1/f^2), pink (1/f),
+    hum (50 Hz mains and harmonics), babble (six voices) or crowd (eight others, other words)."""
     n = int(seconds * RATE)
     rng = np.random.default_rng(seed)
     if kind == "white":
         x = rng.standard_normal(n)
+    elif kind == "brown":  # white noise integrated, leaking below 20 Hz so that it does not wander off
+        from scipy.signal import lfilter
+        x = lfilter([1.0], [1.0, -(1 - 2 * np.pi * 20 / RATE)], rng.standard_normal(n))
+    elif kind == "pink":  # white noise's spectrum shaped to 1/f in power (flat below 20 Hz)
+        f = np.fft.rfftfreq(n, 1 / RATE)
+        x = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) / np.sqrt(np.maximum(f, 20.0)), n)
     elif kind == "hum":
         t = np.arange(n) / RATE
         x = sum(np.sin(2 * np.pi * 50 * k * t + k) / k for k in (1, 2, 3, 5))
-    elif kind == "babble":
-        voices = [speak(s, v) for s, v in zip(BABBLE, ["espeak:en-us", "flite:slt", "flite:kal16",
-                                                      "espeak:en-gb", "flite:awb", "flite:rms"])]
+    elif kind in ("babble", "crowd"):
+        said = zip(BABBLE, BABBLE_VOICES) if kind == "babble" else zip(CROWD, CROWD_VOICES)
+        voices = [speak(s, v) for s, v in said]
         x = np.zeros(n)
         for i, v in enumerate(voices):  # each voice on a loop, at its own offset
             reps = np.tile(np.concatenate([v, np.zeros(RATE // 3, np.float32)]), n // len(v) + 2)
@@ -168,8 +112,10 @@ def noise(kind: str, seconds: float, level_dbfs: float, seed: int = 0) -> np.nda
     elif kind == "none":
         return np.zeros(n, np.float32)
     else:
-        raise ValueError(f"unknown noise {kind!r} (white, hum, babble, none)")
+        raise ValueError(f"unknown noise {kind!r} (white, brown, pink, hum, babble, crowd, none)")
     x = np.asarray(x, np.float64)
+    if kind in ("brown", "pink"):  # no DC: what is left of it is the lowest, slowest part of the noise
+        x = x - x.mean()
     rms = np.sqrt(np.mean(x ** 2)) + 1e-12
     return (x / rms * 10 ** (level_dbfs / 20)).astype(np.float32)
 
@@ -184,13 +130,14 @@ class TestCall:
     telephone: bool = False  # 8 kHz mu-law, 300-3400 Hz
     gap_s: float = 1.5
     speech_db: float = -3.0  # the caller's peak level (a quiet line is -15 or lower)
+    rate_wpm: int | None = None  # the voice's speaking rate (None: the engine's usual, about 160)
 
 
 def render(call: TestCall, seed: int = 0) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """The call's 16 kHz audio and each turn's (start, end) in seconds."""
     parts, spans, t = [np.zeros(RATE // 2, np.float32)], [], 0.5
     for text, _ in call.turns:
-        speech = trim(speak(text, call.voice)) * 10 ** ((call.speech_db + 3) / 20)
+        speech = trim(speak(text, call.voice, call.rate_wpm)) * 10 ** ((call.speech_db + 3) / 20)
         spans.append((round(t, 3), round(t + len(speech) / RATE, 3)))
         parts += [speech, np.zeros(int(call.gap_s * RATE), np.float32)]
         t += len(speech) / RATE + call.gap_s
@@ -266,3 +213,14 @@ def default_calls(noises=("white", "hum", "babble"), levels=(-50.0,), rounds: in
                               f"{'_quiet' if speech_db < -3 else ''}", turns, voices[n % len(voices)],
                               kind, level, tel, speech_db=speech_db))
     return calls
+
+
+def named_calls(name: str, noises=("white", "hum", "babble"), levels=(-50.0,), rounds: int = 1) -> list[TestCall]:
+    """One of SETS by name: "default" and "held-out" as default_calls makes them (with `noises`,
+    `levels` and `rounds`), the others call by call as voicebot.bench.scripts writes them."""
+    if name not in SETS:
+        raise ValueError(f"unknown set {name!r} ({', '.join(SETS)})")
+    if SETS[name] is None:
+        return default_calls(noises, levels, rounds, held_out=name == "held-out")
+    return [TestCall(f"call{n + 1:02d}_{c['noise']}{int(-c['level_dbfs'])}_{'8k' if c['telephone'] else '16k'}"
+                     f"{'_quiet' if c['speech_db'] < -3 else ''}", **c) for n, c in enumerate(SETS[name])]

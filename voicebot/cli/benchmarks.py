@@ -21,7 +21,7 @@ from voicebot.bench.asr import (
     to_markdown,
     write_json,
 )
-from voicebot.bench.callers import default_calls, write_call
+from voicebot.bench.callers import SEEDS, SETS, named_calls, write_call
 from voicebot.bench.yardstick import yardstick_ms
 from voicebot.options import UsageError, make_bot
 
@@ -91,17 +91,25 @@ def cmd_score(args) -> int:
 
 def test_calls_arguments(p) -> None:
     p.add_argument("out", help="output directory")
-    p.add_argument("--noise", action="append", choices=["white", "hum", "babble", "none"])
-    p.add_argument("--level", action="append", type=float, help="steady noise level in dBFS (default -50; babble goes 20 dB under the caller, 15 at -40)")
-    p.add_argument("--rounds", type=int, default=1, help="each script this many times (the second round's caller is 12 dB quieter)")
-    p.add_argument("--held-out", action="store_true", help="the second set of scripts: new sentences and numbers, other voices")
+    p.add_argument("--set", default=None, choices=list(SETS), help="which calls: default (14 scripts), held-out "
+                   "(new sentences, other voices), issue (issue 28's tuning set), fresh-a (Festival voices, brown and "
+                   "pink noise) or fresh-b (other espeak-ng voices and rates): the fresh sets are for the final check only")
+    p.add_argument("--noise", action="append", choices=["white", "brown", "pink", "hum", "babble", "crowd", "none"],
+                   help="default and held-out sets only")
+    p.add_argument("--level", action="append", type=float, help="steady noise level in dBFS (default -50; babble goes 20 dB under the caller, 15 at -40; default and held-out sets only)")
+    p.add_argument("--rounds", type=int, default=1, help="each script this many times (the second round's caller is 12 dB quieter; default and held-out sets only)")
+    p.add_argument("--held-out", action="store_true", help="the same as --set held-out")
 
 
 def cmd_test_calls(args) -> int:
-    calls = default_calls(tuple(args.noise or ("white", "hum", "babble")), tuple(args.level or (-50.0,)), args.rounds,
-                          args.held_out)
+    if args.held_out and args.set not in (None, "held-out"):
+        raise UsageError(f"--held-out is --set held-out: not with --set {args.set}")
+    name = "held-out" if args.held_out else args.set or "default"
+    if SETS[name] is not None and (args.noise or args.level or args.rounds != 1):
+        raise UsageError(f"--noise, --level and --rounds shape the default and held-out sets; --set {name} is fixed")
+    calls = named_calls(name, tuple(args.noise or ("white", "hum", "babble")), tuple(args.level or (-50.0,)), args.rounds)
     for i, call in enumerate(calls):
-        print(write_call(call, args.out, seed=i + 100 * args.held_out))
+        print(write_call(call, args.out, seed=i + SEEDS[name]))
     return 0
 
 

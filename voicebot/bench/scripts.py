@@ -1,0 +1,286 @@
+"""The test callers' scripts: what each says, turn by turn, as (text, intent), "" where no intent
+fits (intents from nlu/schema.py), and the named sets of whole calls (voicebot.bench.callers speaks them)."""
+from __future__ import annotations
+
+# turns as (text, intent), "" where no intent fits; the first order numbers are the
+# sample database's, the last scripts have long digit strings (order and phone numbers)
+SCRIPTS: list[list[tuple[str, str]]] = [
+    [("Hi there, I want to check on my order.", "order_status"),
+     ("The order number is four five six seven.", "order_status"),
+     ("Great, thanks a lot.", "thanks")],
+    [("I need to cancel an order please.", "cancel_order"),
+     ("It's order one two three four.", "cancel_order"),
+     ("Yes, please cancel it.", "affirm"),
+     ("That's all, goodbye.", "goodbye")],
+    [("I was charged twice for the same order.", "billing_problem"),
+     ("This is really annoying, I want it fixed today.", "complaint")],
+    [("What time do your stores open on Sunday?", "store_hours"),
+     ("Do you accept PayPal?", "payment_methods"),
+     ("Thank you, bye.", "goodbye")],
+    [("My order number is seven eight nine zero.", "order_status"),
+     ("When will it arrive?", "order_status"),
+     ("Okay, thanks.", "thanks")],
+    [("I forgot my password and I can't log in.", "password_reset"),
+     ("Thanks, that was helpful.", "thanks")],
+    [("How much does the coffee maker cost?", "pricing"),
+     ("What are the features of the air fryer?", "product_features"),
+     ("No, that's everything.", "deny")],
+    [("I'd like to return the headphones I bought.", "return_refund"),
+     ("Can I speak to a real person please?", "human_agent")],
+    [("My router keeps dropping the connection.", "technical_support"),
+     ("I already tried restarting it.", "technical_support"),
+     ("Let me talk to an agent.", "human_agent")],
+    [("I want to change the address on my account.", "update_account"),
+     ("Yes, thank you very much.", "thanks"),
+     ("Goodbye.", "goodbye")],
+    [("Where is order one three five seven?", "order_status"),
+     ("And can I still cancel it?", "cancel_order"),
+     ("No, leave it as it is.", "deny")],
+    [("Hello, how do I cancel my premium subscription?", "cancel_subscription"),
+     ("You should add a dark mode to your app.", "suggestion"),
+     ("Thanks, bye.", "goodbye")],
+    [("My order number is four four one two zero.", "order_status"),
+     ("Please call me back at five five five, two one nine, eight eight four zero.", ""),
+     ("Thank you.", "thanks")],
+    [("Hi, it's about order nine zero zero one seven.", "order_status"),
+     ("My phone number is two zero two, five five five, zero one four three.", ""),
+     ("Okay, goodbye.", "goodbye")],
+]
+# a second set: new sentences and numbers, each script in another voice, to check that what was
+# tuned on SCRIPTS holds elsewhere (`voicebot bench test-calls --held-out`). The per-turn defaults
+# never saw it; the whole-call decode's gap and margin were chosen on both sets.
+HELD_OUT: list[list[tuple[str, str]]] = [
+    [("Good morning, I'm calling about a delivery.", "order_status"),
+     ("It's order number three one eight two.", "order_status"),
+     ("Alright, thank you.", "thanks")],
+    [("Can you tell me if the blender is in stock?", "product_features"),
+     ("How much is the shipping?", "pricing"),
+     ("Okay, that's all for now.", "goodbye")],
+    [("I received the wrong size shoes.", "return_refund"),
+     ("I would like my money back.", "return_refund"),
+     ("Yes, that works for me.", "affirm")],
+    [("Your website keeps logging me out.", "technical_support"),
+     ("I'm using the latest version of the browser.", "technical_support"),
+     ("Thanks for your help.", "thanks")],
+    [("Please cancel order six two nine one.", "cancel_order"),
+     ("Yes, I'm sure.", "affirm"),
+     ("Bye now.", "goodbye")],
+    [("I was billed for a subscription I never ordered.", "billing_problem"),
+     ("That is not acceptable.", "complaint"),
+     ("I want to speak with a manager.", "human_agent")],
+    [("Are you open on public holidays?", "store_hours"),
+     ("Can I pay with a gift card?", "payment_methods"),
+     ("Great, goodbye.", "goodbye")],
+    [("My account number is eight three three zero one.", ""),
+     ("I need to update my email address.", "update_account"),
+     ("No, nothing else.", "deny")],
+    [("The package was left at the wrong house.", "complaint"),
+     ("The tracking says delivered yesterday.", "order_status"),
+     ("Thank you so much.", "thanks")],
+    [("How do I reset my password?", "password_reset"),
+     ("I didn't get the email.", "password_reset"),
+     ("Okay, I'll try again.", "")],
+    [("Is there a warranty on the vacuum cleaner?", "product_features"),
+     ("For how many years?", "product_features"),
+     ("Perfect, thanks.", "thanks")],
+    [("I'd like to pause my membership for a month.", "cancel_subscription"),
+     ("It would be nice to have a student discount.", "suggestion"),
+     ("Goodbye.", "goodbye")],
+    [("My order number is seven seven zero three two.", "order_status"),
+     ("You can reach me at four one five, six six two, three zero nine one.", ""),
+     ("Thanks, bye.", "goodbye")],
+    [("Hello, I'm checking on order five zero eight eight.", "order_status"),
+     ("My mobile is three one two, nine nine four, one five zero six.", ""),
+     ("That's great, thank you.", "thanks")],
+]
+# sentences for babble: other people talking in the room
+BABBLE = ["The weather has been lovely all week.", "Did you see the game last night?",
+          "I'll pick up the kids at five.", "Can you pass me the report from Monday?",
+          "We should order lunch soon.", "The printer on the second floor is broken again."]
+
+# sentences for crowd noise: more people, other voices and other words than babble's (fresh sets)
+CROWD = ["Two coffees and a croissant, please.", "The train was late again this morning.",
+         "Have you booked the hotel for August?", "She said the meeting moved to half past three.",
+         "I can't find my car keys anywhere.", "We're painting the kitchen yellow this weekend.",
+         "Turn left at the bakery and keep going.", "The football starts at eight tonight."]
+
+def call(voice: str, noise: str, level_dbfs: float, turns: list[tuple[str, str]], telephone: bool = False,
+         gap_s: float = 1.5, speech_db: float = -3.0, rate_wpm: int | None = None) -> dict:
+    """One call of a named set: TestCall's fields but its name."""
+    return {"voice": voice, "noise": noise, "level_dbfs": level_dbfs, "turns": turns, "telephone": telephone,
+            "gap_s": gap_s, "speech_db": speech_db, "rate_wpm": rate_wpm}
+
+
+# Named sets of whole calls, each call a dict of TestCall's fields (voicebot.bench.callers makes
+# them, `voicebot bench test-calls DIR --set NAME`). Gaps 0.5-2 s; every other call by phone.
+# "issue": the tuning set of issue 28's bug report: the existing voices, faint white noise, a short
+# turn right after a long one, order numbers said digit by digit.
+ISSUE: list[dict] = [
+    call(voice="flite:slt", noise="white", level_dbfs=-58, telephone=True, gap_s=1.35, turns=[
+        ("I would like to return the headphones I bought.", "return_refund"),
+        ("Do you accept PayPal?", "payment_methods")]),
+    call(voice="espeak:en-us", noise="white", level_dbfs=-60, gap_s=0.8, turns=[
+        ("Hi, I'm calling about an order.", "order_status"),
+        ("The order number is five eight two one three.", "order_status"),
+        ("Thanks.", "thanks")]),
+    call(voice="flite:kal16", noise="white", level_dbfs=-55, telephone=True, gap_s=1.0, turns=[
+        ("I'd like to cancel order four four one two zero.", "cancel_order"),
+        ("Yes, please.", "affirm")]),
+    call(voice="espeak:en-gb", noise="white", level_dbfs=-57, gap_s=1.8, turns=[
+        ("I'm checking on a delivery that should have come this week.", "order_status"),
+        ("nine zero zero one seven", ""),
+        ("Okay, thank you.", "thanks")]),
+    call(voice="flite:rms", noise="white", level_dbfs=-59, telephone=True, gap_s=0.6, turns=[
+        ("My router keeps disconnecting.", "technical_support"),
+        ("I've restarted it a few times but it still drops every couple of minutes.", "technical_support"),
+        ("Can I talk to someone?", "human_agent")]),
+    call(voice="espeak:en-gb-scotland", noise="white", level_dbfs=-56, gap_s=1.2, turns=[
+        ("I ordered a coffee maker online and the website says it's ready for collection at your store.",
+         "order_status"),
+        ("Can I pick it up on Saturday?", "store_hours")]),
+    call(voice="flite:awb", noise="white", level_dbfs=-60, telephone=True, gap_s=0.5, turns=[
+        ("I was charged twice for my order and I've been waiting on hold for twenty minutes already.",
+         "billing_problem"),
+        ("Can you fix it?", "billing_problem")]),
+    call(voice="flite:slt", noise="white", level_dbfs=-55, gap_s=1.5, speech_db=-9.0, turns=[
+        ("What are your opening hours on Sunday?", "store_hours"),
+        ("Do you take Apple Pay?", "payment_methods"),
+        ("Thanks, bye.", "goodbye")]),
+    call(voice="espeak:en-us", noise="white", level_dbfs=-57, telephone=True, gap_s=0.7, turns=[
+        ("My order number is four four one two zero, and it still hasn't arrived after two weeks.",
+         "order_status"),
+        ("Where is it?", "order_status")]),
+    call(voice="flite:kal16", noise="white", level_dbfs=-58, gap_s=2.0, turns=[
+        ("I want to return the air fryer because it's too big for my kitchen.", "return_refund"),
+        ("When do I get my money back?", "return_refund")]),
+    call(voice="espeak:en-gb", noise="white", level_dbfs=-56, telephone=True, gap_s=1.0, speech_db=-9.0, turns=[
+        ("Please call me back on five five five, three four one, two two nine zero.", ""),
+        ("Thank you, goodbye.", "goodbye")]),
+    call(voice="flite:rms", noise="white", level_dbfs=-59, gap_s=1.6, turns=[
+        ("My vacuum cleaner makes a loud rattling noise as soon as I switch it on.", "technical_support"),
+        ("Should I send it back?", "return_refund")]),
+]
+# "fresh-a" and "fresh-b": never used while tuning, to confirm what was tuned on the sets above.
+# New sentences and numbers, voices and noises none of the sets above use: fresh-a Festival's
+# voices under brown and pink noise, babble at new levels and crowd; fresh-b espeak-ng's other
+# English voices (some slower or faster) under pink, brown noise and hum at other levels.
+FRESH_A: list[dict] = [
+    call(voice="festival:slt_hts", noise="brown", level_dbfs=-45, gap_s=0.8, turns=[
+        ("Hi, I bought a vacuum cleaner from you last month and the battery stopped charging after a week.",
+         "technical_support"),
+        ("Can I get a replacement?", "return_refund"),
+        ("Thanks for sorting that out.", "thanks")]),
+    call(voice="festival:kal", noise="pink", level_dbfs=-40, telephone=True, gap_s=1.6, turns=[
+        ("Hello, I'm ringing to find out where my parcel is.", "order_status"),
+        ("The order number is three six zero four one.", "order_status"),
+        ("Brilliant, cheers.", "thanks")]),
+    call(voice="festival:ked", noise="babble", level_dbfs=-34, gap_s=0.5, turns=[
+        ("I looked at my bank statement this morning and I've been charged twice for the smart watch.",
+         "billing_problem"),
+        ("Can you refund one of them?", "billing_problem"),
+        ("Okay, bye.", "goodbye")]),
+    call(voice="festival:slt_hts", noise="pink", level_dbfs=-45, telephone=True, gap_s=1.2, turns=[
+        ("Are your shops open late on Thursday evenings?", "store_hours"),
+        ("And what about Saturday?", "store_hours"),
+        ("Lovely, thank you.", "thanks")]),
+    call(voice="festival:kal", noise="brown", level_dbfs=-40, gap_s=1.9, rate_wpm=135, turns=[
+        (("I ordered a router on Monday and it was supposed to arrive yesterday, but I still haven't "
+         "received anything."), "order_status"),
+        ("Where is it now?", "order_status"),
+        ("My number is zero seven seven zero, nine one two, four four eight.", "")]),
+    call(voice="festival:ked", noise="crowd", level_dbfs=-36, telephone=True, gap_s=0.7, turns=[
+        ("I want to send back the air fryer because the basket doesn't fit properly.", "return_refund"),
+        ("How long does the refund take?", "return_refund"),
+        ("No, that's all.", "deny")]),
+    call(voice="festival:slt_hts", noise="brown", level_dbfs=-50, gap_s=1.4, speech_db=-12.0, turns=[
+        (("Hi, I'd like to cancel the order I placed this morning, I found the same kettle cheaper "
+         "somewhere else."), "cancel_order"),
+        ("It's order two seven five five one.", "cancel_order"),
+        ("Yes, go ahead.", "affirm")]),
+    call(voice="festival:kal", noise="babble", level_dbfs=-41, telephone=True, gap_s=1.0, turns=[
+        ("How much is the tablet with the pen?", "pricing"),
+        ("Is the delivery free?", "pricing"),
+        ("Can I pay for it with PayPal?", "payment_methods")]),
+    call(voice="festival:ked", noise="pink", level_dbfs=-42, gap_s=1.7, rate_wpm=190, turns=[
+        ("My smart watch stopped syncing with my phone after the last update.", "technical_support"),
+        ("I've already turned it off and on again.", "technical_support"),
+        ("Put me through to someone, please.", "human_agent")]),
+    call(voice="festival:slt_hts", noise="brown", level_dbfs=-38, telephone=True, gap_s=0.9, turns=[
+        (("I changed banks recently so I need to update the card details on my account before my next "
+         "order goes through."), "update_account"),
+        ("Do you take gift cards?", "payment_methods"),
+        ("Perfect, goodbye.", "goodbye")]),
+    call(voice="festival:kal", noise="pink", level_dbfs=-47, gap_s=1.3, turns=[
+        (("Good afternoon, I'm really unhappy, the coffee maker arrived with a cracked lid and the box "
+         "was soaking wet."), "complaint"),
+        ("The order number was eight one nine four.", ""),
+        ("I want a refund.", "return_refund"),
+        ("Thanks very much.", "thanks")]),
+    call(voice="festival:ked", noise="brown", level_dbfs=-44, telephone=True, gap_s=1.1, speech_db=-9.0, turns=[
+        ("I can't get into my account, it says my password is wrong.", "password_reset"),
+        ("Can you send the reset link again?", "password_reset"),
+        ("Got it, thanks.", "thanks")]),
+    call(voice="festival:slt_hts", noise="crowd", level_dbfs=-37, telephone=True, gap_s=0.6, turns=[
+        ("You should really let people track their deliveries by text message.", "suggestion"),
+        ("I'd also like to cancel my Brightline Premium membership.", "cancel_subscription"),
+        ("That's it, bye bye.", "goodbye")]),
+]
+FRESH_B: list[dict] = [
+    call(voice="espeak:en-gb-x-rp", noise="pink", level_dbfs=-50, gap_s=1.0, turns=[
+        ("Hello, I'd like to know whether the smart speaker works with my television.", "product_features"),
+        ("And how much is it?", "pricing"),
+        ("Right, thanks, bye.", "goodbye")]),
+    call(voice="espeak:en-gb-x-gbclan", noise="hum", level_dbfs=-44, telephone=True, gap_s=1.8, rate_wpm=135, turns=[
+        ("I placed an order for a laptop over a week ago and the website still says it's being processed.",
+         "order_status"),
+        ("Order number six one four eight two.", "order_status"),
+        ("Okay, cheers.", "thanks")]),
+    call(voice="espeak:en-gb-x-gbcwmd", noise="brown", level_dbfs=-36, gap_s=0.5, turns=[
+        ("I'm calling because you've taken the money for my bluetooth speaker twice from my credit card.",
+         "billing_problem"),
+        ("Can you check?", "billing_problem"),
+        ("Thanks, goodbye.", "goodbye")]),
+    call(voice="espeak:en-029", noise="pink", level_dbfs=-38, telephone=True, gap_s=1.4, turns=[
+        ("Can I pay with Apple Pay on the phone?", "payment_methods"),
+        ("What about a Brightline gift card?", "payment_methods"),
+        ("No, that's fine.", "deny")]),
+    call(voice="espeak:en-gb-x-rp", noise="hum", level_dbfs=-38, gap_s=1.2, rate_wpm=190, turns=[
+        ("The electric kettle I got for my mum stopped working after two days and I'd like to send it back.",
+         "return_refund"),
+        ("Is the return free?", "return_refund"),
+        ("Great, thanks.", "thanks")]),
+    call(voice="espeak:en-gb-x-gbclan", noise="brown", level_dbfs=-47, telephone=True, gap_s=0.7, turns=[
+        ("I need to cancel order five three nine zero.", "cancel_order"),
+        ("Yes, definitely.", "affirm"),
+        ("Bye.", "goodbye")]),
+    call(voice="espeak:en-gb-x-gbcwmd", noise="pink", level_dbfs=-44, gap_s=1.6, speech_db=-12.0, turns=[
+        ("Are you open on Saturday afternoon?", "store_hours"),
+        ("What time do you close on Sunday?", "store_hours"),
+        ("Thanks, you have been very helpful.", "thanks")]),
+    call(voice="espeak:en-029", noise="hum", level_dbfs=-47, telephone=True, gap_s=2.0, turns=[
+        ("My tablet won't turn on even though it's been charging all night.", "technical_support"),
+        ("I tried a different charger as well.", "technical_support"),
+        ("Can I speak to a technician?", "human_agent")]),
+    call(voice="espeak:en-gb-x-rp", noise="brown", level_dbfs=-42, gap_s=0.9, turns=[
+        (("Hi, I moved house last week so I need to change my delivery address and my phone number on "
+         "the account."), "update_account"),
+        ("The new number is zero one six one, four nine six, three two seven eight.", ""),
+        ("Thanks, that's everything.", "thanks")]),
+    call(voice="espeak:en-gb-x-gbclan", noise="pink", level_dbfs=-35, telephone=True, gap_s=1.1, turns=[
+        ("Your delivery drivers never ring the bell, they just leave a card and go away.", "complaint"),
+        ("It's happened three times now.", "complaint"),
+        ("I'd like to speak to a supervisor.", "human_agent")]),
+    call(voice="espeak:en-gb-x-gbcwmd", noise="hum", level_dbfs=-41, gap_s=1.5, rate_wpm=135, turns=[
+        ("Does the vacuum cleaner come with a spare filter?", "product_features"),
+        ("How long does the battery last?", "product_features"),
+        ("Okay, thank you very much.", "thanks")]),
+    call(voice="espeak:en-029", noise="brown", level_dbfs=-39, telephone=True, gap_s=0.6, rate_wpm=185, turns=[
+        (("I've been charged twice for my Brightline Premium subscription this month and I want one of "
+         "the payments back."), "billing_problem"),
+        ("Please sort it out.", "billing_problem"),
+        ("And cancel the subscription too.", "cancel_subscription")]),
+    call(voice="espeak:en-gb-x-rp", noise="pink", level_dbfs=-46, telephone=True, gap_s=1.3, speech_db=-9.0, turns=[
+        ("Hello, can you tell me what's happening with order seven two two six nine?", "order_status"),
+        ("It was a present for my daughter's birthday on Friday.", ""),
+        ("Wonderful, goodbye.", "goodbye")]),
+]
