@@ -8,6 +8,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 import numpy as np
 
 from asr.events import SpeechEnded, Transcript
+from asr.repeats import echo
 
 RATE = 16000
 WINDOW_S = 30.0  # Whisper's window: what it was trained on, and the most its encoder takes
@@ -95,9 +96,16 @@ class ASRStage:
         if job is not None:
             job.add_done_callback(lambda _: done.append(time.perf_counter()))
         return Hearing(lambda: self._heard(ev, job.result() if job else self.recognizer.transcribe(ev.samples, context),
-                                           t0, done), job)
+                                           t0, done, context), job)
 
-    def _heard(self, ev: SpeechEnded, r: Recognition, t0: float, done: list[float]) -> tuple[Transcript | None, Context | None]:
+    def _heard(self, ev: SpeechEnded, r: Recognition, t0: float, done: list[float],
+               context: Context | None = None) -> tuple[Transcript | None, Context | None]:
+        if context is not None and echo(r.text, [context.text]) is not None:
+            # the context's words came back as new ones (asr.repeats): heard again without it,
+            # unless that decode says them too
+            alone = self.recognizer.transcribe(ev.samples, None)
+            if echo(alone.text, [context.text]) is None:
+                r, done = alone, []
         ms = ((done[0] if done else time.perf_counter()) - t0) * 1000
         if is_silence(r, self.no_speech_threshold):
             return None, None

@@ -10,7 +10,9 @@ the cost stays below one decode per turn. On two sets of 28 noisy calls in other
 19.8 %, against plain faster-whisper's 12.8 and 23.0 %, in less Whisper time than turn by turn.
 
 A window whose decode loops, and a turn it leaves without a word, are decoded turn by turn
-instead (asr.base.ASRStage's way), so nothing is lost to the batch decode.
+instead (asr.base.ASRStage's way), so nothing is lost to the batch decode. A turn whose words
+carry an earlier turn's back (a window once wrote the turn before again after "Do you accept
+paper?": asr.repeats) is decoded alone, and keeps that decode unless it says the same.
 
 An archive call has two tracks (agent and customer): `WholeCallASR.tracks` decodes their
 windows together. Each step of the beam search reads all of Whisper's output layer, whatever
@@ -26,18 +28,20 @@ the company's name alone for the later windows: docs/benchmarks.md, "Call archiv
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from asr.base import RATE, WINDOW_S, is_silence
 from asr.events import SpeechEnded, Transcript
+from asr.repeats import echo
 
 GAP_S = 0.5  # silence between turns: 0.3 and 1.0 s scored no better (benchmarks.md)
 MARGIN_S = 2.0  # padding after a window's audio (asr.whole_call_margin_s; 1 s: 13.5 % against 12.8 %)
 WINDOW_CAP_S = 20.0  # the turns of one window, at most (asr.whole_call_window_s)
 BATCH = 4  # windows decoded together, at most (asr.whole_call_batch)
+ECHO_TURNS = 8  # a turn's words are checked against this many turns before it (asr.repeats)
 
 
 class WholeCallASR:
@@ -52,8 +56,10 @@ class WholeCallASR:
     characters) is the prompt of its windows in the next."""
 
     def __init__(self, recognizer, no_speech_threshold: float = 0.6, beam_size: int = 5,
-                 margin_s: float = MARGIN_S, window_s: float = WINDOW_CAP_S, batch: int = BATCH):
+                 margin_s: float = MARGIN_S, window_s: float = WINDOW_CAP_S, batch: int = BATCH,
+                 prompt: str = ""):
         self.recognizer = recognizer
+        self.prompt = prompt  # Whisper's previous text before a mono call's windows (`tracks`: prompts)
         self.no_speech_threshold = no_speech_threshold
         self.beam_size = beam_size
         self.margin_s = margin_s
@@ -61,7 +67,7 @@ class WholeCallASR:
         self.batch = batch
 
     def __call__(self, events: Iterable) -> Iterator:
-        return (ev for _, ev in self.tracks([events]))
+        return (ev for _, ev in self.tracks([events], [self.prompt] if self.prompt else None))
 
     def tracks(self, streams: list[Iterable], prompts: list[str] | None = None) -> Iterator[tuple[int, object]]:
         """(track index, event) for the events of each stream, as `__call__` gives them for one.
@@ -71,6 +77,7 @@ class WholeCallASR:
         active = {i: _windows(s, self.margin_s, self.window_s, per_track) for i, s in enumerate(streams)}
         prompts = [p.strip() for p in prompts] if prompts else [""] * len(streams)
         previous = {i: prompts[i] for i in active}  # Whisper's previous text for a track's next window
+        said: dict[int, list[str]] = {i: [] for i in active}  # each track's turns so far, for echoes
         while active:
             batch: list[tuple[int, _Window]] = []
             for i, items in list(active.items()):
@@ -92,10 +99,28 @@ class WholeCallASR:
             for (i, w), got in zip(batch, texts):
                 for ev in w.held:
                     out = got[id(ev)] if isinstance(ev, SpeechEnded) else ev
+                    if isinstance(out, Transcript):
+                        out = self._no_echo(ev, out, said[i])
+                        said[i].append(out.text)
                     if out is not None:
                         yield i, out
                 said = " ".join(t.text for t in got.values() if t is not None)[-200:]
                 previous[i] = f"{prompts[i]} {said}".strip()
+
+    def _no_echo(self, ev: SpeechEnded, heard: Transcript, earlier: list[str]) -> Transcript:
+        """`heard`, unless its words carry an earlier turn's back (asr.repeats): then the turn
+        decoded alone, if that decode does not say the same run too (the caller repeated it)."""
+        if echo(heard.text, earlier[-ECHO_TURNS:]) is None:
+            return heard
+        t0 = time.perf_counter()
+        # as its window was decoded (beam, margin), without the text and the turns around it
+        got = self.recognizer.transcribe_words(ev.samples, self.beam_size, self.margin_s, "")
+        r = got[0] if got is not None else self.recognizer.transcribe(ev.samples)
+        ms = heard.asr_ms + (time.perf_counter() - t0) * 1000
+        text = "" if is_silence(r, self.no_speech_threshold) else r.text.strip()
+        if not text or echo(text, earlier[-ECHO_TURNS:]) is not None:
+            return replace(heard, asr_ms=ms)
+        return replace(heard, text=text, asr_ms=ms, no_speech_prob=r.no_speech_prob)
 
     def _decode(self, windows: list[tuple[list[SpeechEnded], str]]) -> list[dict[int, Transcript | None]]:
         """For each window (its turns, the text before it): each turn's Transcript (None:
