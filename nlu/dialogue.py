@@ -59,6 +59,21 @@ def yes_or_no(nlu: NLUResult, confident: bool, number: str | None = None, order:
     return nlu.intent if nlu.intent in ("affirm", "deny") else None
 
 
+# words a caller may say around a bare number ("It's 4567.", "The number is 4 5 6 7.")
+AROUND_NUMBER = set("it's it is its the my that's that number order ordered uh um er yes yeah okay ok so".split())
+ORDER_WORDS = re.compile(r"\border|\bdeliver|\bpackage|\bparcel|\bshipment|\btracking")
+
+
+def bare_number(text: str) -> str | None:
+    """The digits of a turn that is a number and little else ("4567.", "It's 4 5 6 7."), 3 to 8
+    of them (an order number; a phone number is longer); None otherwise."""
+    words = re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
+    digits = "".join(w for w in words if w.isdigit())
+    if not digits or any(not w.isdigit() and w not in AROUND_NUMBER for w in words):
+        return None
+    return digits if 3 <= len(digits) <= 8 else None
+
+
 class DialoguePolicy:
     def __init__(self, domain: Domain, store: OrderStore):
         self.domain = domain
@@ -86,6 +101,7 @@ class Conversation:
         self.handed_over = False
         self.turns = 0
         self.last_cut = None  # the caller cut the last reply short (live calls): an events.Interrupted
+        self.last_order_intent: str | None = None  # the caller's turn before was about an order
 
     def greeting(self) -> BotReply:
         return BotReply(self.domain.greeting)
@@ -96,6 +112,14 @@ class Conversation:
         self._source = "intent"
         text, handover, end = self._decide(nlu)
         self.turns += 1
+        # an order turn, however the recognizer and the classifier took its words ("My ordered
+        # him the risk", for "My order number is", then a pause): a bare number next is its number
+        if nlu.intent in self.domain.slots:
+            self.last_order_intent = nlu.intent
+        elif ORDER_WORDS.search(nlu.text.lower()):
+            self.last_order_intent = "order_status"
+        else:
+            self.last_order_intent = None
         return BotReply(text, nlu, handover, end, (time.perf_counter() - t0) * 1000, self._source,
                         self._match.to_dict() if self._match else None)
 
@@ -145,6 +169,12 @@ class Conversation:
             # anything else: the caller moved on; answer that instead
 
         intent = nlu.intent
+        bare = bare_number(nlu.text)
+        if bare and (self.pending or self.last_order_intent):
+            # a number said after an order question or an order turn is the order's number,
+            # whatever the classifier made of it ("4567" alone read update_account)
+            order = order or bare
+            intent = self.pending or self.last_order_intent
         if self.pending:
             if order:  # callers often just say the digits: take them whatever the classifier thought
                 intent = self.pending

@@ -23,18 +23,32 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 IDIOMS = {"today", "tonight"}
 
 
-def decode_spans(offsets: list[tuple[int, int]], tags: list[str]) -> list[tuple[int, int, str]]:
-    """Contiguous B/I pieces of one type become one (start, end, type) character span."""
+NUMBERS = {"order_number", "phone_number"}
+
+
+def decode_spans(offsets: list[tuple[int, int]], tags: list[str], text: str = "") -> list[tuple[int, int, str]]:
+    """Contiguous B/I pieces of one type become one (start, end, type) character span. One word
+    is one entity whatever its pieces were tagged ("4567" as order "45" and phone "67" was two),
+    and so is one run of digits (`text` given): "four five six seven", "4 5 6 7"; such a span
+    takes the type that covers most of it."""
     spans: list[list] = []
     for (s, e), tag in zip(offsets, tags):
         if s == e or tag == "O":
             continue
         kind, etype = tag.split("-", 1)
-        if spans and spans[-1][2] == etype and (kind == "I" or s == spans[-1][1]):
-            spans[-1][1] = e  # continue the span (also a B glued to it inside one word)
+        if spans and s == spans[-1][1]:  # glued to the span before, inside one word
+            spans[-1][1] = e
+            spans[-1][3][etype] = spans[-1][3].get(etype, 0) + e - s
+        elif spans and spans[-1][2] == etype and kind == "I":
+            spans[-1][1] = e
+        elif (spans and etype in NUMBERS and spans[-1][2] in NUMBERS and text
+              and not text[spans[-1][1]:s].strip(" -")):  # the next digits of one number
+            spans[-1][1] = e
+            spans[-1][3][etype] = spans[-1][3].get(etype, 0) + e - s
         else:
-            spans.append([s, e, etype])
-    return [tuple(x) for x in spans]
+            spans.append([s, e, etype, {etype: e - s}])
+    # the type that covers most of the span (the first, when even)
+    return [(a, b, max(cover, key=lambda k: (cover[k], k == first))) for a, b, first, cover in spans]
 
 
 class Heads:
@@ -58,7 +72,7 @@ class Heads:
             ip, sp, tag_ids, offsets = self.scores([texts[i] for i in todo])
             ms = (time.perf_counter() - t0) * 1000 / len(todo)
             for row, i in enumerate(todo):
-                spans = decode_spans([tuple(o) for o in offsets[row]], [self.tags[t] for t in tag_ids[row]])
+                spans = decode_spans([tuple(o) for o in offsets[row]], [self.tags[t] for t in tag_ids[row]], texts[i])
                 intent = self.intents[int(ip[row].argmax())]
                 ents = self.entities(texts[i], spans, intent)
                 out[i] = NLUResult(texts[i], intent, float(ip[row].max()),

@@ -216,3 +216,35 @@ def test_a_domain_file_without_the_handover_question_still_asks_it(tmp_path):
     c = DialoguePolicy(domain, store).new_conversation()
     assert "put you through" in c.respond(NLUResult("Do you accept the people?", "human_agent", 0.797, "neutral")).text
     assert c.respond(NLUResult("No.", "deny", 0.99, "neutral")).text == "Okay. What can I help you with?"
+
+
+def test_a_bare_number_after_an_order_turn_is_its_order_number(setup):
+    """Issue 28: on an AVX2-only CPU Whisper base heard "My order number is", then a pause, as
+    "My ordered him the risk"; the turn ended there and the lone "4567" that followed read
+    update_account. After an order turn, however it was heard, a bare number is the order's."""
+    policy, _ = setup
+    c = policy.new_conversation()
+    c.respond(NLUResult("My ordered him the risk.", "order_status", 0.30, "negative"))
+    reply = c.respond(NLUResult("4567.", "update_account", 0.90, "neutral", (Entity("phone_number", "4567"),)))
+    assert "4 5 6 7" in reply.text and "UPS" in reply.text
+    c = policy.new_conversation()
+    c.respond(NLUResult("I'm calling about a delivery.", "other", 0.4, "neutral"))
+    assert "4 5 6 7" in c.respond(NLUResult("It's 4 5 6 7.", "update_account", 0.9, "neutral")).text
+
+
+def test_a_bare_number_out_of_the_blue_is_not_taken_for_an_order(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    c.respond(NLUResult("What time do you open on Sunday?", "store_hours", 0.99, "neutral"))
+    assert "4 5 6 7" not in c.respond(NLUResult("4567.", "update_account", 0.9, "neutral")).text
+    assert c.last_order_intent is None
+
+
+def test_bare_number():
+    from nlu.dialogue import bare_number
+    assert bare_number("4567.") == "4567"
+    assert bare_number("It's 4 5 6 7.") == "4567"
+    assert bare_number("The order number is 44120") == "44120"
+    assert bare_number("I want 2 of them") is None
+    assert bare_number("555 219 8840") is None  # ten digits: a phone number
+    assert bare_number("Thanks.") is None

@@ -152,3 +152,17 @@ def test_pipeline_uses_the_trained_model_when_asked(trained, tmp_path):
     assert isinstance(load_nlu(str(tmp_path / "copy"), "cpu"), MultiTaskNLU)
     with pytest.raises(FileNotFoundError, match="no trained NLU model"):
         load_nlu("/no/such/model")
+
+
+def test_one_word_or_one_run_of_digits_is_one_entity():
+    # "4567" cut into pieces tagged order and phone read as order "45" and phone "67"
+    assert decode_spans([(0, 2), (2, 4), (4, 5)], ["B-order_number", "B-phone_number", "O"], "4567.") == [
+        (0, 4, "order_number")]
+    text = "four five six seven"  # spoken digits: one number, of the type that covers most of it
+    assert decode_spans([(0, 4), (5, 9), (10, 13), (14, 19)],
+                        ["B-order_number", "B-phone_number", "I-phone_number", "I-phone_number"], text) == [
+        (0, 19, "phone_number")]
+    # two numbers apart stay apart
+    text = "order 4567 phone 5552198840"
+    assert decode_spans([(6, 10), (17, 27)], ["B-order_number", "B-phone_number"], text) == [
+        (6, 10, "order_number"), (17, 27, "phone_number")]
