@@ -77,7 +77,7 @@ class WholeCallASR:
         active = {i: _windows(s, self.margin_s, self.window_s, per_track) for i, s in enumerate(streams)}
         prompts = [p.strip() for p in prompts] if prompts else [""] * len(streams)
         previous = {i: prompts[i] for i in active}  # Whisper's previous text for a track's next window
-        said: dict[int, list[str]] = {i: [] for i in active}  # each track's turns so far, for echoes
+        heard: dict[int, list[str]] = {i: [] for i in active}  # each track's turns so far, for echoes
         while active:
             batch: list[tuple[int, _Window]] = []
             for i, items in list(active.items()):
@@ -100,8 +100,8 @@ class WholeCallASR:
                 for ev in w.held:
                     out = got[id(ev)] if isinstance(ev, SpeechEnded) else ev
                     if isinstance(out, Transcript):
-                        out = self._no_echo(ev, out, said[i])
-                        said[i].append(out.text)
+                        out = self._no_echo(ev, out, heard[i])
+                        heard[i].append(out.text)
                     if out is not None:
                         yield i, out
                 said = " ".join(t.text for t in got.values() if t is not None)[-200:]
