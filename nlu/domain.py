@@ -12,6 +12,7 @@ from nlu.schema import ENTITY_TYPES, INTENTS
 DEFAULT = Path(__file__).resolve().parent / "domain.yml"
 PROMPTS = ("reask", "unknown_order", "cannot_cancel", "cancelled", "kept", "handover")
 # prompts added later: a domain file written before them gets these words
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 OPTIONAL_PROMPTS = {"confirm_handover": "Would you like me to put you through to one of my colleagues?",
                     "not_handed_over": "Okay. What can I help you with?"}
 
@@ -41,6 +42,26 @@ class Domain:
         line might have carried (Whisper's prompt is the previous text, not a word list)."""
         return (f"{self.company} customer service. Orders, returns and refunds for the "
                 f"{', '.join(self.products)}. {', '.join(self.vocabulary)}.").replace(" .", ".")
+
+    def asr_words(self, style: str = "words") -> str:
+        """The words callers say that Whisper base mishears ("PayPal" -> "paper", "router" ->
+        "Ritter", "saturday" -> "Packer Pay"), as Whisper's previous text for recorded calls
+        (asr.domain_prompt): "words" a short list (the catalogue's names, the payment names of
+        `vocabulary:`, the weekdays), "sentence" the same as a line an agent might say; "" none.
+        Not the company's name: the agent's track gets that first (asr.company_prompt)."""
+        if not style:
+            return ""
+        # not the company's own names ("Brightline Premium"): on a caller's track Whisper writes
+        # them into the caller's words (docs/benchmarks.md, "Call archives")
+        own = self.company.split()[0].lower() if self.company.split() else ""
+        pay = [v for v in self.vocabulary if v.lower() not in {p.lower() for p in self.products}
+               and not (own and own in v.lower())]
+        if style == "words":
+            return ", ".join([*self.products, *pay, *WEEKDAYS]) + "."
+        if style == "sentence":
+            return (f"Your {', '.join(self.products)}. You can pay with {', '.join(pay)}. "
+                    f"{', '.join(WEEKDAYS[:-1])} or {WEEKDAYS[-1]}.")
+        raise ValueError(f"asr.domain_prompt: {style!r} is not one of words, sentence (or empty: off)")
 
     def product_aliases(self) -> dict[str, list[str]]:
         return {name: list(p.get("aliases", [])) for name, p in self.products.items()}

@@ -17,6 +17,7 @@ import re
 
 from nlu.domain import load_domain
 from nlu.events import Entity
+from nlu.near import WEEKDAYS, NearMatcher, near_weekdays
 from nlu.numbers import number_runs, parse_number, words_to_digits
 
 CURRENCIES = {"dollar": "USD", "dollars": "USD", "bucks": "USD", "usd": "USD", "$": "USD",
@@ -26,7 +27,6 @@ MONTHS = {m: i + 1 for i, m in enumerate(["january", "february", "march", "april
                                           "september", "october", "november", "december"])}
 MONTHS.update({k[:3]: v for k, v in list(MONTHS.items())})
 MONTHS["sept"] = 9
-WEEKDAYS = {d: i for i, d in enumerate(["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"])}
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
             "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
             "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19,
@@ -77,6 +77,7 @@ class EntityExtractor:
         self.product_names = names
         pattern = "|".join(re.escape(n).replace(r"\ ", r"[\s-]+") for n in sorted(names, key=len, reverse=True))
         self.product_re = re.compile(rf"\b(?:{pattern})\b", re.I)
+        self.near = NearMatcher(names)
 
     # ---- the public API
     def extract(self, text: str, intent: str | None = None) -> list[Entity]:
@@ -111,7 +112,12 @@ class EntityExtractor:
             hits = list(self._emails(words, low))
             return hits[0].value if hits else low.replace(" ", "")
         if kind == "product":
-            return self.product_names.get(re.sub(r"[\s-]+", " ", low), low)
+            key = re.sub(r"[\s-]+", " ", low)
+            if key in self.product_names:
+                return self.product_names[key]
+            # a span the tagger calls a product: the catalogue's name it nearly is ("macume
+            # cleaner": vacuum cleaner), or the caller's words for a product the catalogue lacks
+            return self.near.value(low) or low
         if kind == "person_name":
             return " ".join(w.capitalize() for w in low.split())
         return words.strip()
@@ -199,6 +205,12 @@ class EntityExtractor:
                     continue
                 value = resolve(m)
                 yield Entity("date", value.isoformat() if value else m.group(0), text[m.start():m.end()], m.start(), m.end())
+        # a weekday heard in pieces or nearly ("satur day", "wensday"): the weekday it names
+        for start, end, day in near_weekdays(low):
+            before = re.search(r"\b(last|next|this|on|by|until|till)\s+$", low[:start])
+            value = _weekday(today, before[1] if before else "on", day, direction)
+            start = before.start() if before else start
+            yield Entity("date", value.isoformat(), text[start:end], start, end)
 
     @staticmethod
     def _month_day(today, month, day, year=None):
@@ -262,9 +274,18 @@ class EntityExtractor:
             yield Entity("person_name", " ".join(w.capitalize() for w in keep), text[start:end], start, end)
 
     def _products(self, text, low):
+        exact = []
         for m in self.product_re.finditer(low):
             canon = self.product_names[re.sub(r"[\s-]+", " ", m.group())]
-            yield Entity("product", canon, text[m.start():m.end()], m.start(), m.end())
+            exact.append(Entity("product", canon, text[m.start():m.end()], m.start(), m.end()))
+        # near misses of the catalogue's names ("Macume Cleaner", "wife I router"); one that
+        # holds an exact name ("router" of "wife I router") replaces it: the longer span
+        near = list(self.near.find(low))
+        for start, end, canon in near:
+            yield Entity("product", canon, text[start:end], start, end)
+        for e in exact:
+            if not any(s < e.end and e.start < t for s, t, _ in near):
+                yield e
 
 
 def _date(y, m, d):

@@ -47,6 +47,12 @@ class Bot:
         return load_domain(self.config.dialogue.domain)
 
     @cached_property
+    def domain_words(self) -> str:
+        """Whisper's previous text of the domain's words for recorded calls (asr.domain_prompt)."""
+        style = self.config.asr.domain_prompt
+        return self.domain.asr_words(style) if style else ""
+
+    @cached_property
     def policy(self):
         store = OrderStore(self.config.dialogue.db_url)
         store.seed(self.domain.orders)
@@ -91,8 +97,12 @@ class Bot:
         each turn as it ends (voicebot/live/turns.py)."""
         c = self.config.asr
         if c.whole_call and supports(self.recognizer):
+            # a mono call (`voicebot call`, `score`): the caller's words, so the domain's words
+            # (asr.domain_prompt), never the company's name alone (docs/benchmarks.md); archives
+            # give each track its own prompt (`tracks`, voicebot/archive/analysis.py)
             return WholeCallASR(self.recognizer, c.no_speech_threshold, c.whole_call_beam_size,
-                                c.whole_call_margin_s, c.whole_call_window_s, c.whole_call_batch)
+                                c.whole_call_margin_s, c.whole_call_window_s, c.whole_call_batch,
+                                prompt=self.domain_words)
         return ASRStage(self.recognizer, c.no_speech_threshold, c.context_s)
 
     def tts(self):

@@ -65,6 +65,20 @@ class ASRConfig:
     # agent's windows (a mono call's too), not the customer's: agents say it in every greeting,
     # and Whisper base writes it "Bright iron foam" unprompted (docs/benchmarks.md, "Call archives")
     company_prompt: bool = True
+    # recorded calls (`voicebot call`, `bench score`): the domain file's words callers say
+    # (products, payment names, weekdays: nlu.domain.Domain.asr_words) as Whisper's previous text
+    # before the caller's windows: "" off, "words" a plain list, "sentence" the same written as
+    # lines. Off: it fixes the domain's words ("paper" -> PayPal, "earth fryer" -> air fryer; 12
+    # calls naming products and payments WER 12.6 -> 6.6 %, "words" 5.0 %) but costs elsewhere:
+    # the held-out 28 noisy calls 12.2 -> 13.9 % WER and 31 -> 28 of 38 intents ("billed" ->
+    # "built", "pause" -> "phone", "That's great, thank you" -> "not spread, not you"), the 28
+    # tuning calls 11.7 -> 11.2 %. Near misses left in the text are mapped back to the catalogue
+    # either way (nlu/entities.py). Live calls never: each turn decoded alone, it made Whisper worse
+    domain_prompt: str = ""
+    # archives too, before the customer's track (with domain_prompt set): off, it cost there
+    # (bench-archive 8 calls WER 3.8 -> 6.0 %: the batch's prompts are padded to one length, the
+    # agent's company name then misheard again, and a customer's order number dropped)
+    archive_domain_prompt: bool = False
 
 
 @dataclass
