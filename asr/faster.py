@@ -27,6 +27,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from asr.base import RATE, WINDOW_S, Context, Recognition, is_silence
 from asr.device import compute_type as pick_compute_type
 from asr.device import ctranslate2_device
+from asr.digits import digit_runs, digits_as_said, prefer_words, spell_digits
 from asr.models import faster_whisper_model
 
 
@@ -36,7 +37,7 @@ class FasterWhisper:
     def __init__(self, model: str = "base", device: str = "auto", compute_type: str = "auto",
                  beam_size: int = 1, threads: int = 0, short_context: bool = True,
                  margin_s: float = 1.0, retry_margin_s: float = 3.0, max_tokens_per_s: float = 8.0,
-                 language: str = "en", prompt: str = "", workers: int = 1):
+                 language: str = "en", prompt: str = "", workers: int = 1, numerals: str = "check"):
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -59,9 +60,25 @@ class FasterWhisper:
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe",
                                    language=self.language)
         self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+        # `numerals` (issue 28): with digits allowed Whisper base writes a digit string as a
+        # number of its own ("four four one two zero" -> "414120", "58213A", "0017"). "words":
+        # every token holding a digit (or $ % £ €) suppressed, so it writes the words said, and
+        # asr.digits joins them ("four four one two zero" -> 44120); alone it fixed such numbers
+        # but garbled hard lines worse (recorded digit sets: WER 21.1 -> 24.7 %, 25.3 -> 35.7 %).
+        # "check": Whisper's own digits, and for a window of a recorded call (transcribe_windows)
+        # holding a digit string a second decode with them suppressed, taken where its digit
+        # strings are the first's with one digit more or less each (asr.digits.prefer_words):
+        # digit strings right 57 -> 62 of 93 on four sets, WER lower on three, for about 1.6x the
+        # Whisper time of calls full of numbers; a live turn is decoded once, as with "digits".
+        # "digits": Whisper's own numbers. Runs of spoken digits are joined in every mode.
+        if numerals not in ("check", "words", "digits"):
+            raise ValueError(f"numerals must be 'check', 'words' or 'digits', not {numerals!r}")
+        self.numerals = numerals
+        self.suppress_numerals = self.suppress
+        if numerals != "digits":
+            self.suppress_numerals = sorted(set(self.suppress) | set(numeral_tokens(self.model.hf_tokenizer, self.tokenizer.eot)))
         # words the line is likely to hear (the domain's names), as Whisper's "previous text"
         self.prompt = prompt.strip()
-        self.prompt_tokens = self.tokenizer.encode(" " + self.prompt) if self.prompt else []
         self.beam_size = beam_size
         self.short_context = short_context
         self.margin_s = margin_s
@@ -136,29 +153,61 @@ class FasterWhisper:
     def _short(self, audio: np.ndarray, margin_s: float, context: Context | None = None) -> Recognition | None:
         return self._decode([self._prepare(audio, margin_s, context)])[0]
 
-    def _prepare(self, audio: np.ndarray, margin_s: float, context: Context | None, previous: str = "") -> dict:
+    def _prepare(self, audio: np.ndarray, margin_s: float, context: Context | None, previous: str = "",
+                 words: bool | None = None) -> dict:
+        """A decode's input. `words`: with numerals suppressed (None: as `numerals` decodes first),
+        the text before the turn then spelled out as words."""
+        words = self.numerals == "words" if words is None else words
+        spelled = spell_digits if words else str
         duration = len(audio) / RATE
         lead = len(context.audio) / RATE if context else 0.0
         padded = np.concatenate([context.audio if context else np.zeros(0, np.float32), audio,
                                  np.zeros(int(margin_s * RATE), np.float32)])
         # Timestamps on: the segment's closing timestamp tells where the model thinks the
         # speech ends, and text it starts after the audio's end is a loop, not speech.
-        said = self.tokenizer.encode(" " + previous.strip()) if previous.strip() else []  # Whisper's previous text
-        prompt = self.model.get_prompt(self.tokenizer, self.prompt_tokens + said, without_timestamps=False)
+        # Whisper's previous text: the domain's words, earlier turns; as this decode may write them
+        before = spelled(f"{self.prompt} {previous.strip()}".strip())
+        said = self.tokenizer.encode(" " + before) if before else []
+        prompt = self.model.get_prompt(self.tokenizer, said, without_timestamps=False)
         prefix = []
         if context:  # the previous turn as an already decoded segment: the model goes on after it
             tb = self.tokenizer.timestamp_begin
-            prefix = [tb] + self.tokenizer.encode(" " + context.text) + [tb + round(lead / 0.02)]
+            # (a forced token the decode suppresses would score -inf: digits go in as words)
+            prefix = [tb] + self.tokenizer.encode(" " + spelled(context.text)) + [tb + round(lead / 0.02)]
         # the cap on new tokens; a prefix counts against max_length, with room to spare (with
-        # room for it once, short turns still stopped before their closing timestamp)
-        cap = min(self._token_cap(duration), self.model.max_length - len(prompt) - 2 * len(prefix))
+        # room for it once, short turns still stopped before their closing timestamp). Digits as
+        # words take two tokens each with the commas Whisper puts between them ("nine, zero,
+        # zero, one, seven,"): twice the cap, or a digit string stops before its end
+        cap = min(self._token_cap(duration) * (2 if words else 1), self.model.max_length - len(prompt) - 2 * len(prefix))
         return {"padded": padded, "prompt": prompt, "prefix": prefix, "lead": lead, "duration": duration,
-                "max_length": len(prompt) + 2 * len(prefix) + cap, "context": context is not None}
+                "max_length": len(prompt) + 2 * len(prefix) + cap, "context": context is not None,
+                "words": words, "args": (audio, margin_s, context, previous)}
 
     def _decode(self, jobs: list[dict]) -> list[Recognition | None]:
         """Encode and decode jobs of `_prepare` together (one: as it is; more: padded to the longest)."""
         _, results = self._generate(jobs, self.beam_size)
-        return [self._finish(j, res) for j, res in zip(jobs, results)]
+        # (numerals="check" decodes a live turn once: greedy, the second decode added digits as
+        # often as it dropped them, "seven one zero zero eight" -> "710008": 44 -> 43 of 78 right)
+        return [_said(self._finish(j, res)) for j, res in zip(jobs, results)]
+
+    def _checked(self, jobs: list[dict], out: list[Recognition | None], beam_size: int,
+                 prepare) -> list[Recognition | None]:
+        """numerals="check": the windows holding a digit string decoded again with numerals
+        suppressed, that decode taken where asr.digits.prefer_words says so."""
+        if self.numerals != "check":
+            return out
+        redo = [k for k, r in enumerate(out) if r is not None and digit_runs(r.text)]
+        if not redo:
+            return out
+        again = [prepare(*jobs[k]["args"], words=True) for k in redo]
+        _same_start(again, self.tokenizer)
+        _, results = self._generate(again, beam_size)
+        out = list(out)
+        for k, job, res in zip(redo, again, results):
+            w = self._finish(job, res)
+            if w is not None and prefer_words(out[k].text, w.text):
+                out[k] = w
+        return out
 
     def _generate(self, jobs: list[dict], beam_size: int):
         longest = max(len(j["padded"]) for j in jobs)
@@ -177,7 +226,7 @@ class FasterWhisper:
         results = self.model.model.generate(
             encoded, [j["prompt"] + j["prefix"] for j in jobs], beam_size=beam_size,
             max_length=max(j["max_length"] for j in jobs), return_scores=True, return_no_speech_prob=True,
-            suppress_blank=True, suppress_tokens=self.suppress,
+            suppress_blank=True, suppress_tokens=self.suppress_numerals if jobs[0]["words"] else self.suppress,
             max_initial_timestamp_index=1500 if jobs[0]["context"] else 50)
         return encoded, results
 
@@ -195,16 +244,14 @@ class FasterWhisper:
         layer (51,865 words x 512, int8: 26 MB) however many rows it scores, so two windows
         cost much less than two decodes (48 archive windows: 17.9 s one by one, 14.3 s in
         pairs). A window shorter than the batch's longest gets the difference as more margin."""
-        jobs = []
-        for audio, margin_s, previous in windows:
-            job = self._prepare(np.asarray(audio, np.float32), margin_s, None, previous)
-            # a turn's last word may start late in a window of several (measured: a "Goodbye." lost);
-            # the margin as zero features scored 13.2/20.4 % against 13.2/21.7 % as silent audio
-            job.update(late_s=0.0, mel_margin=True)
-            jobs.append(job)
+        jobs = [self._window_job(np.asarray(audio, np.float32), margin_s, None, previous)
+                for audio, margin_s, previous in windows]
         _same_start(jobs, self.tokenizer)
         encoded, results = self._generate(jobs, beam_size)
         recognized = [self._finish(job, res) for job, res in zip(jobs, results)]
+        # (a window's text stays as decoded, its words aligned as such: asr.whole_call joins
+        # each turn's digits, asr.digits.digits_as_said)
+        recognized = self._checked(jobs, recognized, beam_size, self._window_job)
         wanted = [r is not None and not is_silence(r) for r in recognized]
         aligned = [[] for _ in jobs]
         if any(wanted):  # an empty text is aligned to nothing (and costs nothing)
@@ -213,6 +260,13 @@ class FasterWhisper:
             aligned = self.model.find_alignment(self.tokenizer, tokens, encoded, frames if len(jobs) > 1 else frames[0])
         return [None if r is None else (r, _timed_words(r, a) if w else [])
                 for r, w, a in zip(recognized, wanted, aligned)]
+
+    def _window_job(self, *args, words: bool | None = None) -> dict:
+        job = self._prepare(*args, words=words)
+        # a turn's last word may start late in a window of several (measured: a "Goodbye." lost);
+        # the margin as zero features scored 13.2/20.4 % against 13.2/21.7 % as silent audio
+        job.update(late_s=0.0, mel_margin=True)
+        return job
 
     def _finish(self, job: dict, res) -> Recognition | None:
         prefix, lead, duration = job["prefix"], job["lead"], job["duration"]
@@ -259,20 +313,39 @@ class FasterWhisper:
         # new tokens capped per second of audio, as in the short-context decodes: a fragment
         # that loops otherwise runs each of the fallback's temperatures (five samples each) to
         # 448 tokens (a 1.1 s fragment once held every call of a full suite up for 7.5 s)
+        words = self.numerals == "words"  # (no second decode here for "check": a rare fallback)
         segments, _ = self.model.transcribe(
-            audio, language=self.language, beam_size=self.beam_size, initial_prompt=self.prompt or None,
+            audio, language=self.language, beam_size=self.beam_size,
+            initial_prompt=(spell_digits(self.prompt) if words else self.prompt) or None,
             condition_on_previous_text=False, vad_filter=False,
+            suppress_tokens=list(self.suppress_numerals if words else self.suppress),
             max_new_tokens=self._token_cap(min(len(audio) / RATE, WINDOW_S)))
         segs = list(segments)
         if not segs:
             return Recognition("", 1.0, -10.0)
-        text = " ".join(s.text.strip() for s in segs).strip()
+        text = digits_as_said(" ".join(s.text.strip() for s in segs).strip())
         return Recognition(text, min(s.no_speech_prob for s in segs),
                            float(np.mean([s.avg_logprob for s in segs])),
-                           [(s.start, s.end, s.text.strip()) for s in segs])
+                           [(s.start, s.end, digits_as_said(s.text.strip())) for s in segs])
 
 
 PAD_TOKEN = 198  # "\n"
+NUMERAL_CHARS = "0123456789%$£€"
+
+
+def numeral_tokens(hf_tokenizer, eot: int) -> list[int]:
+    """The text tokens holding a digit or a currency or percent sign (WhisperX's
+    `suppress_numerals`): 436 of Whisper's multilingual vocabulary."""
+    texts = hf_tokenizer.decode_batch([[i] for i in range(eot)])
+    return [i for i, t in enumerate(texts) if any(c in NUMERAL_CHARS for c in t)]
+
+
+def _said(r: Recognition | None) -> Recognition | None:
+    """A decode's text with its runs of spoken digits joined (asr.digits)."""
+    if r is None or not r.text:
+        return r
+    return Recognition(digits_as_said(r.text), r.no_speech_prob, r.avg_logprob,
+                       [(a, b, digits_as_said(t)) for a, b, t in r.segments])
 
 
 def _same_start(jobs: list[dict], tokenizer) -> None:

@@ -34,6 +34,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from asr.base import RATE, WINDOW_S, is_silence
+from asr.digits import digits_as_said
 from asr.events import SpeechEnded, Transcript
 from asr.repeats import echo
 
@@ -117,7 +118,7 @@ class WholeCallASR:
         got = self.recognizer.transcribe_words(ev.samples, self.beam_size, self.margin_s, "")
         r = got[0] if got is not None else self.recognizer.transcribe(ev.samples)
         ms = heard.asr_ms + (time.perf_counter() - t0) * 1000
-        text = "" if is_silence(r, self.no_speech_threshold) else r.text.strip()
+        text = "" if is_silence(r, self.no_speech_threshold) else digits_as_said(r.text.strip())
         if not text or echo(text, earlier[-ECHO_TURNS:]) is not None:
             return replace(heard, asr_ms=ms)
         return replace(heard, text=text, asr_ms=ms, no_speech_prob=r.no_speech_prob)
@@ -162,7 +163,7 @@ class WholeCallASR:
         out: dict[int, Transcript | None] = {}
         for ev, (a, b), w in zip(turns, spans, words):
             share = ms_per_s * (b - a)  # the batch's decode time, shared by length
-            text = "".join(w).strip()
+            text = digits_as_said("".join(w).strip())
             if got is None or not any(c.isalnum() for c in text):  # a loop, or a turn the window passed over: alone
                 t1 = time.perf_counter()
                 r = self.recognizer.transcribe(ev.samples)

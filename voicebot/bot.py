@@ -31,6 +31,8 @@ class Bot:
         options = {}
         if c.backend == "faster-whisper" and c.max_batch > 1:
             options["workers"] = 2  # the queue's copy, and one for retries beside it (asr/batching.py)
+        if c.backend == "faster-whisper":
+            options["numerals"] = c.numerals
         recognizer = load_recognizer(c.backend, c.model, device=self.config.device, compute_type=c.compute_type,
                                      beam_size=c.beam_size, threads=c.threads, short_context=c.short_context,
                                      margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s, **options)

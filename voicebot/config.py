@@ -79,6 +79,11 @@ class ASRConfig:
     # (bench-archive 8 calls WER 3.8 -> 6.0 %: the batch's prompts are padded to one length, the
     # agent's company name then misheard again, and a customer's order number dropped)
     archive_domain_prompt: bool = False
+    # digit strings as said ("four four one two zero" is 44120, never 414120 or 58213A): "check"
+    # decodes a recorded call's window holding digits again with digits suppressed (Whisper then
+    # writes the words, asr.digits joins them) and keeps that where its numbers differ by one
+    # digit; live turns join spoken digits only. "words": always suppressed; "digits": Whisper's own
+    numerals: str = "check"
 
 
 @dataclass
@@ -294,6 +299,7 @@ LIMITS = {
     "vad.drop_db": (0.0, 60.0),
     "vad.resume_ms": (0, 5000),
     "asr.backend": {"faster-whisper", "openai-whisper"},
+    "asr.numerals": {"check", "words", "digits"},
     "asr.beam_size": (1, 20),
     "asr.threads": (0, 256),
     "asr.margin_s": (0.0, 29.0),
