@@ -13,6 +13,7 @@ from nlu.domain import load_domain
 from nlu.faq import KnowledgeBase
 from nlu.multitask import MultiTaskNLU
 from nlu.schema import INTENTS, SENTIMENTS
+from nlu.train import HEARD_MIN_SIMILARITY, load_heard, similarity
 from nlu.validate import load_examples
 
 
@@ -146,6 +147,9 @@ def evaluate(model_dir: str | Path, data_dir: str | Path, out_dir: str | Path | 
     callers = load_callers(callers_path) if callers_path.is_file() else []
     if callers:
         report["callers"] = {"data": str(callers_path), "multitask": score(model, callers)}
+    heard_path = Path(data_dir) / "heard_test.jsonl"  # test.jsonl as Whisper heard it (issue 28)
+    if heard_path.is_file():
+        report["heard"] = {"data": str(heard_path), "multitask": score(model, load_heard(heard_path))}
     if baseline:
         base = EmbeddingNLU.default(data=Path(data_dir) / "train.jsonl")  # the bot's cached one, if it is that data
         report["baseline"] = score(base, test)
@@ -169,9 +173,12 @@ def print_report(report: dict, console=None) -> None:
     cols = [(f"templates: {names[m]}", report[m]) for m in ("multitask", "baseline") if m in report]
     callers = report.get("callers", {})
     cols += [(f"callers: {names[m]}", callers[m]) for m in ("multitask", "baseline") if m in callers]
+    cols += [("heard: multi-task MiniLM", report["heard"]["multitask"])] if "heard" in report else []
     title = f"NLU on the held-out template split ({report['multitask']['examples']} utterances)"
     if callers:
         title += f" and the hand-written callers' split ({callers['multitask']['examples']})"
+    if "heard" in report:
+        title += f", and the template split as Whisper heard it ({report['heard']['multitask']['examples']})"
     t = Table(title=title)
     t.add_column("metric")
     for name, _ in cols:
@@ -201,3 +208,56 @@ def print_report(report: dict, console=None) -> None:
     console.print("entity F1 per type: " + ", ".join(f"{k} {v['f1']:.2f}" for k, v in ents.items()))
     if "files" in report:
         console.print(f"wrote {report['files']['json']} and {report['files']['confusion_png']}")
+
+
+def compare(model_dirs: list[str], data_dir: str | Path, device: str = "auto") -> list[dict]:
+    """Intent (and sentiment) accuracy of several models on the typed test split, the same split
+    as Whisper heard it, and the callers' split: which model understands what the line hears."""
+    data_dir = Path(data_dir)
+    splits = {"typed test": load_examples(data_dir / "test.jsonl")}
+    if (data_dir / "heard_test.jsonl").is_file():
+        splits["heard test"] = load_heard(data_dir / "heard_test.jsonl")
+        # less the lines heard as something else altogether, which no NLU can read (nlu.train)
+        splits["heard, recognizable"] = [ex for ex in splits["heard test"]
+                                         if similarity(ex["text"], ex["typed"]) >= HEARD_MIN_SIMILARITY]
+    if (data_dir / "callers.tsv").is_file():
+        splits["callers"] = load_callers(data_dir / "callers.tsv")
+    rows = []
+    for model_dir in model_dirs:
+        model = MultiTaskNLU.load(model_dir, device)
+        for name, examples in splits.items():
+            results = model.parse_batch([ex["text"] for ex in examples])
+            rows.append({"model": str(model_dir), "split": name, "examples": len(examples),
+                         "intent": round(sum(r.intent == ex["intent"] for r, ex in zip(results, examples)) / len(examples), 4),
+                         "sentiment": round(sum(r.sentiment == ex["sentiment"] for r, ex in zip(results, examples))
+                                            / len(examples), 4)})
+    return rows
+
+
+def print_comparison(rows: list[dict], console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    splits = list(dict.fromkeys(r["split"] for r in rows))
+    t = Table(title="intent accuracy (sentiment accuracy) by split")
+    t.add_column("model")
+    for name in splits:
+        n = next(r["examples"] for r in rows if r["split"] == name)
+        t.add_column(f"{name} ({n})", justify="right")
+    for model in dict.fromkeys(r["model"] for r in rows):
+        by = {r["split"]: r for r in rows if r["model"] == model}
+        t.add_row(model, *[f"{by[s]['intent']:.3f} ({by[s]['sentiment']:.3f})" if s in by else "-" for s in splits])
+    (console or Console()).print(t)
+
+
+if __name__ == "__main__":  # python -m nlu.evaluate models/nlu models/nlu-heard [--data-dir nlu/data]
+    import argparse
+    parser = argparse.ArgumentParser(description="intent accuracy of NLU models on typed and heard test text")
+    parser.add_argument("model_dirs", nargs="+")
+    parser.add_argument("--data-dir", default=str(Path(__file__).resolve().parent / "data"))
+    parser.add_argument("--json", help="also write the rows as JSON")
+    parser.add_argument("--device", default="auto")
+    a = parser.parse_args()
+    table = compare(a.model_dirs, a.data_dir, a.device)
+    print_comparison(table)
+    if a.json:
+        atomic_write_text(a.json, json.dumps(table, indent=2) + "\n")

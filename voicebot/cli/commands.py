@@ -2,7 +2,6 @@
 NLU model's training and evaluation. Each has its options (`*_arguments`) beside its code."""
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -14,9 +13,9 @@ from asr.audio import file_frames, write_wav
 from asr.events import Transcript
 from nlu.evaluate import evaluate, print_report
 from nlu.events import BotReply
-from nlu.train import TrainConfig, train
-from nlu.validate import load_examples
+from nlu.train import TrainConfig, train, training_data
 from tts.events import AudioChunk
+from voicebot.bench import heard
 from voicebot.bot import Bot
 from voicebot.options import UsageError, load_config, make_bot
 from voicebot.recorded import process_calls
@@ -138,13 +137,35 @@ def cmd_train(args) -> int:
     cfg = TrainConfig.load(args.config)
     if args.epochs:
         cfg.epochs = args.epochs
-    path = Path(args.data_dir) / "train.jsonl"
-    examples = load_examples(path)
-    if args.limit:
-        examples = examples[:args.limit]
-    info = {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "examples": len(examples)}
+    # train.jsonl, and heard_train.jsonl beside it unless the config says `heard: false`
+    examples, info = training_data(args.data_dir, cfg.heard, args.limit or None, cfg.heard_sentiment)
     result = train(examples, args.model_dir, cfg, args.device, progress=not args.quiet, data_info=info)
     print(f"model saved to {args.model_dir} (best epoch {result['best_epoch']} of {cfg.epochs}, {result['seconds']:.0f} s)")
+    return 0
+
+
+def hear_arguments(p) -> None:
+    p.add_argument("source", help="a data file (train.jsonl, test.jsonl)")
+    p.add_argument("dest", help="where the heard records go (heard_train.jsonl)")
+    p.add_argument("--split", default="train", choices=["train", "test"],
+                   help="test: other voices and noise draws than training lines (default train)")
+    p.add_argument("--avoid", help="the training data (train.jsonl, heard every --avoid-every lines, or "
+                                   "heard_train.jsonl): a test line is never said by the voice that said the same words there")
+    p.add_argument("--avoid-every", type=int, default=1, help="how train.jsonl was heard (its --every)")
+    p.add_argument("--asr-model", default="base", help="the Whisper model (default base, the bot's)")
+    p.add_argument("--every", type=int, default=1, help="hear every N-th line only (default 1: all)")
+    p.add_argument("--limit", type=int, help="N of those lines only, drawn at random (fixed): "
+                   "a run stopped early is finished with the number it reached")
+    p.add_argument("--batch", type=int, default=8, help="utterances decoded together (default 8)")
+    p.add_argument("-q", "--quiet", action="store_true")
+
+
+def cmd_hear(args) -> int:
+    result = heard.generate(args.source, args.dest, args.split, args.asr_model, args.every, args.limit, args.batch,
+                            heard.voices_used(args.avoid, args.avoid_every) if args.avoid else None, progress=not args.quiet)
+    print(f"{result['records']} heard records of {result['lines']} lines in {result['file']} "
+          f"({result['words_changed']} with other words than typed, {result['intent_only']} for intent and "
+          f"sentiment only, {result['unheard']} unheard; {result['seconds']:.0f} s)")
     return 0
 
 

@@ -29,12 +29,14 @@ from voicebot.cli.commands import (
     call_arguments,
     cmd_call,
     cmd_evaluate,
+    cmd_hear,
     cmd_nlu,
     cmd_say,
     cmd_serve,
     cmd_train,
     cmd_transcribe,
     evaluate_arguments,
+    hear_arguments,
     nlu_arguments,
     say_arguments,
     train_arguments,
@@ -133,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     _verb(nlu_model, "evaluate", "score it on the held-out split, beside the baseline", evaluate_arguments,
           cmd_evaluate, engines=False,
           description="score a trained NLU model on the held-out split, beside the baseline")
+    _verb(nlu_model, "hear", "a data file as Whisper hears it in test voices (heard_train.jsonl)", hear_arguments,
+          cmd_hear, engines=False, description="speak each line of a data file in a test voice, decode it as a "
+          "live turn, and write the heard text with the gold labels (issue 28)")
 
     bench = _group(sub, "bench", "measure speed and accuracy: asr, tts, latency, calls...",
                    "Benchmarks: the engines' speed, the live calls' latency, the accuracy on recorded calls.")
