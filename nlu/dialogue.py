@@ -102,6 +102,7 @@ class Conversation:
         self.turns = 0
         self.last_cut = None  # the caller cut the last reply short (live calls): an events.Interrupted
         self.last_order_intent: str | None = None  # the caller's turn before was about an order
+        self._acted: str | None = None
 
     def greeting(self) -> BotReply:
         return BotReply(self.domain.greeting)
@@ -110,6 +111,7 @@ class Conversation:
         t0 = time.perf_counter()
         self._match = self.policy.faq.match(nlu.text) if self.domain.faq else None
         self._source = "intent"
+        self._acted = None  # an intent the turn was taken for from the conversation (a slot it filled)
         text, handover, end = self._decide(nlu)
         self.turns += 1
         # an order turn, however the recognizer and the classifier took its words ("My ordered
@@ -120,8 +122,10 @@ class Conversation:
             self.last_order_intent = "order_status"
         else:
             self.last_order_intent = None
+        # the intent the bot took the turn for: "It's order 27551." after a cancel request is cancel_order
+        taken = self._acted if self._acted and self._acted != nlu.intent else ""
         return BotReply(text, nlu, handover, end, (time.perf_counter() - t0) * 1000, self._source,
-                        self._match.to_dict() if self._match else None)
+                        self._match.to_dict() if self._match else None, taken)
 
     def reply_cut(self, cut) -> None:
         """The caller interrupted the last reply after hearing `cut.heard_text` of it."""
@@ -174,10 +178,11 @@ class Conversation:
             # a number said after an order question or an order turn is the order's number,
             # whatever the classifier made of it ("4567" alone read update_account)
             order = order or bare
-            intent = self.pending or self.last_order_intent
+            intent = self._acted = self.pending or self.last_order_intent
         if self.pending:
             if order:  # callers often just say the digits: take them whatever the classifier thought
                 intent = self.pending
+                self._acted = intent
             elif not confident or intent in ("affirm", "deny"):
                 return d.ask["order_number"], False, False
         product = next((e.value for e in nlu.entities if e.type == "product"), None)

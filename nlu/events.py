@@ -45,6 +45,9 @@ class BotReply:
     dialogue_ms: float = 0.0
     answer_source: str = "intent"  # intent / faq (the knowledge base) / reask
     faq: dict | None = None  # the knowledge base's best match for the turn: {id, score, question, accepted}
+    # the intent the conversation took the turn for, where not the classifier's ("It's order
+    # 27551." after a cancel request: cancel_order, the order number the slot waited for)
+    taken_as: str = ""
 
 
 class Control:

@@ -248,3 +248,14 @@ def test_bare_number():
     assert bare_number("I want 2 of them") is None
     assert bare_number("555 219 8840") is None  # ten digits: a phone number
     assert bare_number("Thanks.") is None
+
+
+def test_a_turn_that_fills_a_slot_is_taken_for_the_waiting_intent(setup):
+    """ "It's order 1234." after a cancel request reads order_status to the classifier; the reply
+    says the bot took it for cancel_order, and the call's record shows that (recorded.py)."""
+    policy, _ = setup
+    c = policy.new_conversation()
+    assert not c.respond(turn("cancel_order")).taken_as
+    reply = c.respond(NLUResult("It's order 1234.", "order_status", 0.9, "neutral", (Entity("order_number", "1234"),)))
+    assert reply.taken_as == "cancel_order" and "1 2 3 4" in reply.text
+    assert not c.respond(turn("thanks")).taken_as

@@ -98,6 +98,8 @@ def process_call(bot: Bot, path: Path, out_dir: Path, name: str, channel: int | 
             result.turns.append(turn)
         elif isinstance(ev, BotReply) and turn is not None and ev.turn is not None:
             turn.update(reply=ev.text, answer_source=ev.answer_source, faq=ev.faq)
+            if ev.taken_as:  # the conversation took the turn for another intent than the classifier's
+                turn.update(intent=ev.taken_as, nlu_intent=turn["intent"])
             turn["latency_ms"]["dialogue"] = round(ev.dialogue_ms, 1)
             if ev.handover:
                 turn["handover"] = True

@@ -266,6 +266,8 @@ class LiveSession:
             turn = turn_of.pop(id(ev.turn), None) if ev.turn is not None else None
             if turn is not None:
                 turn.update(reply=ev.text, answer_source=ev.answer_source, faq=ev.faq, _reply=ev)
+                if ev.taken_as:  # the conversation took the turn for another intent than the classifier's
+                    turn.update(intent=ev.taken_as, nlu_intent=turn["intent"])
                 turn["latency_ms"]["dialogue"] = round(ev.dialogue_ms, 1)
             if not ev.text.strip():
                 self._emit(ev)
