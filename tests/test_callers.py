@@ -1,6 +1,7 @@
 """The test callers (voicebot.bench.callers): Festival as a third engine, brown and pink noise,
 and the named sets of calls (issue 28: tune on one set, confirm on fresh ones). Real tools, no
 mocks: Festival, espeak-ng and flite are Debian packages (scripts/system-deps.sh)."""
+import re
 import subprocess
 
 import numpy as np
@@ -23,15 +24,33 @@ from voicebot.bench.callers import (
 from voicebot.bench.callers import TestCall as Call  # not a test class
 from voicebot.bench.scripts import HELD_OUT, ISSUE, SCRIPTS
 
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
 
 def _espeak_voices() -> set[str]:
     out = subprocess.run(["espeak-ng", "--voices=en"], check=True, capture_output=True, text=True).stdout
     return {line.split()[1] for line in out.splitlines()[1:]}
 
 
+def _espeak_variants() -> set[str]:  # "f3" of "espeak:en-us+f3"
+    out = subprocess.run(["espeak-ng", "--voices=variant"], check=True, capture_output=True, text=True).stdout
+    return {line.split()[4].removeprefix("!v/") for line in out.splitlines()[1:] if len(line.split()) > 4}
+
+
 def _flite_voices() -> set[str]:
     out = subprocess.run(["flite", "-lv"], check=True, capture_output=True, text=True).stdout
     return set(out.split(":", 1)[1].split())
+
+
+def _digit_runs(text: str) -> list[int]:
+    """The lengths of the digit strings said digit by digit ("order two four six one": 4)."""
+    runs, n = [], 0
+    for word in re.findall(r"[a-z]+", text.lower()) + [""]:
+        if word in DIGITS:
+            n += 1
+        else:
+            runs, n = runs + [n] * (n >= 3), 0
+    return runs
 
 
 def _band_energy(x: np.ndarray, lo: float, hi: float) -> float:
@@ -78,10 +97,12 @@ def test_brown_and_pink_noise_have_the_level_and_lean_to_the_bass(kind, level):
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_each_named_set_builds_calls_with_real_voices_and_intents(name):
     calls = named_calls(name)
-    espeak, flite = _espeak_voices(), _flite_voices()
+    espeak, variants, flite = _espeak_voices(), _espeak_variants(), _flite_voices()
     assert len(calls) >= 12 and len({c.name for c in calls}) == len(calls) and name in SEEDS
     for c in calls:
         engine, _, voice = c.voice.partition(":")
+        voice, plus, variant = voice.partition("+")  # espeak-ng's voice variants: "en-us+f3"
+        assert not plus or (engine == "espeak" and variant in variants), c.voice
         assert voice in {"espeak": espeak, "flite": flite, "festival": set(FESTIVAL)}[engine], c.voice
         assert c.noise in ("white", "brown", "pink", "hum", "babble", "crowd") and -65 <= c.level_dbfs <= -25
         assert all(text.strip() and intent in INTENTS + ("",) for text, intent in c.turns), c.turns
@@ -98,18 +119,33 @@ def test_fresh_sets_are_new_voices_noises_and_sentences():
     tuned_voices = {c.voice for c in tuned} | set(VOICES)
     tuned_sentences = {t for s in SCRIPTS + HELD_OUT for t, _ in s} | {t for c in ISSUE for t, _ in c["turns"]}
     seen = set()
-    for name in ("fresh-a", "fresh-b"):
+    seen_voices = set()
+    for name in ("fresh-a", "fresh-b", "fresh-c"):
         calls = named_calls(name)
-        assert not {c.voice for c in calls} & tuned_voices
+        assert not {c.voice for c in calls} & (tuned_voices | seen_voices)
+        seen_voices |= {c.voice for c in calls}
         assert {c.noise for c in calls} & {"brown", "pink"}
         sentences = [t for c in calls for t, _ in c.turns]
         assert not set(sentences) & tuned_sentences and not set(sentences) & seen
         seen |= set(sentences)
         assert sum(t.lower().count("paypal") + t.count("Apple Pay") + t.count("gift card") for t in sentences) >= 1
-        assert any("charged twice" in t for t in sentences) and any("Saturday" in t for t in sentences)
+        assert any(day in t for t in sentences for day in ("Monday", "Tuesday", "Wednesday", "Friday", "Saturday"))
+        if name != "fresh-c":
+            assert any("charged twice" in t for t in sentences) and any("Saturday" in t for t in sentences)
     assert {c.voice for c in named_calls("fresh-a")} == {f"festival:{n}" for n in FESTIVAL}
     assert {c.voice.partition(":")[0] for c in named_calls("fresh-b")} == {"espeak"}
     assert {c.voice for c in tuned} <= set(VOICES)
+    fresh_c = named_calls("fresh-c")  # espeak-ng's variants and flite's 8 kHz kal, four digit strings
+    assert {c.voice.partition("+")[1] or c.voice for c in fresh_c} == {"+", "flite:kal"}
+    runs = sorted(n for c in fresh_c for t, _ in c.turns for n in _digit_runs(t))
+    assert 3 <= len(runs) <= 4 and runs[-1] >= 10 and all(4 <= n <= 5 for n in runs[:-1])  # order numbers, a phone
+
+
+@pytest.mark.parametrize("voice", sorted({c.voice for c in named_calls("fresh-c") if "+" in c.voice}))
+def test_espeak_variants_change_the_voice(voice):
+    """espeak-ng takes a variant it cannot apply without a word (en-gb+f4 is en-gb): each must be heard."""
+    with_variant, base = (speak("Order two four six one.", v) for v in (voice, voice.partition("+")[0]))
+    assert len(with_variant) != len(base) or not np.allclose(with_variant, base)
 
 
 def test_the_issue_set_has_the_reported_turns():

@@ -23,7 +23,7 @@ import soundfile as sf
 
 from asr.audio import resample
 from asr.files import atomic_path, atomic_write_text
-from voicebot.bench.scripts import BABBLE, CROWD, FRESH_A, FRESH_B, HELD_OUT, ISSUE, SCRIPTS
+from voicebot.bench.scripts import BABBLE, CROWD, FRESH_A, FRESH_B, FRESH_C, HELD_OUT, ISSUE, SCRIPTS
 
 RATE = 16000
 VOICES = ["espeak:en-us", "flite:slt", "espeak:en-gb-scotland", "flite:kal16", "flite:awb",
@@ -35,8 +35,10 @@ FESTIVAL = {"slt_hts": ("voice_cmu_us_slt_arctic_hts", "festvox-us-slt-hts"),
 BABBLE_VOICES = ["espeak:en-us", "flite:slt", "flite:kal16", "espeak:en-gb", "flite:awb", "flite:rms"]
 CROWD_VOICES = ["festival:kal", "espeak:en-gb-x-rp", "festival:slt_hts", "espeak:en-029", "festival:ked",
                 "espeak:en-gb-x-gbclan", "espeak:en-gb-x-gbcwmd", "festival:kal"]
-SETS = {"default": None, "held-out": None, "issue": ISSUE, "fresh-a": FRESH_A, "fresh-b": FRESH_B}
-SEEDS = {"default": 0, "held-out": 100, "issue": 200, "fresh-a": 300, "fresh-b": 400}  # the noise's, per set
+SETS = {"default": None, "held-out": None, "issue": ISSUE, "fresh-a": FRESH_A, "fresh-b": FRESH_B,
+        "fresh-c": FRESH_C}
+SEEDS = {"default": 0, "held-out": 100, "issue": 200, "fresh-a": 300, "fresh-b": 400,
+         "fresh-c": 500}  # the noise's, per set
 
 
 class VoiceError(RuntimeError):
@@ -44,8 +46,8 @@ class VoiceError(RuntimeError):
 
 
 def speak(text: str, voice: str, rate_wpm: int | None = None) -> np.ndarray:
-    """`text` spoken by an espeak-ng, flite or Festival voice ("espeak:en-gb", "flite:slt",
-    "festival:kal"), at `rate_wpm` words a minute (160 is each engine's usual): 16 kHz float32."""
+    """`text` spoken by an espeak-ng, flite or Festival voice ("espeak:en-gb", "espeak:en-us+f3" with
+    a variant, "flite:slt", "festival:kal"), at `rate_wpm` words a minute (160 is each engine's usual): 16 kHz float32."""
     engine, _, name = voice.partition(":")
     stdin = None
     with tempfile.TemporaryDirectory() as tmp:

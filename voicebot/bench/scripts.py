@@ -284,3 +284,61 @@ FRESH_B: list[dict] = [
         ("It was a present for my daughter's birthday on Friday.", ""),
         ("Wonderful, goodbye.", "goodbye")]),
 ]
+# "fresh-c": a third confirmation set, untouched while tuning: espeak-ng's voice variants (+f3, +m7,
+# +klatt2 on the American voice, +f4, +m3 on "en": en-gb ignores a variant in espeak-ng 1.51) and
+# flite's 8 kHz kal diphone voice, under noises at levels the fresh sets above do not use.
+FRESH_C: list[dict] = [
+    call(voice="espeak:en-us+f3", noise="white", level_dbfs=-48, gap_s=1.0, turns=[
+        ("Hi, I'm phoning about the wireless earbuds I ordered, they were meant to be here by Tuesday.",
+         "order_status"),
+        ("It's order two four six one.", "order_status"),
+        ("Thanks, you've been a star.", "thanks")]),
+    call(voice="flite:kal", noise="pink", level_dbfs=-39, telephone=True, gap_s=1.7, turns=[
+        ("Do you do the air fryer in black, and does it have a timer?", "product_features"),
+        ("What's the price of it at the moment?", "pricing"),
+        ("Could I pay for it by Apple Pay?", "payment_methods")]),
+    call(voice="espeak:en+f4", noise="brown", level_dbfs=-43, telephone=True, gap_s=0.6, speech_db=-12.0, turns=[
+        (("I ordered a phone charger last Friday, it came with the wrong plug, and honestly the whole thing "
+          "has been a real hassle from start to finish."), "complaint"),
+        ("Just refund me, please.", "return_refund")]),
+    call(voice="espeak:en-us+m7", noise="crowd", level_dbfs=-33, gap_s=1.3, turns=[
+        ("Hiya, I'd like to cancel order eight five zero three six, please.", "cancel_order"),
+        ("Yep, I'm sure about that.", "affirm"),
+        ("Lovely, bye for now.", "goodbye")]),
+    call(voice="espeak:en-us+klatt2", noise="hum", level_dbfs=-49, telephone=True, gap_s=1.9, turns=[
+        ("What time do you open on Wednesday morning?", "store_hours"),
+        ("And are you open on bank holiday Monday?", "store_hours"),
+        ("Okay, thanks for that.", "thanks")]),
+    call(voice="espeak:en+m3", noise="white", level_dbfs=-52, gap_s=0.8, rate_wpm=140, turns=[
+        (("I've been trying to log into my account all morning and it keeps telling me my password is "
+          "incorrect."), "password_reset"),
+        ("Can you send me a link to reset my password?", "password_reset"),
+        ("Nope, I'm all set.", "deny")]),
+    call(voice="espeak:en-us+f3", noise="pink", level_dbfs=-53, telephone=True, gap_s=1.5, speech_db=-9.0, turns=[
+        ("The smart speaker I got for Christmas won't connect to the wifi at all.", "technical_support"),
+        ("I've reset it twice already.", "technical_support"),
+        ("Could you put me through to a person?", "human_agent")]),
+    call(voice="flite:kal", noise="brown", level_dbfs=-49, gap_s=0.5, turns=[
+        (("Hello, I was charged for Brightline Premium even though I cancelled it in March, and now there's "
+          "another payment on my card this month."), "billing_problem"),
+        ("That's ridiculous.", "complaint"),
+        ("I'd like to stop the subscription for good.", "cancel_subscription")]),
+    call(voice="espeak:en+f4", noise="hum", level_dbfs=-52, gap_s=1.2, turns=[
+        ("My order number is three nine one seven.", "order_status"),
+        ("Has it been sent out yet?", "order_status"),
+        ("You can ring me on zero two zero, seven four six, one three five eight.", ""),
+        ("Great stuff, goodbye.", "goodbye")]),
+    call(voice="espeak:en-us+m7", noise="white", level_dbfs=-43, telephone=True, gap_s=1.6, rate_wpm=185, turns=[
+        ("I need to change the email address on my account, I don't use the old one any more.", "update_account"),
+        ("Can I use a gift card and PayPal together on one order?", "payment_methods"),
+        ("No thanks, that's it.", "deny")]),
+    call(voice="espeak:en-us+klatt2", noise="crowd", level_dbfs=-39, gap_s=1.1, turns=[
+        ("It would be great if your app let me save my favourite products.", "suggestion"),
+        ("Is the laptop any good for gaming?", "product_features"),
+        ("Right then, goodbye.", "goodbye")]),
+    call(voice="espeak:en+m3", noise="pink", level_dbfs=-36, telephone=True, gap_s=0.7, rate_wpm=135, turns=[
+        ("I sent the coffee maker back two weeks ago and I still haven't seen the refund on my card.",
+         "return_refund"),
+        ("When will the money be back in my account?", "return_refund"),
+        ("Thanks for checking.", "thanks")]),
+]
