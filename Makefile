@@ -37,7 +37,7 @@ coqui: setup
 	bash scripts/setup-coqui.sh
 
 # the trained multi-task NLU model; retrained when its data or config change
-$(NLU_MODEL)/config.json: nlu/data/train.jsonl nlu/data/heard_train.jsonl nlu/train_config.yml | setup
+$(NLU_MODEL)/config.json: nlu/data/train.jsonl nlu/train_config.yml | setup
 	$(VENV)/bin/voicebot nlu-model train --config nlu/train_config.yml --data-dir nlu/data --model-dir $(NLU_MODEL)
 
 demo: setup $(NLU_MODEL)/config.json
