@@ -86,6 +86,7 @@ def _run(text: str, tokens: list, i: int, lead: bool = False) -> tuple[int, list
     sound-alikes ("is for five six seven")."""
     groups: list[str] = [""]
     j = i
+    real = alike = 0  # digits said as digits, and sound-alikes taken for digits
     while j < len(tokens):
         a, _, word = tokens[j]
         if j > i:
@@ -98,6 +99,7 @@ def _run(text: str, tokens: list, i: int, lead: bool = False) -> tuple[int, list
         d = _digit(word)
         if d is not None:
             groups[-1] += d
+            real += 1
             j += 1
             continue
         if low in REPEATS and j + 1 < len(tokens):  # "double five"
@@ -109,6 +111,7 @@ def _run(text: str, tokens: list, i: int, lead: bool = False) -> tuple[int, list
                 continue
         if low in SOUNDS_LIKE and (any(groups) or lead) and _digit_ahead(text, tokens, j):
             groups[-1] += SOUNDS_LIKE[low]
+            alike += 1
             j += 1
             continue
         if low in ZERO_LETTERS:
@@ -120,6 +123,8 @@ def _run(text: str, tokens: list, i: int, lead: bool = False) -> tuple[int, list
                 continue
         break
     groups = [g for g in groups if g]
+    if alike and real < MIN_RUN:
+        return None  # "open from nine to five", "two to three days": a range, not a number
     return (j, groups) if j > i and groups else None
 
 

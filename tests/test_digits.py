@@ -43,6 +43,10 @@ def test_oh_double_and_sound_alikes(text, want):
     "Give me two, three days.",
     "Four people, two cars, one dog.",
     "O'Brien, one moment please.",
+    # ranges: "to" between two digits is no digit unless three are said as digits around it
+    "Is it open from nine to five?",
+    "Delivery takes three to five days.",
+    "We were two to one down.",
 ])
 def test_words_that_are_not_digit_strings_stay(text):
     assert digits_as_said(text) == text
