@@ -7,7 +7,6 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
-from asr.digits import digits_as_said
 from asr.events import SpeechEnded, Transcript
 from asr.repeats import echo
 
@@ -111,9 +110,8 @@ class ASRStage:
         if is_silence(r, self.no_speech_threshold):
             return None, None
         # only a turn the model was fairly sure of is worth hearing the next one by
-        text = digits_as_said(r.text.strip())  # "four four one two zero" -> 44120 (asr.digits)
-        context = Context(ev.samples, text) if r.avg_logprob > -1.0 else None
-        return Transcript(text, ev.start, ev.end, ms, r.no_speech_prob), context
+        context = Context(ev.samples, r.text.strip()) if r.avg_logprob > -1.0 else None
+        return Transcript(r.text.strip(), ev.start, ev.end, ms, r.no_speech_prob), context
 
     def _context(self, heard: list[Context]) -> Context | None:
         """The latest whole turns that fit in context_s seconds, as one context."""

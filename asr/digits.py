@@ -19,8 +19,9 @@ the NLU's phone pattern and Whisper's own numbers write it. Digits already writt
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-__all__ = ["MIN_RUN", "digit_runs", "digits_as_said", "prefer_words", "spell_digits"]
+__all__ = ["MIN_RUN", "as_said", "digit_runs", "digits_as_said", "prefer_words", "spell_digits"]
 
 DIGIT_WORDS = {w: str(i) for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])}
 ZERO_LETTERS = {"oh", "o"}  # zero, only next to another digit of the run
@@ -63,6 +64,14 @@ def digits_as_said(text: str) -> str:
         i = j
     out.append(text[pos:])
     return "".join(out)
+
+
+def as_said(r):
+    """A recognizer's result (asr.base.Recognition) with the runs of spoken digits of its text
+    and segments joined: every backend gives its text this way, so the stages need not."""
+    if r is None or not r.text:
+        return r
+    return replace(r, text=digits_as_said(r.text), segments=[(a, b, digits_as_said(t)) for a, b, t in r.segments])
 
 
 def _digit(word: str) -> str | None:

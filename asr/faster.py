@@ -27,7 +27,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from asr.base import RATE, WINDOW_S, Context, Recognition, is_silence
 from asr.device import compute_type as pick_compute_type
 from asr.device import ctranslate2_device
-from asr.digits import digit_runs, digits_as_said, prefer_words, spell_digits
+from asr.digits import as_said, digit_runs, prefer_words, spell_digits
 from asr.models import faster_whisper_model
 
 
@@ -188,7 +188,7 @@ class FasterWhisper:
         _, results = self._generate(jobs, self.beam_size)
         # (numerals="check" decodes a live turn once: greedy, the second decode added digits as
         # often as it dropped them, "seven one zero zero eight" -> "710008": 44 -> 43 of 78 right)
-        return [_said(self._finish(j, res)) for j, res in zip(jobs, results)]
+        return [as_said(self._finish(j, res)) for j, res in zip(jobs, results)]
 
     def _checked(self, jobs: list[dict], out: list[Recognition | None], beam_size: int,
                  prepare) -> list[Recognition | None]:
@@ -323,10 +323,10 @@ class FasterWhisper:
         segs = list(segments)
         if not segs:
             return Recognition("", 1.0, -10.0)
-        text = digits_as_said(" ".join(s.text.strip() for s in segs).strip())
-        return Recognition(text, min(s.no_speech_prob for s in segs),
-                           float(np.mean([s.avg_logprob for s in segs])),
-                           [(s.start, s.end, digits_as_said(s.text.strip())) for s in segs])
+        text = " ".join(s.text.strip() for s in segs).strip()
+        return as_said(Recognition(text, min(s.no_speech_prob for s in segs),
+                                   float(np.mean([s.avg_logprob for s in segs])),
+                                   [(s.start, s.end, s.text.strip()) for s in segs]))
 
 
 PAD_TOKEN = 198  # "\n"
@@ -338,14 +338,6 @@ def numeral_tokens(hf_tokenizer, eot: int) -> list[int]:
     `suppress_numerals`): 436 of Whisper's multilingual vocabulary."""
     texts = hf_tokenizer.decode_batch([[i] for i in range(eot)])
     return [i for i, t in enumerate(texts) if any(c in NUMERAL_CHARS for c in t)]
-
-
-def _said(r: Recognition | None) -> Recognition | None:
-    """A decode's text with its runs of spoken digits joined (asr.digits)."""
-    if r is None or not r.text:
-        return r
-    return Recognition(digits_as_said(r.text), r.no_speech_prob, r.avg_logprob,
-                       [(a, b, digits_as_said(t)) for a, b, t in r.segments])
 
 
 def _same_start(jobs: list[dict], tokenizer) -> None:

@@ -6,6 +6,7 @@ import numpy as np
 
 from asr.base import Context, Recognition
 from asr.device import torch_device
+from asr.digits import as_said
 from asr.models import openai_whisper_model
 
 
@@ -43,6 +44,6 @@ class OpenAIWhisper:
         segs = out["segments"]
         if not segs:
             return Recognition("", 1.0, -10.0)
-        return Recognition(out["text"].strip(), min(s["no_speech_prob"] for s in segs),
-                           float(np.mean([s["avg_logprob"] for s in segs])),
-                           [(s["start"], s["end"], s["text"].strip()) for s in segs])
+        return as_said(Recognition(out["text"].strip(), min(s["no_speech_prob"] for s in segs),
+                                   float(np.mean([s["avg_logprob"] for s in segs])),
+                                   [(s["start"], s["end"], s["text"].strip()) for s in segs]))
