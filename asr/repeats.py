@@ -24,16 +24,21 @@ def echo(text: str, earlier: Iterable[str]) -> str | None:
     """The longest run of words that `text` shares with one of the `earlier` turns' texts, when
     it is at least min(4, that turn's length) words long and two at the least (a lone "yes" or
     "thanks" comes back on its own often enough); None when there is none."""
-    heard = words(text)
+    return " ".join(shared_run(words(text), [words(prev) for prev in earlier])) or None
+
+
+def shared_run(heard: list[str], earlier: Iterable[list[str]], keep=None) -> list[str]:
+    """`echo` on words: the longest run of `heard` that one of the `earlier` word lists holds,
+    at least min(4, its length) words and two at the least, and that `keep(run)` accepts when
+    given (the scorer keeps a run the reference turn lacks); [] when there is none."""
     best: list[str] = []
-    for prev in earlier:
-        before = words(prev)
+    for before in earlier:
         need = max(2, min(4, len(before)))
         for a in range(len(heard)):
             for b in range(len(before)):
                 k = 0
                 while a + k < len(heard) and b + k < len(before) and heard[a + k] == before[b + k]:
                     k += 1
-                if k >= need and k > len(best):
+                if k >= need and k > len(best) and (keep is None or keep(heard[a:a + k])):
                     best = heard[a:a + k]
-    return " ".join(best) or None
+    return best

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-DIGITS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+from asr.digits import DIGIT_WORDS as DIGITS
+
 # one word, two spellings Whisper's normalizer leaves apart (it writes either)
 SPELLINGS = {"ok": "okay"}
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from asr.audio import audio_info, find_audio_files
 from asr.files import atomic_write_text, save_png
 from asr.models import faster_whisper_model
+from asr.repeats import shared_run
 from asr.wer import normalize
 from voicebot.recorded import process_calls
 
@@ -181,18 +182,7 @@ def echoed(heard: list[str], earlier: list[list[str]], said: list[str]) -> str |
     run of at least min(4, that turn's length) words, two at the least, that `heard` shares with
     an earlier turn and the reference turn `said` lacks. None when there is none."""
     said_text = f" {' '.join(said)} "
-    best: list[str] = []
-    for prev in earlier:
-        need = max(2, min(4, len(prev)))
-        for a in range(len(heard)):
-            for b in range(len(prev)):
-                k = 0
-                while a + k < len(heard) and b + k < len(prev) and heard[a + k] == prev[b + k]:
-                    k += 1
-                run = heard[a:a + k]
-                if k >= need and k > len(best) and f" {' '.join(run)} " not in said_text:
-                    best = run
-    return " ".join(best) or None
+    return " ".join(shared_run(heard, earlier, lambda run: f" {' '.join(run)} " not in said_text)) or None
 
 
 def voicebot_turns(results: Path, name: str) -> tuple[list[str], list[str | None], list[Span]]:
