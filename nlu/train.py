@@ -5,7 +5,6 @@ starts without it."""
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import random
@@ -20,7 +19,8 @@ import yaml
 
 from asr.device import torch_device
 from nlu.multitask import MultiTaskNLU, bio_labels, export_onnx
-from nlu.validate import check_example, load_examples
+from nlu.near import similar
+from nlu.validate import check_example, json_lines, load_examples
 
 HEARD_KEYS = {"typed", "voice", "noise", "line"}  # what a heard record adds (voicebot.bench.heard)
 # a heard line this unlike what was said (characters, case and punctuation aside) is not trained
@@ -73,13 +73,9 @@ def load_heard(path: str | Path) -> list[dict]:
     heard words (such a record trains intent and sentiment only). Duplicate texts are allowed:
     two lines can be heard alike. Every bad line is named."""
     errors, out = [], []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            ex = json.loads(line)
-        except json.JSONDecodeError as e:
-            errors.append(f"{path}:{n}: invalid JSON ({e.msg})")
+    for n, ex, bad in json_lines(Path(path).read_text(encoding="utf-8").splitlines()):
+        if bad:
+            errors.append(f"{path}:{n}: {bad}")
             continue
         if not isinstance(ex, dict) or not HEARD_KEYS <= set(ex):
             errors.append(f"{path}:{n}: a heard record needs the keys {', '.join(sorted(HEARD_KEYS))}")
@@ -95,7 +91,7 @@ def load_heard(path: str | Path) -> list[dict]:
 def similarity(heard: str, typed: str) -> float:
     def norm(t: str) -> str:
         return " ".join(re.sub(r"[^\w\s']", " ", t.lower()).split())
-    return difflib.SequenceMatcher(None, norm(heard), norm(typed), autojunk=False).ratio()
+    return similar(norm(heard), norm(typed))
 
 
 def training_data(data_dir: str | Path, heard: bool = True, limit: int | None = None,

@@ -51,6 +51,18 @@ def check_example(ex) -> list[str]:
     return errors
 
 
+def json_lines(lines: list[str]):
+    """(line number, record, None) for each line that is not blank, or (line number, None, why)
+    for one that is not JSON."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line), None
+        except json.JSONDecodeError as e:
+            yield n, None, f"invalid JSON ({e.msg})"
+
+
 def validate_file(path: str | Path) -> list[str]:
     path = Path(path)
     try:
@@ -58,13 +70,9 @@ def validate_file(path: str | Path) -> list[str]:
     except (OSError, UnicodeDecodeError) as e:
         return [f"{path}: cannot read ({e})"]
     errors, seen = [], {}
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            ex = json.loads(line)
-        except json.JSONDecodeError as e:
-            errors.append(f"{path}:{n}: invalid JSON ({e.msg})")
+    for n, ex, bad in json_lines(lines):
+        if bad:
+            errors.append(f"{path}:{n}: {bad}")
             continue
         errors += [f"{path}:{n}: {msg}" for msg in check_example(ex)]
         key = ex.get("text", "").strip().lower() if isinstance(ex, dict) and isinstance(ex.get("text"), str) else None
