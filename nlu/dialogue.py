@@ -60,7 +60,7 @@ def yes_or_no(nlu: NLUResult, confident: bool, number: str | None = None, order:
 
 
 # words a caller may say around a bare number ("It's 4567.", "The number is 4 5 6 7.")
-AROUND_NUMBER = set("it's it is its the my that's that number order ordered uh um er yes yeah okay ok so".split())
+AROUND_NUMBER = set(["it's", "it", "is", "its", "the", "my", "that's", "that", "number", "order", "ordered", "uh", "um", "er", "yes", "yeah", "okay", "ok", "so"])
 ORDER_WORDS = re.compile(r"\border|\bdeliver|\bpackage|\bparcel|\bshipment|\btracking")
 
 
@@ -84,7 +84,13 @@ class DialoguePolicy:
         """The domain's knowledge base; its questions are embedded on first use (Bot.warm_up: at start)."""
         return KnowledgeBase(self.domain.faq, self.domain.setting("faq_threshold", 0.6)).load()
 
-    def new_conversation(self) -> "Conversation":
+    def with_store(self, store: OrderStore) -> DialoguePolicy:
+        """The same domain and knowledge base (embedded once) over another order database."""
+        other = DialoguePolicy(self.domain, store)
+        other.__dict__["faq"] = self.faq  # the cached_property's slot: shared, not embedded again
+        return other
+
+    def new_conversation(self) -> Conversation:
         return Conversation(self)
 
 
@@ -94,6 +100,7 @@ class Conversation:
         self.domain = policy.domain
         self.store = policy.store
         self.pending: str | None = None  # intent waiting for an order number
+        self.asks = 0  # ... asked for this many times in a row without an answer
         self.confirm_cancel: str | None = None  # order number waiting for yes/no
         self.confirm_handover = False  # "Shall I put you through?" waiting for yes/no
         self.negative_streak = 0
@@ -142,7 +149,7 @@ class Conversation:
             return "", False, False  # a colleague has the call now
         self.negative_streak = self.negative_streak + 1 if nlu.sentiment == "negative" else 0
         order = next((e.value for e in nlu.entities if e.type == "order_number"), None)
-        confident = nlu.confidence >= d.setting("min_confidence", 0.5) and nlu.intent != "out_of_scope"
+        confident = nlu.confidence >= d.setting("min_confidence", 0.5)
         asked, self.confirm_handover = self.confirm_handover, False
         if asked:
             if nlu.intent == "human_agent":  # "No, a real person": asked twice, however unsure
@@ -154,7 +161,11 @@ class Conversation:
                 return d.prompts["not_handed_over"], False, False
         if self.negative_streak >= d.setting("negative_turns_for_handover", 2):
             return self._handover(d.prompts["handover"])
-        if nlu.intent == "human_agent":
+        # a knowledge-base answer near-certain (or beside an unsure classifier) goes before a
+        # request: "Can someone come and install my appliance?" read human_agent at 0.23
+        faq_first = self._match is not None and self._match.accepted and (
+            not confident or self._match.score >= d.setting("faq_over_intent", 0.85))
+        if nlu.intent == "human_agent" and not faq_first:
             # a transfer cannot be taken back: an unsure one is asked first. Asked for, a person
             # scores 0.997 or more; "Do you accept the people?" (PayPal, misheard) scored 0.797
             if nlu.confidence >= d.setting("handover_confidence", 0.9):
@@ -183,14 +194,22 @@ class Conversation:
             if order:  # callers often just say the digits: take them whatever the classifier thought
                 intent = self.pending
                 self._acted = intent
-            elif not confident or intent in ("affirm", "deny"):
+            elif yes_or_no(nlu, confident) == "deny":  # "No, leave it as it is.": out of the question
+                self.pending, self.asks = None, 0
+                return self._response("deny"), False, False
+            elif not confident or intent == "affirm":
+                # asked and not answered: ask again, but not for ever ("yes", "yes please", ...)
+                if self.asks >= d.setting("order_number_asks", 2):
+                    self.pending, self.asks = None, 0
+                    return d.prompts["no_order_number"], False, False
+                self.asks += 1
                 return d.ask["order_number"], False, False
         product = next((e.value for e in nlu.entities if e.type == "product"), None)
         product_answer = product in d.products and intent in d.product_responses
         faq = self._match if self._match and self._match.accepted else None
         if faq and not (order and intent in d.slots) and (
                 not confident or intent not in ACTION_INTENTS or faq.score >= d.setting("faq_over_intent", 0.85)):
-            self.pending = None
+            self.pending, self.asks = None, 0
             self._source = "faq"
             return faq.entry.spoken(), False, False
         if not confident and not (order and intent in d.slots):
@@ -200,7 +219,7 @@ class Conversation:
             return self._response("goodbye"), False, True
         if intent in d.slots:
             return self._order_intent(intent, order)
-        self.pending = None
+        self.pending, self.asks = None, 0
         if product_answer:
             info = d.products[product]
             price = f"{info.get('price', 0):.2f} dollars".replace(".00 dollars", " dollars")
@@ -211,6 +230,7 @@ class Conversation:
     def _order_intent(self, intent: str, number: str | None) -> tuple[str, bool, bool]:
         d = self.domain
         if not number:
+            self.asks = self.asks + 1 if self.pending else 1
             self.pending = intent
             return d.ask["order_number"], False, False
         order = self.store.get(number)
@@ -218,9 +238,9 @@ class Conversation:
             self.failed_lookups += 1
             if self.failed_lookups >= d.setting("failed_lookups_for_handover", 2):
                 return self._handover(d.prompts["handover"])
-            self.pending = intent
+            self.pending, self.asks = intent, 1
             return d.prompts["unknown_order"].format(number_spoken=spoken_number(number)), False, False
-        self.pending = None
+        self.pending, self.asks = None, 0
         self.failed_lookups = 0
         fields = {"number_spoken": spoken_number(order.number), "product": order.product, "status": order.status,
                   "carrier": order.carrier or "our courier", "expected_delivery": spoken_date(order.expected_delivery)}

@@ -14,7 +14,10 @@ PROMPTS = ("reask", "unknown_order", "cannot_cancel", "cancelled", "kept", "hand
 # prompts added later: a domain file written before them gets these words
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 OPTIONAL_PROMPTS = {"confirm_handover": "Would you like me to put you through to one of my colleagues?",
-                    "not_handed_over": "Okay. What can I help you with?"}
+                    "not_handed_over": "Okay. What can I help you with?",
+                    # the order number asked for twice and not given: the bot lets the question go
+                    "no_order_number": "I need the order number for that. You'll find it in your "
+                                       "confirmation email. Is there anything else I can help with?"}
 
 
 @dataclass

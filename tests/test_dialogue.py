@@ -135,11 +135,14 @@ def test_a_yes_after_the_handover_question_answers_no_older_question(setup):
     assert store.get("1234").status == "processing"  # not cancelled by that "yes"
 
 
-def test_low_confidence_and_out_of_scope_reask(setup):
+def test_low_confidence_reasks_and_out_of_scope_says_so(setup):
     policy, _ = setup
     c = policy.new_conversation()
     assert "didn't catch that" in c.respond(turn("pricing", confidence=0.2)).text
-    assert "didn't catch that" in c.respond(turn("out_of_scope")).text
+    assert "didn't catch that" in c.respond(turn("out_of_scope", confidence=0.3)).text
+    # understood, but not something the bot does ("what's the weather tomorrow"): not "didn't catch that"
+    reply = c.respond(turn("out_of_scope"))
+    assert "can't help with that" in reply.text and reply.answer_source == "intent"
 
 
 def test_product_answers(setup):
