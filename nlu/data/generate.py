@@ -52,6 +52,9 @@ T = {
         ("you've been very helpful thanks", "positive"), ("much appreciated", "positive"),
     ],
     "affirm": [
+        # a yes that repeats what it agrees to ("Shall I cancel it?" "Yes, please cancel it."): the
+        # action's words must not pull it to deny or to the action's own intent
+        ("yes please cancel it", "neutral"), ("yes go ahead and cancel it", "neutral"), ("yes put me through", "neutral"),
         ("yes", "neutral"), ("yeah", "neutral"), ("yes please", "neutral"), ("sure", "neutral"),
         ("correct", "neutral"), ("that's right", "neutral"), ("yep", "neutral"), ("ok go ahead", "neutral"),
         ("absolutely", "positive"), ("yes do it", "neutral"), ("uh huh", "neutral"), ("definitely", "positive"),
@@ -59,6 +62,7 @@ T = {
         ("that's it exactly", "neutral"), ("right yes", "neutral"),
     ],
     "deny": [
+        ("no don't cancel it", "neutral"), ("no please keep it", "neutral"), ("no i'll keep the order", "neutral"),
         ("no", "neutral"), ("nope", "neutral"), ("no thanks", "neutral"), ("no that's wrong", "negative"),
         ("not really", "neutral"), ("no don't do that", "neutral"), ("nah", "neutral"), ("that's not right", "negative"),
         ("no please don't", "neutral"), ("negative", "neutral"), ("no i don't want that", "neutral"),
