@@ -46,6 +46,7 @@ from voicebot.live import chat, microphone
 from voicebot.options import UsageError, engine_options
 from voicebot.serve import access
 from voicebot.serve import app as server
+from voicebot.stories import run as stories
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights come from packages: never wait on a hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     _verb(sub, "say", "speak a text into a WAV file", say_arguments, cmd_say)
     _verb(sub, "chat", "the dialogue by text in the terminal", chat.add_arguments, chat.main,
           description="talk to the dialogue by text in the terminal (stdin works too)")
+    _verb(sub, "test", "run conversation stories by text or voice; say what broke", stories.add_arguments,
+          stories.main, description="run story files (scripted calls with what the bot must do) by text, by voice "
+                                    "through the simulated line, or both: a table, JSON, JUnit XML, an exit status")
     _verb(sub, "talk", "a live call on this computer's microphone and speaker", microphone.add_arguments,
           microphone.main)
     _verb(sub, "serve", "the bot for browsers and phone lines (web, Twilio, SIP)", server.add_arguments, cmd_serve,

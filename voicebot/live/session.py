@@ -78,11 +78,12 @@ class _Playing:
 
 class LiveSession:
     def __init__(self, bot, on_event=None, greet: bool | None = None, out_rate: int | None = None,
-                 max_backlog_s: float = 10.0):
+                 max_backlog_s: float = 10.0, conversation=None):
         self.bot = bot
         self.cfg = bot.config.live
         self.on_event = on_event or (lambda ev: None)
-        self.conversation = bot.policy.new_conversation()
+        # a conversation of its own (`voicebot test`: each story its own order database), else the bot's
+        self.conversation = conversation or bot.policy.new_conversation()
         tts = bot.tts()
         if out_rate:
             tts.out_rate = out_rate
@@ -152,6 +153,10 @@ class LiveSession:
                     break
         if ref:
             self.echo.add_reference(np.concatenate(ref), self._pushed)
+
+    def backlog(self) -> int:
+        """Microphone frames waiting for the listener (a faster-than-real-time caller waits on it)."""
+        return self._inbox.qsize()
 
     def now_playing(self) -> BotReply | None:
         """The reply the caller is hearing (or about to hear), if any."""

@@ -137,8 +137,23 @@ class SimulatedDevice(AudioOutput):
                     x["stopped"] = round(self.t, 3)
         return out, started, at, i
 
-    def run(self, session, caller: Script | Recording, max_s: float = 60.0, tail_s: float = 3.0) -> Run:
-        """Play the call in real time; returns when the caller is done and the bot has been quiet `tail_s`."""
+    def _busy(self, session) -> bool:
+        """A reply is still on its way: audio queued here, or more of it to come from the session."""
+        with self._lock:
+            queued = bool(self._out)
+        return queued or session.now_playing() is not None
+
+    def run(self, session, caller: Script | Recording, max_s: float = 60.0, tail_s: float = 3.0,
+            fast: bool = False) -> Run:
+        """Play the call in real time; returns when the caller is done and the bot has been quiet `tail_s`.
+
+        `fast`: no waiting on the clock where nothing depends on it: the caller's words and the
+        bot's finished reply audio go as fast as the listener takes them (the session's turn
+        taking runs on audio time). The clock is kept where the bot's own work sets the pace: from
+        the caller's last word to the reply's first sound, while a reply's audio is still being
+        made, and while the caller talks over a reply (a barge-in is decided in real seconds).
+        The caller waits for the bot to finish a reply before its next line, and its patience
+        is real seconds."""
         b = self.block
         self.session = session  # told what was played
         run = Run()
@@ -152,16 +167,19 @@ class SimulatedDevice(AudioOutput):
         last_sound = -1.0  # device time of the last reply sample played
         reply_began: float | None = None
         wait_from = 0.0
-        start = time.perf_counter()
+        start = wall_from = time.perf_counter()
         k = 0
         while self.t < max_s:
+            answered = last_sound > line_done_at or (not run.lines and not caller.greeting)
             # the caller: go on with the line being said, or start the next when its moment comes
             if current is None and lines:
                 ln = lines[0]
                 if ln.when == "during_reply":
                     due = reply_began is not None and reply_began > asked_at and self.t >= reply_began + ln.delay_s
+                elif fast:  # after the whole reply: its audio may come in pieces faster than it is made
+                    due = (answered and not self._busy(session) and self.t >= last_sound + ln.delay_s) or (
+                        time.perf_counter() - wall_from >= caller.patience_s)
                 else:
-                    answered = last_sound > line_done_at or (not run.lines and not caller.greeting)
                     due = (answered and self.t >= last_sound + ln.delay_s) or self.t >= wait_from + caller.patience_s
                 if due:
                     lines.pop(0)
@@ -176,6 +194,7 @@ class SimulatedDevice(AudioOutput):
                 if pos >= len(current):
                     current = None
                     line_done_at = wait_from = self.t + len(piece) / RATE
+                    wall_from = time.perf_counter()
                     asked_at = line_done_at if after else asked_at
             # the speaker: the next block of the bot's audio
             out, started, at, n = self._take(b)
@@ -211,6 +230,17 @@ class SimulatedDevice(AudioOutput):
                     busy = bool(self._out) or session.now_playing() is not None
                 if not busy and self.t - max(last_sound, line_done_at) >= tail_s:
                     break
+            if fast:
+                playing = session.now_playing() is not None
+                with self._lock:
+                    starved = not self._out
+                if (current is None and not answered) or (playing and (current is not None or starved)):
+                    time.sleep(b / RATE)  # the bot's own pace: its work takes real seconds
+                else:  # as fast as the listener takes the audio
+                    until = time.perf_counter() + 5.0
+                    while session.backlog() > 2 and time.perf_counter() < until:
+                        time.sleep(0.002)
+                continue
             delay = start + self.t - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
