@@ -34,6 +34,11 @@ SOUNDS_LIKE = {"to": "2", "too": "2", "for": "4", "won": "1", "ate": "8"}
 CUE = re.compile(r"(?:\b(?:order|orders|number|is|at|on)|'s)[\s,]*$", re.IGNORECASE)
 MIN_RUN = 3  # digits a run needs to be joined
 
+# an order number's first digit heard as its sound-alike and the rest written whole: "Where is my
+# order for 567?" (festival:slt_hts, ked and flite on the phone line: "4 5 6 7"), only a
+# three-digit rest that ends the sentence ("an order for 200 dollars" stays)
+_ALIKE_LEAD = re.compile(r"(\b(?:order|number|is)[\s,]*|'s[\s,]*)\b(for|to|too|won|ate)[\s,?.-]*(\d{3})(?=[\s]*[?.!]?[\s]*$)",
+                         re.IGNORECASE)
 _TOKEN = re.compile(r"[A-Za-z]+|\d")  # words, and lone digits ("4-4-1-2-0")
 _INSIDE = re.compile(r"[\s,-]*")  # what may stand between two digits of one run
 _TIGHT = re.compile(r"[\s-]*")  # ... between "oh" and the digit after it, when it starts a run
@@ -63,7 +68,7 @@ def digits_as_said(text: str) -> str:
             pos = b
         i = j
     out.append(text[pos:])
-    return "".join(out)
+    return _ALIKE_LEAD.sub(lambda m: m.group(1) + SOUNDS_LIKE[m.group(2).lower()] + m.group(3), "".join(out))
 
 
 def as_said(r):

@@ -31,6 +31,11 @@ def test_runs_of_digits_join(text, want):
     ("The order number is for five six seven.", "The order number is 4567."),  # ... unless a number is announced
     ("My phone number is to zero to five five five zero one four three", "My phone number is 2025550143"),
     ("I'm calling for one two three four", "I'm calling for 1234"),
+    ("Where is my order for 567?", "Where is my order 4567?"),  # the rest written whole, at the end
+    ("Where is my order for? 567.", "Where is my order 4567."),
+    ("The number is to 345", "The number is 2345"),
+    ("I paid for an order for 200 dollars.", "I paid for an order for 200 dollars."),  # a unit after: stays
+    ("I'm calling for 567 people", "I'm calling for 567 people"),
 ])
 def test_oh_double_and_sound_alikes(text, want):
     assert digits_as_said(text) == want
