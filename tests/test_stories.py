@@ -25,7 +25,9 @@ DOMAIN = ROOT / "nlu" / "domain.yml"
 
 @pytest.fixture(scope="module")
 def bot():
-    return Bot(Config())
+    cfg = Config()
+    cfg.asr.max_batch = 1  # as `voicebot test` runs (voicebot/stories/run.py: reproducible words)
+    return Bot(cfg)
 
 
 def write(tmp_path, text: str, name: str = "stories.yml") -> Path:

@@ -67,6 +67,10 @@ def main(args) -> int:
         err.print(f"voicebot test: --jobs must be 1 or more, not {args.jobs}")
         return 2
     cfg = load_config(args)
+    # stories run at once do not share Whisper's batches: a batch pads each call's audio to the
+    # longest in it, so a line's words would depend on which other story spoke at that moment
+    # (seen: "4 5 6 7" heard 4567, 45677 or "for 5667" across runs of the starter set)
+    cfg.asr.max_batch = 1
     if args.domain:
         cfg.dialogue.domain = args.domain
     try:
