@@ -20,6 +20,7 @@ from tts.events import AudioChunk
 from voicebot.live.output import AudioOutput
 
 RATE = 16000
+GRID = RATE * 48 // 100  # 0.48 s: a whole number of 20 and 30 ms frames and of Silero's 32 ms windows
 
 
 def voiced_end(audio: np.ndarray, floor: float = 0.02) -> float:
@@ -170,15 +171,21 @@ class SimulatedDevice(AudioOutput):
         start = wall_from = time.perf_counter()
         k = 0
         while self.t < max_s:
-            answered = last_sound > line_done_at or (not run.lines and not caller.greeting)
+            answered = last_sound > line_done_at or (isinstance(caller, Script) and not run.lines
+                                                      and not caller.greeting)
             # the caller: go on with the line being said, or start the next when its moment comes
             if current is None and lines:
                 ln = lines[0]
                 if ln.when == "during_reply":
                     due = reply_began is not None and reply_began > asked_at and self.t >= reply_began + ln.delay_s
+                    due = due and (not fast or (k * b) % GRID == 0)
                 elif fast:  # after the whole reply: its audio may come in pieces faster than it is made
                     due = (answered and not self._busy(session) and self.t >= last_sound + ln.delay_s) or (
                         time.perf_counter() - wall_from >= caller.patience_s)
+                    # on a fixed grid of the microphone's samples: when the reply ended depends on
+                    # how busy the machine was, and Whisper's words on a digit string changed with
+                    # where the VAD's windows fell in the line ("4 5 6 7": 4567 or 45667)
+                    due = due and (k * b) % GRID == 0
                 else:
                     due = (answered and self.t >= last_sound + ln.delay_s) or self.t >= wait_from + caller.patience_s
                 if due:
