@@ -19,8 +19,10 @@ setup: $(VENV)/.installed
 # and a compiler to build PyAudio (the `live` extra, `voicebot talk`), PulseAudio for the virtual
 # sound card the tests use, Chromium for the browser test of `voicebot serve`, PostgreSQL for the
 # call-record test (a private server in a temporary directory; the Debian cluster is never started),
-# baresip (a SIP softphone) for the test of `voicebot serve --sip`
-LIVE_DEBS ?= portaudio19-dev gcc python3-dev pulseaudio pulseaudio-utils libasound2-plugins chromium postgresql baresip
+# baresip (a SIP softphone) for the test of `voicebot serve --sip`, Kamailio and HAProxy for the
+# fronts before several workers (voicebot deploy; started by the tests in temporary directories)
+LIVE_DEBS ?= portaudio19-dev gcc python3-dev pulseaudio pulseaudio-utils libasound2-plugins chromium postgresql baresip \
+             kamailio haproxy
 
 $(VENV)/.installed: pyproject.toml scripts/system-deps.sh
 	bash scripts/system-deps.sh $(LIVE_DEBS)

@@ -19,5 +19,19 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 fi
 echo "system-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# no Debian service is started by the install: the tests run PostgreSQL, Kamailio and HAProxy
+# privately; a system Kamailio would answer SIP on every address at port 5060 (policy-rc.d, exit
+# 101: "not now"; one already there, as in a container image, is left as it is)
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# ... nor enabled for the next boot, for the two daemons installed here for the tests alone
+for p in kamailio haproxy; do
+    if [[ " ${missing[*]} " == *" $p "* ]] && [ -d /run/systemd/system ]; then
+        systemctl disable --now "$p" >/dev/null 2>&1 || true
+    fi
+done

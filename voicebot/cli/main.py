@@ -8,6 +8,7 @@ import sys
 
 from asr.audio import AudioError
 from nlu import redact_eval
+from voicebot import deploy
 from voicebot.archive import analyze, report
 from voicebot.bench import archive as bench_archive
 from voicebot.bench import barge_in, latency
@@ -173,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     _verb(bench, "yardstick", "one fixed Whisper decode timed on this machine, in ms", yardstick_arguments,
           cmd_yardstick, engines=False, description="one fixed Whisper decode (base, int8, one thread) timed "
           "on this machine now: compare benchmark runs only at a like yardstick")
+
+    deploy.add_parsers(_group(sub, "deploy", "config for a front before N workers: Kamailio, HAProxy",
+                              "Kamailio (SIP) or HAProxy (web, media streams) in front of N voicebot workers: "
+                              "the config and a run.sh (voicebot.deploy, docs/deploy.md)."),
+                       _verb)
 
     data = _group(sub, "data", "stored call data: keys, export, retention, redaction",
                   "Operator tasks on stored call data (`voicebot call` results, recordings).")

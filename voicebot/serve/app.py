@@ -3,10 +3,13 @@
     voicebot serve [--host 127.0.0.1] [--port 8080] [--keys-file keys.txt | --token SECRET | --open]
                    [--tls-cert cert.pem --tls-key key.pem] [--forwarded-allow-ips 127.0.0.1]
     voicebot serve --sip [HOST:PORT]    # also a SIP phone line (voicebot.phone.sip)
+    voicebot serve --workers N [--max-calls M]  # N processes on --port + i (voicebot.serve.workers)
 
-Routes: `GET /` the page (voicebot/serve/web), `GET /health` (JSON, no auth), `GET/POST /login` (the
-form that turns a key into a session cookie), `POST /logout`, `WS /ws` (one call), `WS /media`
-and `POST /media/next`: phone calls from a cloud number (voicebot/phone/media_stream.py).
+Routes: `GET /` the page (voicebot/serve/web), `GET /health` (JSON, no auth: status, calls and
+max_calls (WebSocket calls), sip: {calls, max_calls}, worker, pid: what a front balances on),
+`GET/POST /login` (the form that turns a key into a session cookie), `POST /logout`, `WS /ws`
+(one call), `WS /media` and `POST /media/next`: phone calls from a cloud number
+(voicebot/phone/media_stream.py).
 Every route but /health and /login needs a key or a session (voicebot/serve/access.py); with no key
 configured `voicebot serve` makes one for the run and prints it, unless `--open` (loopback only).
 The engines are loaded once and shared; each WebSocket gets its own LiveSession, closed with it.
@@ -45,6 +48,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -53,11 +57,13 @@ import numpy as np
 from asr.events import Transcript
 from nlu.events import BotReply, NLUResult
 from tts.events import AudioChunk
+from voicebot.config import Config
 from voicebot.live.output import AudioOutput, Outbox
 from voicebot.live.session import Error, LiveSession
 from voicebot.phone import media_stream
 from voicebot.phone import sip as sip_line
 from voicebot.privacy.crypto import open_vault
+from voicebot.serve import workers
 from voicebot.serve.access import Access, Guard, digest, load_keys
 from voicebot.serve.access import routes as login_routes
 from voicebot.serve.drain import Calls, Draining, Stopper
@@ -81,6 +87,11 @@ def add_arguments(parser) -> None:
                         help="behind a reverse proxy: trust X-Forwarded-For/-Proto from these addresses (e.g. 127.0.0.1)")
     parser.add_argument("--sip", nargs="?", const="", metavar="HOST:PORT",
                         help="also answer phone calls over SIP/UDP (default: the config's sip section, 127.0.0.1:5060)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="N worker processes, each with its own models: worker i on --port + i (and the SIP port "
+                             "+ i); call records need PostgreSQL (voicebot.serve.workers, docs/deploy.md)")
+    parser.add_argument("--max-calls", type=int, metavar="N",
+                        help="at most N browser and media-stream calls at once; more are refused (1013), /health says so")
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -111,8 +122,16 @@ def access_for(args, config) -> Access:
 
 
 def run(args, bot_factory) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args.worker_index = workers.index()  # None, or which of --workers N this process is
+    who = "" if args.worker_index is None else f"worker {args.worker_index} "  # whose line, with --workers
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {who}%(name)s: %(message)s")
+    config = Config.load(args.config)  # what --workers and --max-calls need: said before the models load
+    workers.check(args, config)
+    if args.workers > 1 and args.worker_index is None:  # the supervisor: no models here
+        return workers.supervise(args, config, sys.argv[1:])
     bot = bot_factory()
+    if args.worker_index is not None:  # one of --workers N: its own ports
+        workers.place(args, bot.config)
     access = access_for(args, bot.config)  # a bad keys file or TLS flag: said before the models load
     if bot.config.privacy.encrypt:  # call records and recordings need the key: no key, no server
         open_vault(bot.config.privacy)
@@ -123,7 +142,7 @@ def run(args, bot_factory) -> int:
     if args.sip is not None:  # the phone line, on the same engines
         sip = sip_line.serve(bot, args.sip)
         print(f"voicebot serve: sip:{sip.user}@{sip.adv_host}:{sip.port} (UDP)", flush=True)
-    app = make_app(bot, access)
+    app = make_app(bot, access, sip=sip, max_calls=args.max_calls, worker=args.worker_index)
     server = uvicorn_server(app, args.host, args.port, tls=(args.tls_cert, args.tls_key),
                             forwarded_allow_ips=args.forwarded_allow_ips, settings=bot.config.server)
     # SIGTERM/SIGINT drain the calls before uvicorn stops (voicebot.serve.drain)
@@ -162,8 +181,9 @@ def uvicorn_server(app, host: str, port: int, tls=(None, None), forwarded_allow_
                                          h11_max_incomplete_event_size=settings.max_header_bytes))
 
 
-def make_app(bot, access: Access | str | None = None):
-    """The ASGI app; `access` as Access.of takes it (tests pass a token, or nothing for an open server)."""
+def make_app(bot, access: Access | str | None = None, sip=None, max_calls: int | None = None, worker: int | None = None):
+    """The ASGI app; `access` as Access.of takes it (tests pass a token, or nothing for an open server).
+    /health counts the calls of `sip` (a SipServer) too; `max_calls` caps the WebSocket calls."""
     from starlette.applications import Starlette
     from starlette.responses import FileResponse, JSONResponse, Response
     from starlette.routing import Route, WebSocketRoute
@@ -171,6 +191,7 @@ def make_app(bot, access: Access | str | None = None):
     access = Access.of(access)
     settings = bot.config.server
     calls = Calls()  # the calls in progress: authenticated WebSockets only
+    calls.limit = max_calls
     started = time.time()
 
     async def page(request):
@@ -184,8 +205,12 @@ def make_app(bot, access: Access | str | None = None):
         return FileResponse(path)
 
     async def health(request):
-        return JSONResponse({"status": "ok", "calls": len(calls), "auth": not access.open,
-                             "uptime_s": round(time.time() - started, 1)})
+        # what a front needs to spread calls: the calls in progress and the most this worker takes
+        body = {"status": "ok", "calls": len(calls), "max_calls": max_calls, "auth": not access.open,
+                "uptime_s": round(time.time() - started, 1), "pid": os.getpid(), "worker": worker}
+        if sip is not None:
+            body["sip"] = {"calls": sip.active(), "max_calls": sip.max_calls}
+        return JSONResponse(body)
 
     async def ws(websocket):
         await websocket.accept()

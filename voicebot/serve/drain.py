@@ -30,8 +30,9 @@ REASON = "server stopping"
 
 class Calls(set):
     """The calls in progress (authenticated WebSockets), and whether the server is draining:
-    a call that comes to be meanwhile is refused (close 1013)."""
+    a call that comes to be meanwhile is refused (close 1013), as one is while `limit` are up."""
     draining = False
+    limit: int | None = None  # `voicebot serve --max-calls`
 
 
 class Draining:
@@ -44,9 +45,11 @@ class Draining:
         return getattr(self.app, name)
 
     async def __call__(self, scope, receive, send):
-        if not self.calls.draining or scope["type"] not in ("http", "websocket"):
+        limit = self.calls.limit
+        full = scope["type"] == "websocket" and limit is not None and len(self.calls) >= limit
+        if not (self.calls.draining or full) or scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        if scope["type"] == "websocket":
+        if scope["type"] == "websocket":  # 1013: try again later (another worker, behind a front)
             await receive()  # websocket.connect
             await send({"type": "websocket.accept"})
             await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})

@@ -9,8 +9,14 @@ Each INVITE gets 180 Ringing, an RTP port of its own (`sip.rtp_port_min`..`max`)
 20 ms the call's thread pushes it 160 bytes of the caller's G.711, and through its Line it
 sends the bot's G.711 a frame at a time on its own 20 ms clock (`call.send`: one RTP packet),
 hangs up (BYE) or hands the call to a person (`call.transfer(uri)`: REFER). BYE and CANCEL from the
-caller end the call; OPTIONS and NOTIFY are answered 200, other methods 501. (SipServer takes
-any `media(call)` factory whose objects have `push(frame)` and `close(reason)`.)
+caller end the call; NOTIFY is answered 200, OPTIONS 200 (486 while every call slot is taken,
+503 while draining: a proxy's probes take the bot out of its rotation), other methods 501.
+(SipServer takes any `media(call)` factory whose objects have `push(frame)` and `close(reason)`.)
+
+Behind a proxy (Kamailio, voicebot.deploy): the INVITE's Record-Route is copied into our 18x/2xx
+(RFC 3261 12.1.1), so the caller's ACK and BYE come back through the proxy, and our own BYE and
+REFER carry the route set as Route headers and go to its first hop (a loose router; a strict
+one's URI becomes the Request-URI). `sip.trusted: [PROXY]` lets only the proxy call.
 
 Against outsiders (the line has no authentication; a proxy or firewall in front should admit only
 the PBX or phones, and `sip.trusted` says the same here):
@@ -24,7 +30,8 @@ the PBX or phones, and `sip.trusted` says the same here):
 - RTP goes only where the caller's RTP comes from, and none before it comes (rtp.py), so an SDP
   naming someone else's address gets them nothing; an SDP out of range (port outside 1..65535,
   no or a bad c= address, unreadable) gets 488.
-Not covered: a caller that spoofs its source address (UDP) can still pass the address checks.
+Not covered: a caller that spoofs its source address (UDP) can still pass the address checks;
+a caller's own Record-Route decides where our BYE for its call goes (set sip.trusted).
 
 A call's packets, module by module:
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import socket
 import threading
 import time
 
@@ -30,6 +31,10 @@ class SipCall:
         contact = invite.headers.get("Contact", "")
         self.target = (contact.split("<", 1)[1].split(">", 1)[0] if "<" in contact else contact.split(";")[0]) \
             or invite.headers["From"]["raw"].strip("<> ")
+        # behind a proxy that record-routed the INVITE, our BYE and REFER go through it (RFC 3261
+        # 12.2.1.1): to the first route's address, else straight back to where the INVITE came from
+        self.route = message.route_set(invite)
+        self.hop = next_hop(self.route, addr)
         self.rtp = None  # its rtp.open_stream
         self.answer = b""  # our 200 OK, resent until the ACK
         self.answered = self.acked = False
@@ -139,6 +144,19 @@ class SipCall:
         if method == "REFER" and code >= 300:
             log.warning("call %s: the caller's phone refused the transfer (%d): hanging up", self.id, code)
             self.hangup("handover refused")
+
+
+def next_hop(route: list[str], addr: tuple[str, int]) -> tuple[str, int]:
+    """Where our in-dialog requests go: the first route's host and port, `addr` with no route set
+    or an address that does not resolve."""
+    if not route:
+        return addr
+    host, port = message.host_port(message.uri_of(route[0]))
+    try:
+        return socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)[0][4][:2]
+    except (OSError, UnicodeError):
+        log.warning("route %s does not resolve: our requests go to %s:%d", route[0], *addr)
+        return addr
 
 
 class SipLine(Line):

@@ -19,7 +19,8 @@ ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY"
 COMPACT = {"v": "Via", "f": "From", "t": "To", "i": "Call-ID", "m": "Contact", "c": "Content-Type",
            "l": "Content-Length", "k": "Supported", "r": "Refer-To", "o": "Event"}
 CANONICAL = {n.lower(): n for n in ("Via", "From", "To", "Call-ID", "CSeq", "Contact", "Content-Type",
-                                    "Content-Length", "Supported", "Allow", "Event", "Refer-To")}
+                                    "Content-Length", "Supported", "Allow", "Event", "Refer-To",
+                                    "Record-Route", "Route")}
 
 
 def parse(data: bytes):
@@ -117,6 +118,8 @@ def response(req, code: int, reason: str, tag: str | None, body: str, extra, con
               f"CSeq: {req.values('CSeq')[0]}"]
     if code < 300 and req.method == "INVITE":
         lines.append(f"Contact: <{contact}>")
+    if 100 < code < 300 and req.method == "INVITE":  # RFC 3261 12.1.1: the proxies that asked stay on the path
+        lines += [f"Record-Route: {v}" for v in req.values("Record-Route")]
     lines += [*extra, "User-Agent: voicebot"]
     lines += ["Content-Type: application/sdp"] if body else []
     lines += [f"Content-Length: {len(body.encode())}", "", body]
@@ -128,12 +131,60 @@ def request(call, method: str, sent_by: str, branch: str, contact: str, extra=()
     (HOST:PORT): we are the From here, being its INVITE's To."""
     inv = call.invite
     to = inv.values("To")[0]
-    lines = [f"{method} {call.target} SIP/2.0",
+    uri, route = call.target, call.route
+    if route and not loose(route[0]):  # a strict router (RFC 2543): it is the Request-URI (RFC 3261 12.2.1.1)
+        uri, route = uri_of(route[0]), [*route[1:], f"<{call.target}>"]
+    lines = [f"{method} {uri} SIP/2.0",
              f"Via: SIP/2.0/UDP {sent_by};branch={branch};rport",
              "Max-Forwards: 70",
              f"From: {to if ';tag=' in to else to + ';tag=' + call.tag}",  # we are the INVITE's To
              f"To: {inv.values('From')[0]}",
-             f"Call-ID: {call.id}", f"CSeq: {call.cseq} {method}",
+             f"Call-ID: {call.id}", f"CSeq: {call.cseq} {method}", *[f"Route: {r}" for r in route],
              f"Contact: <{contact}>", *extra,
              "User-Agent: voicebot", "Content-Length: 0", "", ""]
     return "\r\n".join(lines).encode()
+
+
+def route_set(invite) -> list[str]:
+    """The dialog's route set as the answering side keeps it (RFC 3261 12.1.1): the INVITE's
+    Record-Route entries in their order (the proxy nearest to us first), each as it came."""
+    return [entry for value in invite.values("Record-Route") for entry in entries(value)]
+
+
+def entries(value: str) -> list[str]:
+    """A header value's comma-separated entries (`<sip:a;lr>, <sip:b;lr>`); commas inside <> or
+    quotes are the entry's own."""
+    out, depth, quoted, start = [], 0, False, 0
+    for i, ch in enumerate(value):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in "<>":
+            depth += 1 if ch == "<" else -1
+        elif ch == "," and not quoted and depth == 0:
+            out.append(value[start:i].strip())
+            start = i + 1
+    out.append(value[start:].strip())
+    return [e for e in out if e]
+
+
+def uri_of(entry: str) -> str:
+    """The URI of a name-addr (`"x" <sip:h;lr>;p=1` -> `sip:h;lr`) or of a bare addr-spec."""
+    return entry.split("<", 1)[1].split(">", 1)[0] if "<" in entry else entry.split(";", 1)[0].strip()
+
+
+def loose(entry: str) -> bool:
+    """A route entry whose URI has `lr` (a loose router, RFC 3261 16.4; `lr=on` too)."""
+    params = uri_of(entry).split("?", 1)[0].split(";")[1:]
+    return any(p.split("=", 1)[0].strip().lower() == "lr" for p in params)
+
+
+def host_port(uri: str) -> tuple[str, int]:
+    """A SIP URI's host and port (5060 when none): `sip:bot@127.0.0.2:5070;lr` -> (127.0.0.2, 5070)."""
+    rest = uri.split(":", 1)[1] if uri.lower().startswith(("sip:", "sips:")) else uri
+    rest = rest.split(";", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
+    if rest.startswith("["):  # an IPv6 reference
+        host, _, port = rest[1:].partition("]")
+        port = port.lstrip(":")
+    else:
+        host, _, port = rest.partition(":")
+    return host, int(port) if port.isdigit() else 5060

@@ -61,7 +61,7 @@ class SipServer:
         self.thread = threading.Thread(target=self._serve, name="sip", daemon=True)
         self.thread.start()
         log.info("SIP on udp %s:%d (sip:%s@%s:%d)", self.host, self.port, self.user, self.adv_host, self.port)
-        if self.host not in ("127.0.0.1", "localhost", "::1") and not self.trusted:
+        if not loopback(self.host) and not self.trusted:
             log.warning("SIP has no authentication: anyone who reaches udp %s:%d can call the bot; "
                         "let only your PBX or phones through the firewall", self.host, self.port)
         return self
@@ -171,7 +171,7 @@ class SipServer:
         if method == "ACK":  # the caller's ACK to our 200: the call is up, and takes its slot
             if mine and call.answered and not call.acked:
                 with self._lock:
-                    full = sum(c.acked for c in self.calls.values()) >= self.max_calls
+                    full = sum(c.acked and not c.ended.is_set() for c in self.calls.values()) >= self.max_calls
                     call.acked = True
                 if full:  # more were being set up than there are slots: this one is last
                     call.hangup(f"{self.max_calls} calls already")
@@ -190,12 +190,31 @@ class SipServer:
         if method == "NOTIFY":
             self.sendto(self.response(msg, 200, "OK", call.tag), addr)
             return call.on_notify(msg)
-        if method == "OPTIONS" and self._stopping:  # a proxy asking takes us out of its rotation
-            return self.sendto(self.response(msg, 503, "Service Unavailable", extra=["Retry-After: 30"]), addr)
-        if method == "OPTIONS":
-            return self.sendto(self.response(msg, 200, "OK", extra=[f"Allow: {ALLOW}", "Accept: application/sdp"]),
-                               addr)
+        if method == "OPTIONS":  # a proxy's probe: draining or full takes us out of its rotation
+            return self.sendto(self._options(msg), addr)
         self.sendto(self.response(msg, 501, "Not Implemented", extra=[f"Allow: {ALLOW}"]), addr)
+
+    def _options(self, msg) -> bytes:
+        """The answer to OPTIONS, as an INVITE now would get it (RFC 3261 11.2): 503 while
+        draining, 486 while every slot is taken, else 200 with what we take."""
+        tag = secrets.token_hex(4)
+        if self._stopping:
+            return self.response(msg, 503, "Service Unavailable", tag, extra=["Retry-After: 30"])
+        if self.full():
+            return self.response(msg, 486, "Busy Here", tag)
+        return self.response(msg, 200, "OK", tag, extra=[f"Allow: {ALLOW}", "Accept: application/sdp"])
+
+    def active(self) -> int:
+        """Calls up or being set up now (a call whose end is being written is not)."""
+        with self._lock:
+            return sum(not c.ended.is_set() for c in self.calls.values())
+
+    def full(self) -> bool:
+        """Every call slot taken (calls up), or as many being set up: a new INVITE would get 486."""
+        with self._lock:
+            calls = [c for c in self.calls.values() if not c.ended.is_set()]
+        acked = sum(c.acked for c in calls)
+        return acked >= self.max_calls or len(calls) - acked >= self.max_calls
 
     def _no_dialog(self, msg, addr) -> None:
         self._warn(addr, "dialog", f"{msg.method} of call {msg.headers['Call-ID']!r} refused, 481: "
@@ -209,8 +228,8 @@ class SipServer:
         if self.trusted and not trusted:
             self._warn(addr, "untrusted", f"INVITE refused, 403: {addr[0]} is not in sip.trusted")
             return self.sendto(self.response(msg, 403, "Forbidden", secrets.token_hex(4)), addr)
-        with self._lock:
-            calls = list(self.calls.values())
+        with self._lock:  # a call that has ended holds no slot while its record is written
+            calls = [c for c in self.calls.values() if not c.ended.is_set()]
         setting_up = [c for c in calls if not c.acked]  # no ACK yet: no slot, until Timer H ends them
         from_here = sum(c.addr[0] == addr[0] for c in setting_up)
         if len(calls) - len(setting_up) >= self.max_calls:
@@ -261,9 +280,9 @@ class SipServer:
         data = message.request(call, method, f"{self.adv_host}:{self.port}", branch, self._contact(), extra)
         now = time.monotonic()
         with self._lock:  # resent until a final response (RFC 3261 17.1.2: T1, doubling to T2, for 64 T1)
-            self._out[branch] = [data, call.addr, now + self.t1, self.t1, now + 64 * self.t1,
+            self._out[branch] = [data, call.hop, now + self.t1, self.t1, now + 64 * self.t1,
                                  f"{method} of call {call.id}"]
-        self.sendto(data, call.addr)
+        self.sendto(data, call.hop)
 
     def _resend(self) -> None:
         now, again = time.monotonic(), []
@@ -322,6 +341,14 @@ def serve(bot, where: str = "", store: CallStore | None = None) -> SipServer:
     server = SipServer(bot, phone_calls(bot, store), host or None, port)
     server.store = store
     return server.start()
+
+
+def loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: only this machine can reach it."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _route_address() -> str:
