@@ -128,3 +128,11 @@ def test_base_hears_an_order_number_as_its_digits_on_a_phone_line():
         assert len(got) == 1, got
         text = digits_as_said(got[0])  # (whole_call joins a turn's digits itself once it calls it)
         assert re.findall(r"[0-9A-Za-z]*\d[0-9A-Za-z]*", text) == ["58213"], (type(stage).__name__, got[0])
+
+
+def test_undoubled_takes_only_a_doubled_digit_back():
+    from asr.faster import undoubled
+    assert undoubled(["78890"], ["7890"]) and undoubled(["45677", "12"], ["4567", "12"])
+    assert not undoubled(["7890"], ["7890"])  # the same: nothing to take back
+    assert not undoubled(["78190"], ["7890"])  # a digit added, not doubled
+    assert not undoubled(["78890"], ["789"]) and not undoubled(["78890"], ["7890", "1"])
