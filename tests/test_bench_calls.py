@@ -2,10 +2,18 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 
 import pytest
+
+from tests.test_serve import start_server
+from voicebot.bench.calls import front_check, front_urls
+from voicebot.bot import Bot
+from voicebot.cli.main import main as voicebot
+from voicebot.config import Config
+from voicebot.options import UsageError
 
 
 @pytest.mark.slow
@@ -83,3 +91,70 @@ def test_bench_calls_reads_callers_scripts_from_a_file(tmp_path):
             load_scripts(str(tmp_path / name))
     with pytest.raises(UsageError, match="missing.json"):
         load_scripts(str(tmp_path / "missing.json"))
+
+
+def test_bench_calls_front_address_is_read_or_refused():
+    """`--front`: HAProxy's or a worker's address, ws or http, with or without /media."""
+    assert front_urls("ws://127.0.0.1:8088") == ("ws://127.0.0.1:8088/media", "http://127.0.0.1:8088/health")
+    assert front_urls("https://bots.example.com/voice/media/") == (
+        "wss://bots.example.com/voice/media", "https://bots.example.com/voice/health")
+    assert front_urls("http://10.0.0.2:8080/")[0] == "ws://10.0.0.2:8080/media"
+    for bad in ("127.0.0.1:8088", "ftp://host", "ws://", "ws://host/media?token=x"):
+        with pytest.raises(UsageError, match="--front"):
+            front_urls(bad)
+
+
+def test_bench_calls_checks_the_front_before_calling(tmp_path):
+    """A front that does not answer, or wants a key that was not given, is refused before any
+    call; one worker answering /health itself is one worker."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    with pytest.raises(UsageError, match=f"127.0.0.1:{dead}/health did not answer"):
+        front_check(f"ws://127.0.0.1:{dead}", None, None)
+    bot = Bot(Config())  # its models load on a first call: none here
+    server, thread, port = start_server(bot, "bench-key")
+    try:
+        with pytest.raises(UsageError, match="--token"):
+            front_check(f"ws://127.0.0.1:{port}", None, None)
+        with pytest.raises(UsageError, match="--workers"):
+            front_check(f"ws://127.0.0.1:{port}", "bench-key", 0)
+        assert front_check(f"ws://127.0.0.1:{port}", "bench-key", None) == 1
+        assert front_check(f"http://127.0.0.1:{port}", "bench-key", 3) == 3
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.mark.slow
+def test_bench_calls_calls_a_front_started_elsewhere(tmp_path, capsys):
+    """`--front URL --token KEY`: the callers go to a server the bench did not start (here one
+    started the way the bench starts its own), their latencies measured; the call records are
+    that server's, so the table says what it could not read instead of failing; the sweep says
+    the calls held per worker and per core. A wrong key: the calls fail, the exit status says so."""
+    bot = Bot(Config())
+    bot.config.phone.db_url = f"sqlite:///{tmp_path}/calls.db"
+    bot.warm_up()
+    server, thread, port = start_server(bot, "bench-key")
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([["What time do your stores open on Sunday?"]]))
+    out = tmp_path / "front.json"
+    try:
+        rc = voicebot(["bench", "calls", "--front", f"ws://127.0.0.1:{port}", "--token", "bench-key", "--calls", "1",
+                       "--runs", "2", "--workers", "2", "--cores", "4", "--scripts", str(script), "--json", str(out)])
+        printed = capsys.readouterr().out
+        bad = voicebot(["bench", "calls", "--front", f"http://127.0.0.1:{port}/media", "--token", "wrong",
+                        "--calls", "1", "--scripts", str(script), "--json", str(tmp_path / "bad.json")])
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    result = json.loads(out.read_text())
+    [one] = result["counts"]
+    assert rc == 0 and one["failed_calls"] == 0 and one["reply_latency_ms"]["n"] == 2, one
+    assert all(0 <= x < 15000 for c in one["per_call"] for x in c["latencies_ms"])
+    assert result["front"] == f"ws://127.0.0.1:{port}" and one["dropped_frames"] is None
+    assert "not read from a front: dropped frames" in printed
+    held = result["holds"]
+    assert result["holds_per_worker"] == held / 2 and result["holds_per_core"] == held / 4
+    assert f"calls held: {held / 2:g} per worker (2), {held / 4:g} per core (4)" in printed
+    assert bad == 1 and json.loads((tmp_path / "bad.json").read_text())["failed_calls"] == 1

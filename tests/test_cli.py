@@ -43,8 +43,9 @@ BEFORE = {
     "archive-report": "OUT ENGINE",
     "bench-archive": "--calls=16:int --out=runs/bench-archive --run:append{embedded, 1 worker,embedded, 2 workers,"
                      "Ray local, 1 actor,Ray local, 2 actors} --no-plain:flag --json --markdown ENGINE",
+    # issue 29 added --front, --token, --workers and --cores
     "bench-calls": "--calls=4 --runs=1:int --target-ms=1000.0:float --json --plot --stagger-s=0.5:float --scripts "
-                   "ENGINE",
+                   "--front --token --workers:int --cores:int ENGINE",
     "calls": "ACTION{list,show,rotate-key} CALL_ID? --limit=20:int --db --json:flag --operator ENGINE",
     "bench-barge-in": "--trials=8:int --echo-db=-6.0:float --level=-50.0:float --json --plot -q/--quiet:flag "
                       "ENGINE",

@@ -38,7 +38,7 @@ class Bot:
                                      margin_s=c.margin_s, max_tokens_per_s=c.max_tokens_per_s, **options)
         if c.max_batch <= 1:
             return recognizer
-        return BatchingRecognizer(recognizer, c.max_batch)  # calls at once: one decoder queue, batched
+        return BatchingRecognizer(recognizer, c.max_batch, c.decoders)  # calls at once: one decoder queue, batched
 
     @cached_property
     def nlu(self):

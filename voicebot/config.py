@@ -46,6 +46,11 @@ class ASRConfig:
     # utterances of calls at once that wait for Whisper together are decoded as one batch
     # (asr/batching.py); 1: one at a time
     max_batch: int = 8
+    # threads that take batches from that queue: 2 decodes two calls' turns at once on two cores
+    # (the model's two copies) instead of one after the other. 2 against 1, alternated on 2 cores:
+    # ASR p95 at 6-8 calls 460-558 against 667-682 ms, reply p95 no worse at any count
+    # (docs/deploy.md, "Capacity per core")
+    decoders: int = 2
     # recorded calls and archives: the turns decoded together, in windows of up to 30 s with
     # this beam, instead of one by one as a live call must (asr/whole_call.py): on two sets of
     # 28 noisy calls WER 15.9 -> 13.0 % and 24.1 -> 19.8 %, plain faster-whisper 12.8 and 23.0 %
@@ -164,6 +169,11 @@ class LiveConfig:
     # begin that transcript where the voice stops, not after the hangover, when the decoder is
     # free (a pause shorter than the hangover wastes the decode): the reply comes that much sooner
     decode_at_pause: bool = True
+    # ... and queue that decode even when the decoder is busy, as a guess behind every call's
+    # turn decodes (dropped when more wait than a batch takes; decoded as a turn if not begun
+    # when the hangover is up): asr/batching.py. Off: alternated on 2 cores it held the same 4
+    # calls, p95 lower at 3-6 calls but not at 8 (docs/deploy.md, "Capacity per core")
+    decode_priority: bool = False
     # sound that comes back within this long of a pause is the caller going on (vad.resume_ms:
     # Silero's lower, going-on threshold, or as loud as the speech before): flite rms on a phone
     # line, "What time do your | stores open on Sunday?", scored 0.30-0.45 at -18 dBFS after a
@@ -307,6 +317,7 @@ LIMITS = {
     "asr.no_speech_threshold": (0.0, 1.0),
     "asr.context_s": (0.0, 20.0),
     "asr.max_batch": (1, 64),
+    "asr.decoders": (1, 4),
     "asr.whole_call_beam_size": (1, 20),
     "asr.whole_call_margin_s": (0.5, 10.0),
     "asr.whole_call_window_s": (2.0, 30.0),

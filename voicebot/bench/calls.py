@@ -10,23 +10,36 @@ and overall: reply_latency_ms (p50, p95: the caller's last voiced sample sent ->
 reply audio received; negative when the bot began before the caller had finished), late_frames (reply audio that arrived after the caller's playout had
 run dry in the middle of a reply: an audible gap), dropped_frames (caller audio the bot's
 listener had to drop, from the call record), failed_calls (an error, or a turn never answered).
+
+    voicebot bench calls --front ws://10.0.0.1:8088 --token KEY --workers 2 --calls 4,8,16
+
+calls a front instead (HAProxy, or one worker, started elsewhere: `voicebot serve`,
+docs/deploy.md): no server of its own, the key as `Authorization: Bearer`. The call records are
+then the workers', not read from here: dropped frames, end reasons and the bot's side of each turn
+are left out (null) and the table says so. The sweep's table gives the calls held per worker
+(`--workers`; without it 1 when the front is a worker itself, its /health answered with no
+X-Served-By) and per core (`--cores`, default this machine's).
 """
 from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import socket
 import tempfile
 import threading
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from asr.audio import resample
-from asr.files import atomic_write_text, save_png
+from asr.files import atomic_write_text
 from voicebot.bench.callers import speak, telephone_band, trim
+from voicebot.bench.calls_table import plot, print_run, print_sweep
 from voicebot.bench.yardstick import yardstick_ms
 from voicebot.options import UsageError, make_bot
 from voicebot.phone.call import FRAME, encode
@@ -42,6 +55,9 @@ SCRIPTS = [["I want to check on my order.", "The order number is four five six s
 SERVER = ("endpoint", "asr", "nlu", "dialogue", "tts_first_audio")
 ANSWER_WAIT_S = 15.0  # a turn not answered by then is a failure
 GAP_TICKS = 15  # 300 ms
+# what a run against a front cannot see: the workers' call records are theirs
+NOT_READ = ("dropped frames, end reasons and the bot's side of each turn (the workers' call records: "
+            "read them there, `voicebot calls list`)")
 
 
 def add_arguments(p) -> None:
@@ -55,6 +71,13 @@ def add_arguments(p) -> None:
     p.add_argument("--stagger-s", type=float, default=0.5, help="seconds between the callers' starts (default 0.5)")
     p.add_argument("--scripts", help="a JSON file of callers' scripts (a list of lists of lines) to use instead of "
                                      "the built-in four; caller n says script n modulo their number")
+    p.add_argument("--front", help="call this address (ws://HOST:PORT or http://...: HAProxy or a worker started "
+                                   "elsewhere) instead of starting a server here")
+    p.add_argument("--token", help="with --front: the key its media route wants (default: $VOICEBOT_TOKEN)")
+    p.add_argument("--workers", type=int, help="the workers behind --front, for calls held per worker "
+                                               "(default: 1 for a server of its own, or a front that is one worker)")
+    p.add_argument("--cores", type=int, help="the cores the workers have, for calls held per core "
+                                             "(default: this machine's)")
 
 
 def load_scripts(path: str) -> list[list[str]]:
@@ -71,6 +94,36 @@ def load_scripts(path: str) -> list[list[str]]:
     return data
 
 
+def front_urls(url: str) -> tuple[str, str]:
+    """`--front`: ws(s):// or http(s)://HOST[:PORT][/PREFIX][/media] -> its media-stream and /health URLs."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = {"ws": "ws", "http": "ws", "wss": "wss", "https": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.hostname or parts.query:
+        raise UsageError(f"--front {url}: an address like ws://HOST:PORT or https://HOST (HAProxy or a worker)")
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/media")
+    web = "https" if scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc}{path}/media", f"{web}://{parts.netloc}{path}/health"
+
+
+def front_check(url: str, token: str | None, workers: int | None) -> int | None:
+    """The front answers /health and takes a key if it wants one; the workers behind it, where known."""
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be 1 or more")
+    _, health = front_urls(url)
+    try:  # no proxy from the environment: the front is where the calls go
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(health, timeout=10) as r:
+            body, served_by = json.loads(r.read()), r.headers.get("X-Served-By")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"--front {url}: {health} did not answer ({e})") from None
+    if body.get("auth") and not token:
+        raise UsageError(f"--front {url}: it wants a key: --token KEY (or $VOICEBOT_TOKEN)")
+    if body.get("status") != "ok":
+        raise UsageError(f"--front {url}: /health says {body.get('status')!r}: it takes no calls now")
+    # a worker answers /health itself; through HAProxy (X-Served-By) the number behind it is not said
+    return workers if workers is not None else (None if served_by else 1)
+
+
 def line_audio(text: str, voice: str) -> bytes:
     return encode(resample(telephone_band(trim(speak(text, voice))), 16000, 8000), "pcmu")
 
@@ -78,8 +131,9 @@ def line_audio(text: str, voice: str) -> bytes:
 class Caller:
     """One Media Streams client running a scripted call."""
 
-    def __init__(self, port: int, n: int, turns: list[bytes]):
-        self.port, self.n, self.turns = port, n, turns
+    def __init__(self, url: str, n: int, turns: list[bytes], token: str | None = None):
+        self.url, self.n, self.turns, self.token = url, n, turns, token
+        self.served_by = None  # the worker HAProxy gave the call to (its X-Served-By)
         self.sid, self.call_sid = f"MZbench{n:04d}", f"CAbench{n:04d}"
         self.lock = threading.Lock()
         self.queued: list = []  # payloads and mark names not yet played
@@ -93,8 +147,11 @@ class Caller:
     def run(self) -> None:
         from websockets.sync.client import connect
         try:
-            with connect(f"ws://127.0.0.1:{self.port}/media", proxy=None, max_size=None, compression=None) as ws:
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+            with connect(self.url, proxy=None, max_size=None, compression=None, additional_headers=headers,
+                         open_timeout=20) as ws:
                 self.ws = ws
+                self.served_by = ws.response.headers.get("X-Served-By")
                 threading.Thread(target=self._receive, daemon=True).start()
                 self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
                 self._send({"event": "start", "streamSid": self.sid,
@@ -194,9 +251,9 @@ class Caller:
             self._dry += 1
 
 
-def run_callers(port: int, scripts: list[list[bytes]], stagger_s: float) -> list[dict]:
+def run_callers(url: str, scripts: list[list[bytes]], stagger_s: float, token: str | None = None) -> list[dict]:
     """All the callers at once, each on a thread; what each measured."""
-    callers = [Caller(port, n, turns) for n, turns in enumerate(scripts)]
+    callers = [Caller(url, n, turns, token) for n, turns in enumerate(scripts)]
     threads = [threading.Thread(target=c.run, name=f"bench-caller-{c.n}") for c in callers]
     for t in threads:
         t.start()
@@ -204,7 +261,7 @@ def run_callers(port: int, scripts: list[list[bytes]], stagger_s: float) -> list
     for t in threads:
         t.join()
     return [{"n": c.n, "call_sid": c.call_sid, "latencies": c.latencies, "late_frames": c.late_frames,
-             "error": c.error} for c in callers]
+             "error": c.error, "served_by": c.served_by} for c in callers]
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -222,8 +279,14 @@ def calls_list(text: str) -> list[int]:
     return sorted(set(counts))
 
 
-def run_once(bot, calls: int, scripts_text: list[list[str]], rendered: dict, stagger_s: float, console) -> dict:
-    """One run: a server on a loopback port, `calls` callers at once; the result of that run."""
+def run_once(bot, calls: int, scripts_text: list[list[str]], rendered: dict, stagger_s: float, console,
+             front: str | None = None, token: str | None = None) -> dict:
+    """One run: `calls` callers at once, to `front` or to a server on a loopback port started for
+    the run (its call records then read back); the result of that run."""
+    scripts = [rendered[(n % len(scripts_text), n % len(VOICES))] for n in range(calls)]
+    if front is not None:
+        callers, wall = call_at_once(front_urls(front)[0], scripts, stagger_s, token, calls, console)
+        return summary({"calls": calls, "wall_s": wall, "per_call": [call_figures(c, None, []) for c in callers]})
     tmp = tempfile.mkdtemp(prefix="bench-calls.")
     bot.config.phone.db_url = f"sqlite:///{tmp}/calls.db"
     with socket.socket() as s:
@@ -234,17 +297,7 @@ def run_once(bot, calls: int, scripts_text: list[list[str]], rendered: dict, sta
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    scripts = [rendered[(n % len(scripts_text), n % len(VOICES))] for n in range(calls)]
-    # the callers run in a process of their own: in the server's, their 50 messages a second
-    # each competed with the bot for the interpreter and made the bot look slower than it is
-    with ProcessPoolExecutor(1, mp.get_context("spawn")) as pool:
-        pool.submit(time.sleep, 0).result()  # the process is up before the clock starts
-        t0 = time.monotonic()
-        with console.status(f"{calls} calls in progress"):
-            callers = pool.submit(run_callers, port, scripts, stagger_s).result()
-    wall = time.monotonic() - t0
+    callers, wall = call_at_once(f"ws://127.0.0.1:{port}/media", scripts, stagger_s, None, calls, console)
     time.sleep(1.0)  # the last records close
     server.should_exit = True
     thread.join(10)
@@ -253,19 +306,36 @@ def run_once(bot, calls: int, scripts_text: list[list[str]], rendered: dict, sta
     heard = {sid: (store.get_call(r["id"]) or {}).get("turns", []) for sid, r in records.items()}
     store.close()
     shutil.rmtree(tmp, ignore_errors=True)
-    per_call = []
-    for c in callers:
-        rec = records.get(c["call_sid"]) or {}
-        per_call.append({"call": c["n"], "turns": len(c["latencies"]), "reply_latency_ms": {
-            "p50": pct(c["latencies"], 50), "p95": pct(c["latencies"], 95)},
-            "latencies_ms": [round(x, 1) for x in c["latencies"]], "late_frames": c["late_frames"],
-            "dropped_frames": rec.get("dropped_frames"), "server_late_frames": rec.get("late_frames"),
-            "end_reason": rec.get("end_reason"), "error": c["error"],
-            # what the bot heard and said: why a call failed (a misheard line, a turn cut in two);
-            # and the bot's side of each turn, to see where a slow reply's time went
-            "heard": [{**{k: t.get(k) for k in ("text", "intent", "confidence", "reply")},
-                       "ms": {k: t.get(f"{k}_ms") for k in SERVER}} for t in heard.get(c["call_sid"], [])]})
-    return summary({"calls": calls, "wall_s": round(wall, 1), "per_call": per_call})
+    return summary({"calls": calls, "wall_s": wall, "per_call": [
+        call_figures(c, records.get(c["call_sid"]) or {}, heard.get(c["call_sid"], [])) for c in callers]})
+
+
+def call_at_once(url: str, scripts: list, stagger_s: float, token: str | None, calls: int, console):
+    """run_callers in a process of its own: in the server's, their 50 messages a second each
+    competed with the bot for the interpreter and made the bot look slower than it is. What
+    the callers measured, and the seconds it took."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(1, mp.get_context("spawn")) as pool:
+        pool.submit(time.sleep, 0).result()  # the process is up before the clock starts
+        t0 = time.monotonic()
+        with console.status(f"{calls} calls in progress"):
+            callers = pool.submit(run_callers, url, scripts, stagger_s, token).result()
+    return callers, round(time.monotonic() - t0, 1)
+
+
+def call_figures(c: dict, rec: dict | None, heard: list) -> dict:
+    """One call's figures: the caller's, and its call record's (`rec` None: not read, a front's)."""
+    rec = rec if rec is not None else {}
+    return {"call": c["n"], "turns": len(c["latencies"]), "reply_latency_ms": {
+        "p50": pct(c["latencies"], 50), "p95": pct(c["latencies"], 95)},
+        "latencies_ms": [round(x, 1) for x in c["latencies"]], "late_frames": c["late_frames"],
+        "dropped_frames": rec.get("dropped_frames"), "server_late_frames": rec.get("late_frames"),
+        "end_reason": rec.get("end_reason"), "error": c["error"], "served_by": c.get("served_by"),
+        # what the bot heard and said: why a call failed (a misheard line, a turn cut in two);
+        # and the bot's side of each turn, to see where a slow reply's time went
+        "heard": [{**{k: t.get(k) for k in ("text", "intent", "confidence", "reply")},
+                   "ms": {k: t.get(f"{k}_ms") for k in SERVER}} for t in heard]}
 
 
 def summary(result: dict) -> dict:
@@ -276,7 +346,9 @@ def summary(result: dict) -> dict:
     result.update({
         "reply_latency_ms": {"p50": pct(every, 50), "p95": pct(every, 95), "n": len(every)},
         "late_frames": sum(c["late_frames"] for c in per_call),
-        "dropped_frames": sum(c["dropped_frames"] or 0 for c in per_call),
+        # None: no call record read (a front's calls: the workers have them)
+        "dropped_frames": sum(d) if (d := [c["dropped_frames"] for c in per_call if c["dropped_frames"] is not None])
+        else None,
         "failed_calls": sum(bool(c["error"]) for c in per_call),
         # the bot's side of each turn (call records): the silence it waited for before
         # answering (the turn-taking rule, plus any wait for the recognizer), and the work
@@ -304,11 +376,18 @@ def main(args) -> int:
     if args.runs < 1:
         raise UsageError("--runs must be 1 or more")
     scripts_text = load_scripts(args.scripts) if args.scripts else SCRIPTS
-    bot = make_bot(args)
+    cores = args.cores if args.cores is not None else os.cpu_count()
+    if cores is not None and cores < 1:
+        raise UsageError("--cores must be 1 or more")
+    front, token = args.front, args.token or os.environ.get("VOICEBOT_TOKEN")
+    # a front: no server, no models here; the workers behind it where known (else not per worker)
+    workers = front_check(front, token, args.workers) if front else (args.workers or 1)
+    bot = None if front else make_bot(args)
     console = Console()
     with console.status("loading engines, rendering the callers' speech, timing the yardstick"):
         yardstick = {"start": yardstick_ms()}
-        bot.warm_up()
+        if bot is not None:
+            bot.warm_up()
         rendered = {(s, v): [line_audio(t, VOICES[v]) for t in scripts_text[s]]
                     for s, v in {(n % len(scripts_text), n % len(VOICES)) for n in range(max(counts))}}
     # runs of each count in turn (1, 2, 4, 1, 2, 4...): a machine that slows down meanwhile
@@ -316,10 +395,11 @@ def main(args) -> int:
     runs: dict[int, list[dict]] = {n: [] for n in counts}
     for r in range(args.runs):
         for n in counts:
-            runs[n].append(run_once(bot, n, scripts_text, rendered, args.stagger_s, console))
+            runs[n].append(run_once(bot, n, scripts_text, rendered, args.stagger_s, console, front, token))
     yardstick["end"] = yardstick_ms()
-    info = {"asr": f"{bot.config.asr.backend}/{bot.config.asr.model}", "device": bot.config.device,
-            "yardstick_ms": yardstick}
+    info = {"asr": f"{bot.config.asr.backend}/{bot.config.asr.model}" if bot else None,
+            "device": bot.config.device if bot else None, "front": front, "workers": workers, "cores": cores,
+            "not_read": NOT_READ if front else None, "yardstick_ms": yardstick}
     if len(counts) == 1 and args.runs == 1:  # one run: as it is
         result = {**runs[counts[0]][0], **info}
         print_run(console, result)
@@ -327,8 +407,13 @@ def main(args) -> int:
         pooled = [summary({"calls": n, "runs": [{k: r[k] for k in ("wall_s", "reply_latency_ms", "failed_calls")}
                                                 for r in runs[n]],
                            "per_call": [c for r in runs[n] for c in r["per_call"]]}) for n in counts]
-        result = {**info, "target_ms": args.target_ms, "holds": most_held(pooled, args.target_ms), "counts": pooled}
+        held = most_held(pooled, args.target_ms)
+        result = {**info, "target_ms": args.target_ms, "holds": held, "counts": pooled,
+                  "holds_per_worker": round(held / workers, 2) if workers else None,
+                  "holds_per_core": round(held / cores, 2) if cores else None}
         print_sweep(console, result, args.runs)
+    if front:
+        console.print(f"not read from a front: {NOT_READ}")
     console.print(f"machine: yardstick {yardstick['start']} / {yardstick['end']} ms at the start / end "
                   "(voicebot/bench/yardstick.py; compare runs only at a like yardstick)")
     if args.json:
@@ -336,60 +421,3 @@ def main(args) -> int:
     if args.plot:
         plot(result, args.plot, args.target_ms)
     return 0 if all(r["failed_calls"] == 0 for rs in runs.values() for r in rs) else 1
-
-
-def print_run(console, result: dict) -> None:
-    from rich.table import Table
-    table = Table(title=f"{result['calls']} concurrent media-stream calls ({result['asr']})")
-    for col in ["call", "turns", "p50 ms", "p95 ms", "late", "dropped", "ended", "error"]:
-        table.add_column(col)
-    for c in result["per_call"]:
-        table.add_row(str(c["call"]), str(c["turns"]), str(c["reply_latency_ms"]["p50"]), str(c["reply_latency_ms"]["p95"]),
-                      str(c["late_frames"]), str(c["dropped_frames"]), c["end_reason"] or "", c["error"])
-    table.add_row("all", str(result["reply_latency_ms"]["n"]), str(result["reply_latency_ms"]["p50"]),
-                  str(result["reply_latency_ms"]["p95"]), str(result["late_frames"]), str(result["dropped_frames"]),
-                  "", f"{result['failed_calls']} failed")
-    console.print(table)
-    console.print("bot's side per turn, p50/p95 ms: " + ", ".join(
-        f"{k} {v['p50']}/{v['p95']}" for k, v in result["server_ms"].items()))
-
-
-def print_sweep(console, result: dict, runs: int) -> None:
-    from rich.table import Table
-    table = Table(title=f"concurrent media-stream calls ({result['asr']}), {runs} run(s) each, turns pooled")
-    for col in ["calls", "turns", "p50 ms", "p95 ms", "p95 of each run", "ASR p95", "first audio p95",
-                "late", "failed calls"]:
-        table.add_column(col)
-    for p in result["counts"]:
-        ms = p["server_ms"]
-        table.add_row(str(p["calls"]), str(p["reply_latency_ms"]["n"]), str(p["reply_latency_ms"]["p50"]),
-                      str(p["reply_latency_ms"]["p95"]), ", ".join(str(r["reply_latency_ms"]["p95"]) for r in p["runs"]),
-                      str(ms.get("asr", {}).get("p95")), str(ms.get("tts_first_audio", {}).get("p95")),
-                      str(p["late_frames"]), str(p["failed_calls"]))
-    console.print(table)
-    console.print(f"holds {result['holds']} call(s) at once with the reply p95 under {result['target_ms']:g} ms")
-
-
-def plot(result: dict, path: str, target_ms: float) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if "counts" in result:  # a sweep: latency against calls at once
-        n = [p["calls"] for p in result["counts"]]
-        for q, style in (("p50", "o-"), ("p95", "s-")):
-            ax.plot(n, [p["reply_latency_ms"][q] for p in result["counts"]], style, label=q)
-        ax.set_xlabel("calls at once")
-        ax.set_xticks(n)
-        ax.legend()
-        ax.set_title(f"reply latency against calls at once: holds {result['holds']} under {target_ms:g} ms")
-    else:
-        for c in result["per_call"]:
-            ax.scatter([c["call"]] * len(c["latencies_ms"]), c["latencies_ms"], s=18)
-        ax.set_xlabel("call")
-        ax.set_title(f"{result['calls']} concurrent calls: p50 {result['reply_latency_ms']['p50']} ms, "
-                     f"p95 {result['reply_latency_ms']['p95']} ms")
-    ax.axhline(target_ms, color="grey", ls="--", lw=1)
-    ax.set_ylabel("reply latency (ms)")
-    fig.tight_layout()
-    save_png(fig, path, dpi=120)

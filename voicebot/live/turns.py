@@ -12,7 +12,9 @@ dropped and the next segment is heard together with the earlier ones.
 The decode begins where the voice stopped (the Segmenter's SpeechPaused), not when the hangover
 is up, if Whisper's queue is free (`live.decode_at_pause`); the SpeechEnded that follows with
 the same start and end takes its words. A pause the caller goes on from wastes that decode,
-which is why a busy queue is left alone.
+which is why a busy queue is left alone. With `live.decode_priority` it is queued even so, as a
+guess behind every call's turn decodes (asr/batching.py); if it has not begun when the hangover
+is up, the turn is decoded as any other.
 
 While the bot is talking, caller speech is a barge-in candidate: once it has lasted
 `min_voiced_ms` it is looked at (and again every 0.2 s or so while it goes on): it interrupts
@@ -30,6 +32,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, NamedTuple
 
@@ -172,6 +175,10 @@ class TurnTaker:
     def __init__(self, recognizer, nlu, cfg, now_playing: Callable[[], BotReply | None],
                  no_speech_threshold: float = 0.6, keep_s: float = 30.0, context_s: float = 10.0):
         self.asr = ASRStage(recognizer, no_speech_threshold, context_s)
+        # guesses at pauses, behind the turns' decodes: the queue's guess side, where it has one
+        guesses = getattr(recognizer, "guesses", None)
+        self.guess_asr = ASRStage(guesses(), no_speech_threshold, context_s) \
+            if getattr(cfg, "decode_priority", False) and callable(guesses) else None
         self.nlu = NLUStage(nlu)
         self.cfg = cfg
         self.now_playing = now_playing
@@ -191,14 +198,15 @@ class TurnTaker:
         its words are (nearly) ready when the hangover is up and `understand` asks for them."""
         self.drop_early()
         idle = getattr(self.asr.recognizer, "idle", None)
-        if not callable(idle) or not idle():
+        if self.guess_asr is None and (not callable(idle) or not idle()):
             return
         audio = self.audio(start, end)
         if audio is None:
             return
         heard = list(self.heard)
+        stage = self.guess_asr or self.asr
         self._early = _Early(start, end, len(audio), heard,
-                             self.asr.hear_later(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard))
+                             stage.hear_later(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard))
 
     def drop_early(self) -> None:
         if self._early is not None:
@@ -216,7 +224,12 @@ class TurnTaker:
         if early is not None and abs(early.start - start) < 0.002 and abs(early.end - end) < 0.002 and \
                 early.samples == len(audio) and len(early.heard) == len(heard) and \
                 all(a is b for a, b in zip(early.heard, heard)):
-            transcript, self._guess = early.hearing.result()
+            if self.guess_asr is not None:
+                early.hearing.cancel()  # a guess not begun yet: decoded now as a turn, before the guesses
+            try:
+                transcript, self._guess = early.hearing.result()
+            except CancelledError:  # ... or dropped by the queue
+                transcript, self._guess = self.asr.hear(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard)
         else:
             if early is not None:
                 early.hearing.cancel()
