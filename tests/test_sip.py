@@ -50,6 +50,27 @@ def free_udp_range(n: int) -> int:
     raise RuntimeError("no free UDP port range")
 
 
+def free_sip_port() -> int:
+    """A port for baresip's SIP: free for UDP and TCP, and the next one for TCP too (baresip 1.0
+    opens TCP and TLS listeners there whatever `sip_transports` says: a TLS bind on a port another
+    test had taken stopped a call through Kamailio with "Address already in use")."""
+    for _ in range(200):
+        port = free_udp_range(2)
+        socks = []
+        try:
+            for p, kind in ((port, socket.SOCK_STREAM), (port + 1, socket.SOCK_STREAM)):
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port for baresip")
+
+
 def ports_free(first: int, last: int) -> bool:
     try:
         socks = []
@@ -80,7 +101,7 @@ def baresip(tmp, bot_port: int, wav, seconds: int, uri: str | None = None, name:
     """Dial the bot from baresip with `wav` as the microphone; what it heard, and its output."""
     d = tmp / name
     d.mkdir()
-    sip_port, rtp = free_udp_range(1), free_udp_range(20)
+    sip_port, rtp = free_sip_port(), free_udp_range(20)
     (d / "config").write_text(f"""sip_listen 127.0.0.1:{sip_port}
 sip_transports udp
 net_interface 127.0.0.1
