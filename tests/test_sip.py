@@ -31,22 +31,28 @@ from voicebot.phone.sip.rtp import CUSHION, FRAME, jitter_buffer
 RATE = 8000
 
 
+def bindable(ports) -> bool:
+    """Whether every (port, socket kind) in `ports` can be bound on loopback now."""
+    socks = []
+    try:
+        for p, kind in ports:
+            s = socket.socket(socket.AF_INET, kind)
+            socks.append(s)
+            s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_udp_range(n: int) -> int:
     """The first of n consecutive UDP ports on loopback that are free now."""
     for _ in range(200):
         base = random.randrange(20000, 60000 - n, 2)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
+        if ports_free(base, base + n - 1):
             return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
     raise RuntimeError("no free UDP port range")
 
 
@@ -56,34 +62,13 @@ def free_sip_port() -> int:
     test had taken stopped a call through Kamailio with "Address already in use")."""
     for _ in range(200):
         port = free_udp_range(2)
-        socks = []
-        try:
-            for p, kind in ((port, socket.SOCK_STREAM), (port + 1, socket.SOCK_STREAM)):
-                s = socket.socket(socket.AF_INET, kind)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
+        if bindable([(port, socket.SOCK_STREAM), (port + 1, socket.SOCK_STREAM)]):
             return port
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
     raise RuntimeError("no free port for baresip")
 
 
 def ports_free(first: int, last: int) -> bool:
-    try:
-        socks = []
-        for p in range(first, last + 1):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            socks.append(s)
-            s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        for s in socks:
-            s.close()
+    return bindable((p, socket.SOCK_DGRAM) for p in range(first, last + 1))
 
 
 def caller_wav(path, lines, tail_s: float = 20.0) -> None:

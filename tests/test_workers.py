@@ -20,7 +20,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.test_media_stream import Twilio
-from tests.test_proxy import Caller, free_port
+from tests.test_proxy import Caller, free_port, healthy
 from tests.test_sip import free_udp_range
 from voicebot.cli.main import main as voicebot
 from voicebot.config import Config
@@ -32,15 +32,7 @@ TOKEN = "workers-test"
 
 
 def health(port: int, timeout: float = 0.0) -> dict:
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3) as r:
-                return json.loads(r.read())
-        except OSError:
-            if time.monotonic() >= end:
-                raise
-            time.sleep(0.3)
+    return healthy("127.0.0.1", port, timeout)
 
 
 def test_more_than_one_worker_will_not_share_a_sqlite_file(tmp_path, capsys):

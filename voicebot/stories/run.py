@@ -40,15 +40,15 @@ def run_stories(bot, stories, by: str = "text", voices=VOICES, jobs: int = 1, pr
     work = []
     for i, story in enumerate(stories):
         if by in ("text", "both") and "text" in story.by:
-            work.append((story, "text", None))
+            work.append((i, story, "text", None))
         if by in ("voice", "both") and "voice" in story.by:
-            work.append((story, "voice", voices[i % len(voices)]))
-    if any(w[1] == "voice" for w in work):
+            work.append((i, story, "voice", voices[i % len(voices)]))
+    if any(w[2] == "voice" for w in work):
         bot.warm_up()  # the first turn must not pay for loading the engines
 
     def one(item):
-        story, way, voice = item
-        return run_by_text(bot, story) if way == "text" else run_by_voice(bot, story, voice, seed=stories.index(story))
+        i, story, way, voice = item
+        return run_by_text(bot, story) if way == "text" else run_by_voice(bot, story, voice, seed=i)
 
     results = []
     with Progress(disable=not progress, transient=True) as bar, ThreadPoolExecutor(max(1, jobs)) as pool:
