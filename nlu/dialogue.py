@@ -62,6 +62,19 @@ def yes_or_no(nlu: NLUResult, confident: bool, number: str | None = None, order:
 # words a caller may say around a bare number ("It's 4567.", "The number is 4 5 6 7.")
 AROUND_NUMBER = set(["it's", "it", "is", "its", "the", "my", "that's", "that", "number", "order", "ordered", "uh", "um", "er", "yes", "yeah", "okay", "ok", "so"])
 ORDER_WORDS = re.compile(r"\border|\bdeliver|\bpackage|\bparcel|\bshipment|\btracking")
+ORDER_NUMBER = re.compile(r"\d{3,8}")  # a lone "6" the tagger called an order number is none
+
+# A short turn that only points back ("Can you check?", "Please sort it out.", "And what about
+# the gift card?") is about what the caller's last request was about: its words do not say
+# ("Can you check?" after a double charge read order_status 0.75).
+# Every intent of a domain is such a topic but these, which say what they are whatever came before.
+NOT_TOPICS = {"greet", "goodbye", "thanks", "affirm", "deny", "human_agent", "out_of_scope", "suggestion"}
+FOLLOW_UP_WORDS = 8
+# words of a turn that only points back: a verb of looking into it, a pronoun, politeness
+POINTING = set("can could would will you please just and so then it that this them one of for me out on into at up "
+               "with to now again already check sort fix chase deal find help see look the same thing problem "
+               "issue matter".split())
+WHAT_ABOUT = re.compile(r"^(and |so |but |okay |ok )?(what|how) about\b")
 
 
 def bare_number(text: str) -> str | None:
@@ -109,6 +122,7 @@ class Conversation:
         self.turns = 0
         self.last_cut = None  # the caller cut the last reply short (live calls): an events.Interrupted
         self.last_order_intent: str | None = None  # the caller's turn before was about an order
+        self.last_topic: str | None = None  # what the caller's last request was taken for (not NOT_TOPICS)
         self._acted: str | None = None
 
     def greeting(self) -> BotReply:
@@ -131,6 +145,9 @@ class Conversation:
             self.last_order_intent = None
         # the intent the bot took the turn for: "It's order 27551." after a cancel request is cancel_order
         taken = self._acted if self._acted and self._acted != nlu.intent else ""
+        took = taken or nlu.intent
+        if took not in NOT_TOPICS and self._source != "reask":
+            self.last_topic = took
         return BotReply(text, nlu, handover, end, (time.perf_counter() - t0) * 1000, self._source,
                         self._match.to_dict() if self._match else None, taken)
 
@@ -148,13 +165,14 @@ class Conversation:
         if self.handed_over:
             return "", False, False  # a colleague has the call now
         self.negative_streak = self.negative_streak + 1 if nlu.sentiment == "negative" else 0
-        order = next((e.value for e in nlu.entities if e.type == "order_number"), None)
+        order = next((e.value for e in nlu.entities if e.type == "order_number" and ORDER_NUMBER.fullmatch(e.value)),
+                     None)
         confident = nlu.confidence >= d.setting("min_confidence", 0.5)
         asked, self.confirm_handover = self.confirm_handover, False
         if asked:
             if nlu.intent == "human_agent":  # "No, a real person": asked twice, however unsure
                 return self._handover(self._response("human_agent"))
-            answer = yes_or_no(nlu, confident)
+            answer = self._acted = yes_or_no(nlu, confident)
             if answer == "affirm":
                 return self._handover(self._response("human_agent"))
             if answer == "deny":
@@ -176,7 +194,7 @@ class Conversation:
 
         if self.confirm_cancel:
             number, self.confirm_cancel = self.confirm_cancel, None
-            answer = yes_or_no(nlu, confident, number, order)
+            answer = self._acted = yes_or_no(nlu, confident, number, order)
             if answer == "affirm":
                 return self._cancel(number), False, False
             if answer == "deny":
@@ -184,6 +202,8 @@ class Conversation:
             # anything else: the caller moved on; answer that instead
 
         intent = nlu.intent
+        if follow_up := self._follow_up(nlu, order):
+            intent, confident = follow_up, True  # the conversation says what the words did not
         bare = bare_number(nlu.text)
         if bare and (self.pending or self.last_order_intent):
             # a number said after an order question or an order turn is the order's number,
@@ -226,6 +246,36 @@ class Conversation:
             return d.product_responses[intent].format(product=product, price=price,
                                                       features=info.get("features", "")), False, False
         return self._response(intent), False, False
+
+    def _follow_up(self, nlu: NLUResult, order: str | None) -> str | None:
+        """The last request's topic, for a short turn that only points back to it ("what about
+        ...", "can you check it"); None else (words the classifier is unsure of get asked again:
+        noise heard as words is no follow-up). Not while a
+        question waits (an order number, a yes or no), nor for a product's name or an order
+        number (a new subject), nor over a greeting, thanks, goodbye, yes, no, suggestion or a
+        request for a person."""
+        last = self.last_topic
+        if last is None or self.pending or self.confirm_cancel or order:
+            return None
+        text = nlu.text.lower().strip()
+        words = re.findall(r"[a-z0-9']+", text)
+        if not words or len(words) > FOLLOW_UP_WORDS or nlu.intent in NOT_TOPICS - {"out_of_scope", "affirm", "deny"}:
+            return None
+        yes_no = nlu.intent in ("affirm", "deny")  # nothing was asked: "Please sort it out." read affirm
+        if WHAT_ABOUT.search(text) and nlu.confidence < 0.9 and not yes_no:  # "what about the gift card?"
+            took = last
+        elif any(e.type == "product" for e in nlu.entities):
+            return None
+        elif all(w in POINTING for w in words):
+            took = last
+        # a refund of a charge is the billing problem's ("Can you refund one of them?")
+        elif last == "billing_problem" and nlu.intent == "return_refund" and re.search(r"\b(it|them|one)\b", text):
+            took = last
+        else:
+            return None
+        if took != nlu.intent:
+            self._acted = took
+        return took
 
     def _order_intent(self, intent: str, number: str | None) -> tuple[str, bool, bool]:
         d = self.domain

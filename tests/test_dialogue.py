@@ -262,3 +262,62 @@ def test_a_turn_that_fills_a_slot_is_taken_for_the_waiting_intent(setup):
     reply = c.respond(NLUResult("It's order 1234.", "order_status", 0.9, "neutral", (Entity("order_number", "1234"),)))
     assert reply.taken_as == "cancel_order" and "1 2 3 4" in reply.text
     assert not c.respond(turn("thanks")).taken_as
+
+
+def said(text, intent, confidence=0.95, *entities):
+    return NLUResult(text, intent, confidence, "neutral", tuple(entities))
+
+
+def test_a_turn_that_points_back_is_about_the_last_request(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    first = c.respond(said("I've been charged twice for my subscription.", "billing_problem", 0.99))
+    # read order_status 0.75: the words say nothing of what to check
+    r = c.respond(said("Can you check?", "order_status", 0.75))
+    assert r.taken_as == "billing_problem" and r.text == c._response("billing_problem") and "order number" not in r.text
+    assert first.text  # the first answer came; the follow-up got the billing answer, not an order question
+    r = c.respond(said("Please sort it out.", "affirm", 0.67))  # nothing was asked: no yes to anything
+    assert r.taken_as == "billing_problem"
+    r = c.respond(said("Can you refund one of them?", "return_refund", 0.99))
+    assert r.taken_as == "billing_problem"
+
+
+def test_a_turn_that_names_its_own_subject_is_not_a_follow_up(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    c.respond(said("I've been charged twice.", "billing_problem", 0.99))
+    assert "order number" in c.respond(said("Can you check my order?", "order_status", 0.95)).text
+    c = policy.new_conversation()
+    c.respond(said("I've been charged twice.", "billing_problem", 0.99))
+    r = c.respond(said("Can you check the blender?", "product_features", 0.8, Entity("product", "blender")))
+    assert r.taken_as == ""
+    for text, intent in [("Thanks.", "thanks"), ("Can you check?", "human_agent")]:
+        c = policy.new_conversation()
+        c.respond(said("I've been charged twice.", "billing_problem", 0.99))
+        assert c.respond(said(text, intent, 0.99)).taken_as == ""
+
+
+def test_what_about_asks_the_last_question_again(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    c.respond(said("Which payment methods do you take?", "payment_methods", 0.99))
+    r = c.respond(said("And what about a gift card?", "pricing", 0.43))
+    assert r.taken_as == "payment_methods" and r.text == c._response("payment_methods")
+    # unsure words are asked again, not taken for the last topic: noise heard as words is no follow-up
+    assert "didn't catch that" in c.respond(said("Blade, blade", "out_of_scope", 0.3)).text
+
+
+def test_a_yes_to_a_question_is_recorded_as_the_yes(setup):
+    policy, store = setup
+    c = policy.new_conversation()
+    c.respond(said("Cancel order 1234.", "cancel_order", 0.99, Entity("order_number", "1234")))
+    r = c.respond(said("Yes, there's a little clip.", "product_features", 0.67))  # "Yes, definitely." misheard
+    assert r.taken_as == "affirm" and store.get("1234").status == "cancelled"
+
+
+def test_one_digit_is_no_order_number(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    c.respond(said("I want to cancel my order.", "cancel_order", 0.99))
+    r = c.respond(said("I'm sure it's 6.", "cancel_order", 0.9, Entity("order_number", "6")))
+    assert "find order 6" not in r.text and "order number" in r.text
