@@ -36,8 +36,9 @@ MIN_RUN = 3  # digits a run needs to be joined
 
 # an order number's first digit heard as its sound-alike and the rest written whole: "Where is my
 # order for 567?" (festival:slt_hts, ked and flite on the phone line: "4 5 6 7"), only a
-# three-digit rest that ends the sentence ("an order for 200 dollars" stays)
-_ALIKE_LEAD = re.compile(r"(\b(?:order|number|is)[\s,]*|'s[\s,]*)\b(for|to|too|won|ate)[\s,?.-]*(\d{3})(?=[\s]*[?.!]?[\s]*$)",
+# three-digit rest that ends the sentence ("an order for 200 dollars" stays); "numbers" is Whisper's
+# "number is" ("The order numbers for 567.": bench calls' espeak-ng and flite callers, every run)
+_ALIKE_LEAD = re.compile(r"(\b(?:order|numbers?|is)[\s,]*|'s[\s,]*)\b(for|to|too|won|ate)[\s,?.-]*(\d{3})(?=[\s]*[?.!]?[\s]*$)",
                          re.IGNORECASE)
 _TOKEN = re.compile(r"[A-Za-z]+|\d")  # words, and lone digits ("4-4-1-2-0")
 _INSIDE = re.compile(r"[\s,-]*")  # what may stand between two digits of one run

@@ -34,6 +34,7 @@ def test_runs_of_digits_join(text, want):
     ("Where is my order for 567?", "Where is my order 4567?"),  # the rest written whole, at the end
     ("Where is my order for? 567.", "Where is my order 4567."),
     ("The number is to 345", "The number is 2345"),
+    ("The order numbers for 567.", "The order numbers 4567."),  # Whisper's "number is"
     ("I paid for an order for 200 dollars.", "I paid for an order for 200 dollars."),  # a unit after: stays
     ("I'm calling for 567 people", "I'm calling for 567 people"),
 ])
