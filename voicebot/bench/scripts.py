@@ -342,3 +342,57 @@ FRESH_C: list[dict] = [
         ("When will the money be back in my account?", "return_refund"),
         ("Thanks for checking.", "thanks")]),
 ]
+
+# "fresh-d": a fourth confirmation set, written after the follow-up rule and the added NLU
+# templates (issue 28, second pass) and scored once: espeak-ng variants none of the sets above
+# use (+f1, +m2, +klatt4 on en-us; +f2, +m1, +f5 on en), noise levels between theirs.
+FRESH_D: list[dict] = [
+    call(voice="espeak:en-us+f1", noise="pink", level_dbfs=-41, gap_s=1.1, turns=[
+        ("Morning, I ordered a blender nine days ago and there's still no sign of it.", "order_status"),
+        ("The order number is six zero seven one four.", "order_status"),
+        ("Brilliant, cheers for that.", "thanks")]),
+    call(voice="espeak:en+m1", noise="hum", level_dbfs=-46, telephone=True, gap_s=1.4, turns=[
+        ("There's a payment of forty nine dollars on my statement that I never made.", "billing_problem"),
+        ("Could you look into it for me?", "billing_problem"),
+        ("Okay then, goodbye.", "goodbye")]),
+    call(voice="espeak:en-us+m2", noise="brown", level_dbfs=-39, gap_s=0.7, turns=[
+        ("Can I pay for it with a gift card?", "payment_methods"),
+        ("What about American Express?", "payment_methods"),
+        ("Thank you very much.", "thanks")]),
+    call(voice="espeak:en+f2", noise="white", level_dbfs=-47, telephone=True, gap_s=1.8, turns=[
+        ("My headphones keep cutting out every few minutes when I'm on a call.", "technical_support"),
+        ("I've charged them fully and it still happens.", "technical_support"),
+        ("Can I speak to someone in person about it?", "human_agent")]),
+    call(voice="espeak:en-us+klatt4", noise="crowd", level_dbfs=-35, gap_s=1.0, turns=[
+        ("I'd like to cancel order one three five seven, please.", "cancel_order"),
+        ("Yes please, go ahead.", "affirm"),
+        ("That's everything, bye.", "goodbye")]),
+    call(voice="espeak:en+f5", noise="babble", level_dbfs=-37, telephone=True, gap_s=0.6, turns=[
+        ("How much is the smart watch at the moment?", "pricing"),
+        ("And does it track your sleep?", "product_features"),
+        ("Great, thanks ever so much.", "thanks")]),
+    call(voice="espeak:en-us+f1", noise="hum", level_dbfs=-51, gap_s=1.6, rate_wpm=145, turns=[
+        ("I'm really fed up, this is the third time my delivery has been left at the wrong house.", "complaint"),
+        ("What are you going to do about it?", "complaint"),
+        ("Fine, bye.", "goodbye")]),
+    call(voice="espeak:en+m1", noise="pink", level_dbfs=-49, telephone=True, gap_s=1.2, turns=[
+        ("What time do you close on Saturdays?", "store_hours"),
+        ("Is there somewhere to park near the shop?", ""),
+        ("Okay, thanks, bye.", "goodbye")]),
+    call(voice="espeak:en-us+m2", noise="white", level_dbfs=-44, telephone=True, gap_s=0.9, rate_wpm=180, turns=[
+        ("I want to send the vacuum cleaner back, it's far too heavy for me.", "return_refund"),
+        ("How long will the refund take?", "return_refund"),
+        ("No, that's all for today.", "deny")]),
+    call(voice="espeak:en+f2", noise="brown", level_dbfs=-45, gap_s=1.3, turns=[
+        ("I can't get into my account, it says my password has expired.", "password_reset"),
+        ("Can you sort that out?", "password_reset"),
+        ("Thanks, that's great.", "thanks")]),
+    call(voice="espeak:en-us+klatt4", noise="babble", level_dbfs=-40, telephone=True, gap_s=1.7, turns=[
+        ("Please cancel my premium membership, I'm not using it.", "cancel_subscription"),
+        ("Will I still be charged this month?", ""),
+        ("Right, goodbye then.", "goodbye")]),
+    call(voice="espeak:en+f5", noise="crowd", level_dbfs=-42, gap_s=0.8, turns=[
+        ("I've moved house, so I need to update my delivery address.", "update_account"),
+        ("Hello? Are you still there?", ""),
+        ("Where is my order four four one zero?", "order_status")]),
+]
