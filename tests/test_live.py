@@ -18,7 +18,7 @@ from tests.conftest import phone_line
 from voicebot.bench.callers import cough, noise, speak, trim
 from voicebot.bot import Bot
 from voicebot.config import Config, LiveConfig
-from voicebot.live.session import LiveSession
+from voicebot.live.session import LiveSession, _Playing
 from voicebot.live.simulated import Line, Recording, Script, SimulatedDevice, voiced_end
 from voicebot.live.turns import Heard, TurnTaker, end_wait_s, interrupts
 
@@ -297,3 +297,24 @@ def test_the_words_choose_the_silence_that_ends_a_turn(text, confidence, wait):
 def test_which_words_cut_the_bot_off(text, cut_in):
     reply = BotReply("Our stores are open Monday to Saturday from 9 am to 8 pm, and Sunday from 10 am to 6 pm.")
     assert interrupts(text, reply) == cut_in
+
+
+def test_with_synthesis_yields_the_next_sentence_waits_for_a_turn_being_decoded(bot):
+    """live.synthesis_yields: while the caller has more than yield_ahead_ms of the reply still
+    to hear, its next sentence is made only once the decoder has no caller turn left."""
+    bot.config.live.synthesis_yields = True
+    session = LiveSession(bot, greet=False)
+    try:
+        p = _Playing(BotReply("Our stores are open from nine. Phone support is open around the clock."))
+        p.sent_s = 4.0  # four seconds made, none played yet
+        turn = np.concatenate([say("I want to check on my order, it was supposed to arrive on Monday.", v)
+                               for v in ("flite:slt", "espeak:en-us", "flite:awb")])
+        job = bot.recognizer.submit(turn)
+        session._yield_to_decodes(p)
+        assert job.done() and "order" in job.result().text.lower()
+        t0 = time.perf_counter()
+        session._yield_to_decodes(p)  # nothing being decoded: no wait
+        assert time.perf_counter() - t0 < 0.1
+    finally:
+        bot.config.live.synthesis_yields = False
+        session.close()

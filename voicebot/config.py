@@ -174,6 +174,11 @@ class LiveConfig:
     # when the hangover is up): asr/batching.py. Off: alternated on 2 cores it held the same 4
     # calls, p95 lower at 3-6 calls but not at 8 (docs/deploy.md, "Capacity per core")
     decode_priority: bool = False
+    # a reply's next sentence waits while a caller turn is being decoded and the caller has more
+    # than yield_ahead_ms of the reply still to hear (voicebot/live/session.py). Off: alternated
+    # on 2 cores it held 4 and 3 calls where the default held 4 and 4 (docs/deploy.md)
+    synthesis_yields: bool = False
+    yield_ahead_ms: int = 1500
     # sound that comes back within this long of a pause is the caller going on (vad.resume_ms:
     # Silero's lower, going-on threshold, or as loud as the speech before): flite rms on a phone
     # line, "What time do your | stores open on Sunday?", scored 0.30-0.45 at -18 dBFS after a

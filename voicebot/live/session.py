@@ -296,6 +296,21 @@ class LiveSession:
                     if p.finished() and self._playing and self._playing[0] is p:
                         self._playing.popleft()  # played already (or an empty reply)
                     self._emit(chunk)
+                if not chunk.last:
+                    self._yield_to_decodes(p)
+
+    def _yield_to_decodes(self, p: _Playing) -> None:
+        """Before the reply's next sentence is made (`live.synthesis_yields`): while the caller
+        has more than `yield_ahead_ms` of it still to hear and a caller turn is being decoded,
+        wait. Piper takes both cores for a sentence; a turn that ended meanwhile waits for it,
+        and the rest of this reply is not needed yet."""
+        ahead_s = self.cfg.yield_ahead_ms / 1000
+        idle = getattr(self.bot.recognizer, "idle", None)
+        if not self.cfg.synthesis_yields or idle is None:
+            return
+        while (not self.closed and id(p.reply) not in self._cut and p.sent_s - p.played_s > ahead_s
+               and not idle()):
+            time.sleep(0.01)
 
 
 def quiet_tail(arrays) -> int:
