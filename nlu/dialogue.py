@@ -145,7 +145,7 @@ class Conversation:
             self.last_order_intent = None
         # the intent the bot took the turn for: "It's order 27551." after a cancel request is cancel_order
         taken = self._acted if self._acted and self._acted != nlu.intent else ""
-        took = taken or nlu.intent
+        took = self._acted or nlu.intent
         if took not in NOT_TOPICS and self._source != "reask":
             self.last_topic = took
         return BotReply(text, nlu, handover, end, (time.perf_counter() - t0) * 1000, self._source,

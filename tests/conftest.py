@@ -77,6 +77,29 @@ def phone_line(text: str, voice: str) -> np.ndarray:
     return resample(decode(line_audio(text, voice), "pcmu"), 8000, 16000)
 
 
+def turn_events(audio: np.ndarray, start: float, end: float, paused: float | None = None, on_end=None):
+    """The VAD's events for one utterance of `audio` (16 kHz) as the turn-taker gets them:
+    SpeechStarted, every 30 ms frame (Heard), SpeechPaused 30 ms after `paused` (default: the
+    utterance's `end`) and SpeechEnded 160 ms after `end` (`on_end()` called just before)."""
+    from asr.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted
+    from voicebot.live.turns import Heard
+    rate = 16000
+    paused = end if paused is None else paused
+    said = set()
+    yield SpeechStarted(start)
+    for i in range(0, len(audio) - 479, 480):
+        yield Heard(AudioFrame(audio[i:i + 480], rate, i / rate))
+        now = (i + 480) / rate
+        if now >= paused + 0.03 and "paused" not in said:
+            said.add("paused")
+            yield SpeechPaused(start, paused)
+        if now >= end + 0.16 and "ended" not in said:
+            said.add("ended")
+            if on_end is not None:
+                on_end()
+            yield SpeechEnded(start, end, audio[int(start * rate):int(end * rate)], rate)
+
+
 def tone(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)

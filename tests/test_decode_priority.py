@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 
 from asr.batching import BatchingRecognizer
-from asr.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted, Transcript
+from asr.events import Transcript
 from asr.wer import normalize
+from tests.conftest import turn_events
 from voicebot.bench.callers import speak, trim
 from voicebot.bot import Bot
 from voicebot.config import Config
-from voicebot.live.turns import Heard, TurnTaker
+from voicebot.live.turns import TurnTaker
 
 RATE = 16000
 LONG = "I would like to return the headphones I bought last week, they do not work."
@@ -72,20 +73,8 @@ def test_a_guess_not_begun_when_the_turn_ends_is_heard_as_a_turn(tiny):
     audio = np.concatenate([np.zeros(RATE // 2, np.float32), line, np.zeros(RATE, np.float32)])
     start, end = 0.3, round(0.5 + len(line) / RATE, 3)
 
-    def events():
-        said = set()
-        yield SpeechStarted(start)
-        for i in range(0, len(audio) - 479, 480):
-            yield Heard(AudioFrame(audio[i:i + 480], RATE, i / RATE))
-            now = (i + 480) / RATE
-            if now >= end + 0.03 and "paused" not in said:
-                said.add("paused")
-                yield SpeechPaused(start, end)
-            if now >= end + 0.16 and "ended" not in said:
-                said.add("ended")
-                threading.Timer(0.3, gate.open.set).start()
-                yield SpeechEnded(start, end, audio[int(start * RATE):int(end * RATE)], RATE)
-    out = list(TurnTaker(queue, Bot(Config()).nlu, cfg, lambda: None)(events()))
+    events = turn_events(audio, start, end, on_end=lambda: threading.Timer(0.3, gate.open.set).start())
+    out = list(TurnTaker(queue, Bot(Config()).nlu, cfg, lambda: None)(events))
     [heard] = [e.text for e in out if isinstance(e, Transcript)]
     assert "check on my order" in normalize(heard), heard
     assert "headphones" in normalize(busy.result(60).text)

@@ -12,15 +12,15 @@ import time
 import numpy as np
 import pytest
 
-from asr.events import AudioFrame, SpeechEnded, SpeechPaused, SpeechStarted, Transcript
+from asr.events import Transcript
 from nlu.events import BotReply, NLUResult
-from tests.conftest import phone_line
+from tests.conftest import phone_line, turn_events
 from voicebot.bench.callers import cough, noise, speak, trim
 from voicebot.bot import Bot
 from voicebot.config import Config, LiveConfig
 from voicebot.live.session import LiveSession, _Playing
 from voicebot.live.simulated import Line, Recording, Script, SimulatedDevice, voiced_end
-from voicebot.live.turns import Heard, TurnTaker, end_wait_s, interrupts
+from voicebot.live.turns import TurnTaker, end_wait_s, interrupts
 
 RATE = 16000
 
@@ -219,23 +219,11 @@ def test_a_turn_decoded_where_the_voice_stopped_is_not_decoded_again(bot, pause_
     start, end = 0.2, round(0.5 + voiced_end(line), 3)
     paused = end if pause_at_end else round(end - 0.4, 3)
 
-    def events():
-        said = set()
-        yield SpeechStarted(start)
-        for i in range(0, len(audio) - 479, 480):
-            yield Heard(AudioFrame(audio[i:i + 480], RATE, i / RATE))
-            now = (i + 480) / RATE
-            if now >= paused + 0.03 and "paused" not in said:
-                said.add("paused")
-                yield SpeechPaused(start, paused)
-            if now >= end + 0.16 and "ended" not in said:
-                said.add("ended")
-                yield SpeechEnded(start, end, audio[int(start * RATE):int(end * RATE)], RATE)
     counting = Counting(bot.recognizer)
     deadline = time.monotonic() + 30
     while not bot.recognizer.idle() and time.monotonic() < deadline:  # an earlier test's decode ending
         time.sleep(0.05)
-    out = list(TurnTaker(counting, bot.nlu, bot.config.live, lambda: None)(events()))
+    out = list(TurnTaker(counting, bot.nlu, bot.config.live, lambda: None)(turn_events(audio, start, end, paused)))
     [heard] = [e.text for e in out if isinstance(e, Transcript)]
     assert "check on my order" in heard.lower(), heard
     assert counting.decodes == (1 if pause_at_end else 2)

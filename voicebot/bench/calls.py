@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import multiprocessing as mp
 import os
 import shutil
 import socket
@@ -32,6 +33,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -314,8 +316,6 @@ def call_at_once(url: str, scripts: list, stagger_s: float, token: str | None, c
     """run_callers in a process of its own: in the server's, their 50 messages a second each
     competed with the bot for the interpreter and made the bot look slower than it is. What
     the callers measured, and the seconds it took."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
     with ProcessPoolExecutor(1, mp.get_context("spawn")) as pool:
         pool.submit(time.sleep, 0).result()  # the process is up before the clock starts
         t0 = time.monotonic()

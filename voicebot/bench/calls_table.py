@@ -2,11 +2,12 @@
 calls the machine held (voicebot/bench/calls.py makes the figures)."""
 from __future__ import annotations
 
+from rich.table import Table
+
 from asr.files import save_png
 
 
 def print_run(console, result: dict) -> None:
-    from rich.table import Table
     table = Table(title=f"{result['calls']} concurrent media-stream calls ({where(result)})")
     for col in ["call", "turns", "p50 ms", "p95 ms", "late", "dropped", "ended", "error"]:
         table.add_column(col)
@@ -27,7 +28,6 @@ def shown(value) -> str:
 
 
 def print_sweep(console, result: dict, runs: int) -> None:
-    from rich.table import Table
     table = Table(title=f"concurrent media-stream calls ({where(result)}), {runs} run(s) each, turns pooled")
     for col in ["calls", "turns", "p50 ms", "p95 ms", "p95 of each run", "ASR p95", "first audio p95",
                 "late", "dropped", "failed calls"]:

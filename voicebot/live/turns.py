@@ -223,6 +223,7 @@ class TurnTaker:
             return None
         early, self._early = self._early, None
         heard = list(self.heard)
+        ended = SpeechEnded(start, end, audio, self.frames[0].sample_rate)
         # the same audio after the same turns: the words are the early decode's (the VAD's end
         # and the pause's are one time, rounded alike; within 2 ms for float sums)
         if early is not None and abs(early.start - start) < 0.002 and abs(early.end - end) < 0.002 and \
@@ -233,11 +234,11 @@ class TurnTaker:
             try:
                 transcript, self._guess = early.hearing.result()
             except CancelledError:  # ... or dropped by the queue
-                transcript, self._guess = self.asr.hear(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard)
+                transcript, self._guess = self.asr.hear(ended, heard)
         else:
             if early is not None:
                 early.hearing.cancel()
-            transcript, self._guess = self.asr.hear(SpeechEnded(start, end, audio, self.frames[0].sample_rate), heard)
+            transcript, self._guess = self.asr.hear(ended, heard)
         if transcript is None:
             return None
         return next((r for r in self.nlu([transcript]) if isinstance(r, NLUResult)), None)
