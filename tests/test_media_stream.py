@@ -237,8 +237,12 @@ def test_bad_input_is_dropped_and_the_server_goes_on(bot, server, store, caplog)
     except ConnectionClosed:
         pass  # the server may close it before the client has finished writing the message
     big.thread.join(10)
-    assert big.close_code == 1009
-    assert record_of(store, "CA2002") is not None  # its record is kept too
+    # The server answers 1009, then closes with most of the 2 MB unread, so its kernel resets the
+    # connection; the reset can reach the client before it has read the close frame (1006).
+    # Either way that socket is closed and only that one: the rest of the test is the server going on.
+    assert not big.thread.is_alive() and big.close_code in (1009, 1006)
+    rec = record_of(store, "CA2002")  # its record is kept too, and says why the server closed it
+    assert rec is not None and "1009" in rec["end_reason"], rec and rec["end_reason"]
 
     # the server and the next caller are fine; a call that hangs up is recorded so
     assert health(server)["status"] == "ok"

@@ -200,7 +200,10 @@ def test_bad_input_does_not_take_the_server_down(warm, server, turns):
     except ConnectionClosed:
         pass  # the server may close it before the client has finished writing the message
     c.thread.join(10)
-    assert c.close_code == 1009
+    # The server answers 1009, then closes with most of the 2 MB unread, so its kernel resets the
+    # connection; the reset can reach the client before it has read the close frame (1006).
+    # Either way that socket is closed and only that one: the rest of the test is the server going on.
+    assert not c.thread.is_alive() and c.close_code in (1009, 1006)
 
     # a caller who hangs up (no close frame) while the reply is on its way
     gone = Client(server)
