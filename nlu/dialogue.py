@@ -75,6 +75,10 @@ POINTING = set("can could would will you please just and so then it that this th
                "with to now again already check sort fix chase deal find help see look the same thing problem "
                "issue matter".split())
 WHAT_ABOUT = re.compile(r"^(and |so |but |okay |ok )?(what|how) about\b")
+# a question of what comes of it ("What are you going to do about it?" after a complaint read
+# affirm 0.25): no answer to a yes-or-no question, whatever the classifier says
+WHAT_NOW = re.compile(r"^(and |so |but |okay |ok |well )?(what (are|will|can|could) you (going to |gonna )?do\b"
+                      r"|what (happens|now|next)\b|what do (i|we) do now\b)")
 
 
 def bare_number(text: str) -> str | None:
@@ -268,6 +272,8 @@ class Conversation:
             took = last
         elif any(e.type == "product" for e in nlu.entities):
             return None
+        elif WHAT_NOW.search(text) and nlu.confidence < 0.9:
+            took = last
         elif all(w in POINTING for w in words):
             took = last
         # a refund of a charge is the billing problem's ("Can you refund one of them?")

@@ -307,6 +307,19 @@ def test_what_about_asks_the_last_question_again(setup):
     assert "didn't catch that" in c.respond(said("Blade, blade", "out_of_scope", 0.3)).text
 
 
+def test_asking_what_comes_of_it_is_about_the_last_request(setup):
+    policy, _ = setup
+    c = policy.new_conversation()
+    c.respond(said("I'm really fed up, my delivery was left at the wrong house again.", "complaint", 0.9))
+    r = c.respond(said("What are you going to do about it?", "affirm", 0.25))  # no yes: nothing was asked
+    assert r.taken_as == "complaint" and r.text == c._response("complaint")
+    r = c.respond(said("So what happens now?", "out_of_scope", 0.5))
+    assert r.taken_as == "complaint"
+    # with nothing before it, the question is no follow-up
+    c = policy.new_conversation()
+    assert c.respond(said("What are you going to do about it?", "affirm", 0.25)).taken_as == ""
+
+
 def test_a_yes_to_a_question_is_recorded_as_the_yes(setup):
     policy, store = setup
     c = policy.new_conversation()
