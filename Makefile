@@ -39,7 +39,7 @@ coqui: setup
 	bash scripts/setup-coqui.sh
 
 # the trained multi-task NLU model; retrained when its data or config change
-$(NLU_MODEL)/config.json: nlu/data/train.jsonl nlu/train_config.yml | setup
+$(NLU_MODEL)/config.json: nlu/data/train.jsonl nlu/train_config.yml nlu/noisy.py | setup
 	$(VENV)/bin/voicebot nlu-model train --config nlu/train_config.yml --data-dir nlu/data --model-dir $(NLU_MODEL)
 
 demo: setup $(NLU_MODEL)/config.json

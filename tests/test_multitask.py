@@ -58,7 +58,8 @@ def trained(tmp_path_factory):
     Without it (pytest run alone), a model trained here on the full split for four epochs."""
     from nlu.stage import DEFAULT_MODEL_DIR
     built = DEFAULT_MODEL_DIR / "config.json"
-    sources = [DATA / "train.jsonl", DATA / "heard_train.jsonl", ROOT / "nlu" / "train_config.yml"]
+    sources = [DATA / "train.jsonl", DATA / "heard_train.jsonl", ROOT / "nlu" / "train_config.yml",
+               ROOT / "nlu" / "noisy.py"]
     if built.is_file() and all(built.stat().st_mtime >= s.stat().st_mtime for s in sources):
         return DEFAULT_MODEL_DIR
     out = tmp_path_factory.mktemp("nlu") / "model"
