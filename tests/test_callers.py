@@ -22,7 +22,8 @@ from voicebot.bench.callers import (
     write_call,
 )
 from voicebot.bench.callers import TestCall as Call  # not a test class
-from voicebot.bench.scripts import HELD_OUT, ISSUE, SCRIPTS
+from voicebot.bench.named_sets import ISSUE
+from voicebot.bench.scripts import HELD_OUT, SCRIPTS
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -141,8 +142,8 @@ def test_fresh_sets_are_new_voices_noises_and_sentences():
     assert 3 <= len(runs) <= 4 and runs[-1] >= 10 and all(4 <= n <= 5 for n in runs[:-1])  # order numbers, a phone
 
 
-@pytest.mark.parametrize("voice", sorted({c.voice for name in ("fresh-c", "fresh-d", "fresh-e", "fresh-f") for c in named_calls(name)
-                                          if "+" in c.voice}))
+@pytest.mark.parametrize("voice", sorted({c.voice for name in ("fresh-c", "fresh-d", "fresh-e", "fresh-f")
+                                          for c in named_calls(name) if "+" in c.voice}))
 def test_espeak_variants_change_the_voice(voice):
     """espeak-ng takes a variant it cannot apply without a word (en-gb+f4 is en-gb): each must be heard."""
     with_variant, base = (speak("Order two four six one.", v) for v in (voice, voice.partition("+")[0]))

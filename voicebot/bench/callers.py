@@ -23,7 +23,8 @@ import soundfile as sf
 
 from asr.audio import resample
 from asr.files import atomic_path, atomic_write_text
-from voicebot.bench.scripts import BABBLE, CROWD, FRESH_A, FRESH_B, FRESH_C, FRESH_D, FRESH_E, FRESH_F, HELD_OUT, ISSUE, SCRIPTS
+from voicebot.bench.named_sets import FRESH_A, FRESH_B, FRESH_C, FRESH_D, FRESH_E, FRESH_F, ISSUE
+from voicebot.bench.scripts import BABBLE, CROWD, HELD_OUT, SCRIPTS
 
 RATE = 16000
 VOICES = ["espeak:en-us", "flite:slt", "espeak:en-gb-scotland", "flite:kal16", "flite:awb",
