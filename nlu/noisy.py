@@ -3,7 +3,7 @@
 Heard lines (nlu/data/heard_train.jsonl) taught the classifier the slips of the voices they were
 spoken in and lost on others (docs/benchmarks.md, "Misheard words understood"). These slips
 belong to no voice: a sound swapped at a word's start or inside it ("thanks" -> "sanks",
-"track" -> "trap"), a word lost, two run together or one cut in two, a word from elsewhere in
+"pay" -> "bay"), a word lost, two run together or one cut in two, a word from elsewhere in
 its place. A noisy copy trains the intent only: its sentiment and entity spans are not kept.
 """
 from __future__ import annotations
@@ -30,11 +30,12 @@ def sound_slip(word: str, rng: random.Random) -> str:
 
 
 def noisy(text: str, rng: random.Random, vocabulary: list[str], rate: float = 0.15) -> str:
-    """`text` with about `rate` of its words slipped; at least one word is changed."""
+    """`text` with about `rate` of its words slipped (at least one word is picked; a slip can
+    leave a short word as it was)."""
     words = text.split()
     if not words:
         return text
-    picked = [i for i in range(len(words)) if rng.random() < rate] or [rng.randrange(len(words))]
+    picked = {i for i in range(len(words)) if rng.random() < rate} or {rng.randrange(len(words))}
     out: list[str] = []
     for i, w in enumerate(words):
         if i not in picked:

@@ -23,7 +23,7 @@ import soundfile as sf
 
 from asr.audio import resample
 from asr.files import atomic_path, atomic_write_text
-from voicebot.bench.named_sets import FRESH_A, FRESH_B, FRESH_C, FRESH_D, FRESH_E, FRESH_F, ISSUE
+from voicebot.bench.named_sets import NAMED
 from voicebot.bench.scripts import BABBLE, CROWD, HELD_OUT, SCRIPTS
 
 RATE = 16000
@@ -36,8 +36,7 @@ FESTIVAL = {"slt_hts": ("voice_cmu_us_slt_arctic_hts", "festvox-us-slt-hts"),
 BABBLE_VOICES = ["espeak:en-us", "flite:slt", "flite:kal16", "espeak:en-gb", "flite:awb", "flite:rms"]
 CROWD_VOICES = ["festival:kal", "espeak:en-gb-x-rp", "festival:slt_hts", "espeak:en-029", "festival:ked",
                 "espeak:en-gb-x-gbclan", "espeak:en-gb-x-gbcwmd", "festival:kal"]
-SETS = {"default": None, "held-out": None, "issue": ISSUE, "fresh-a": FRESH_A, "fresh-b": FRESH_B,
-        "fresh-c": FRESH_C, "fresh-d": FRESH_D, "fresh-e": FRESH_E, "fresh-f": FRESH_F}
+SETS = {"default": None, "held-out": None, **NAMED}  # None: made by default_calls
 SEEDS = {"default": 0, "held-out": 100, "issue": 200, "fresh-a": 300, "fresh-b": 400,
          "fresh-c": 500, "fresh-d": 600, "fresh-e": 700, "fresh-f": 800}  # the noise's, per set
 

@@ -402,3 +402,7 @@ FRESH_F: list[dict] = [
         ("No, actually, leave it.", "deny"),
         ("Sorry, goodbye.", "goodbye")]),
 ]
+
+# by the name `--set` takes
+NAMED = {"issue": ISSUE, "fresh-a": FRESH_A, "fresh-b": FRESH_B, "fresh-c": FRESH_C, "fresh-d": FRESH_D,
+         "fresh-e": FRESH_E, "fresh-f": FRESH_F}
