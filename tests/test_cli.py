@@ -30,7 +30,7 @@ BEFORE = {
     "score": "INPUTS+ --results --out --plain:flag --plain-model=base --json --plot -v/--verbose:flag "
              "-q/--quiet:flag ENGINE",
     # issue 28 added --set (more fresh sets later) and three noises (the old options stand as they were)
-    "make-test-calls": "OUT --set{default,held-out,issue,fresh-a,fresh-b,fresh-c,fresh-d,fresh-e,fresh-f} "
+    "make-test-calls": "OUT --set{default,held-out,issue,fresh-a,fresh-b,fresh-c,fresh-d,fresh-e,fresh-f,fresh-g} "
                        "--noise:append{white,brown,pink,hum,babble,crowd,none} --level:append:float --rounds=1:int "
                        "--held-out:flag",
     "chat": "--domain --json:flag --no-greet:flag ENGINE",

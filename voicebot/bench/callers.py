@@ -23,6 +23,7 @@ import soundfile as sf
 
 from asr.audio import resample
 from asr.files import atomic_path, atomic_write_text
+from voicebot.bench.later_sets import LATER
 from voicebot.bench.named_sets import NAMED
 from voicebot.bench.scripts import BABBLE, CROWD, HELD_OUT, SCRIPTS
 
@@ -36,9 +37,9 @@ FESTIVAL = {"slt_hts": ("voice_cmu_us_slt_arctic_hts", "festvox-us-slt-hts"),
 BABBLE_VOICES = ["espeak:en-us", "flite:slt", "flite:kal16", "espeak:en-gb", "flite:awb", "flite:rms"]
 CROWD_VOICES = ["festival:kal", "espeak:en-gb-x-rp", "festival:slt_hts", "espeak:en-029", "festival:ked",
                 "espeak:en-gb-x-gbclan", "espeak:en-gb-x-gbcwmd", "festival:kal"]
-SETS = {"default": None, "held-out": None, **NAMED}  # None: made by default_calls
+SETS = {"default": None, "held-out": None, **NAMED, **LATER}  # None: made by default_calls
 SEEDS = {"default": 0, "held-out": 100, "issue": 200, "fresh-a": 300, "fresh-b": 400,
-         "fresh-c": 500, "fresh-d": 600, "fresh-e": 700, "fresh-f": 800}  # the noise's, per set
+         "fresh-c": 500, "fresh-d": 600, "fresh-e": 700, "fresh-f": 800, "fresh-g": 900}  # the noise's, per set
 
 
 class VoiceError(RuntimeError):

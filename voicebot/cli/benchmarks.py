@@ -94,7 +94,7 @@ def test_calls_arguments(p) -> None:
     p.add_argument("--set", default=None, choices=list(SETS), help="which calls: default (14 scripts), held-out "
                    "(new sentences, other voices), issue (issue 28's tuning set), fresh-a (Festival voices, brown and "
                    "pink noise), fresh-b (other espeak-ng voices and rates), fresh-c (espeak-ng variants, flite kal) or "
-                   "fresh-d to fresh-f (other espeak-ng variants): the fresh sets are for the final check only")
+                   "fresh-d to fresh-g (other espeak-ng variants): the fresh sets are for the final check only")
     p.add_argument("--noise", action="append", choices=["white", "brown", "pink", "hum", "babble", "crowd", "none"],
                    help="default and held-out sets only")
     p.add_argument("--level", action="append", type=float, help="steady noise level in dBFS (default -50; babble goes 20 dB under the caller, 15 at -40; default and held-out sets only)")
