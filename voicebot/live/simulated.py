@@ -233,8 +233,9 @@ class SimulatedDevice(AudioOutput):
             self.t = k * b / RATE
             if current is None and not lines and isinstance(caller, Script) or (
                     isinstance(caller, Recording) and current is None):
-                with self._lock:
-                    busy = bool(self._out) or session.now_playing() is not None
+                # (never the session's lock under the device's: the session's speaking thread
+                # takes them the other way round, session then device, and the two hung once)
+                busy = self._busy(session)
                 if not busy and self.t - max(last_sound, line_done_at) >= tail_s:
                     break
             if fast:
