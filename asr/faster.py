@@ -226,7 +226,7 @@ class FasterWhisper:
         redo = [k for k, r in enumerate(out) if r is not None and digit_runs(r.text)]
         if not redo:
             return out
-        again = [prepare(*jobs[k]["args"], words=True) for k in redo]
+        again = [prepare(*jobs[k]["args"], words=True, full=jobs[k].get("full", False)) for k in redo]
         _same_start(again, self.tokenizer)
         _, results = self._generate(again, beam_size)
         out = list(out)
@@ -239,6 +239,8 @@ class FasterWhisper:
     def _generate(self, jobs: list[dict], beam_size: int):
         longest = max(len(j["padded"]) for j in jobs)
         frames = longest // 160 + 1  # what the feature extractor gives for the longest
+        if any(j.get("full") for j in jobs):  # Whisper's own window: 3000 frames after the trim below
+            frames = round(WINDOW_S * 100) + 1
         feats = []
         for j in jobs:
             if j.get("mel_margin"):  # the margin as zero features, as faster-whisper pads its windows
@@ -265,13 +267,14 @@ class FasterWhisper:
         return self.transcribe_windows([(audio, margin_s, previous)], beam_size)[0]
 
     def transcribe_windows(self, windows: list[tuple[np.ndarray, float, str]], beam_size: int = 5,
-                           ) -> list[tuple[Recognition, list[tuple[float, float, str]]] | None]:
+                           full: bool = False) -> list[tuple[Recognition, list[tuple[float, float, str]]] | None]:
         """`transcribe_words` for several windows (audio, margin_s, previous) in one batch: one
         encode, one beam search, one alignment. Each step of the search reads the whole output
         layer (51,865 words x 512, int8: 26 MB) however many rows it scores, so two windows
         cost much less than two decodes (48 archive windows: 17.9 s one by one, 14.3 s in
-        pairs). A window shorter than the batch's longest gets the difference as more margin."""
-        jobs = [self._window_job(np.asarray(audio, np.float32), margin_s, None, previous)
+        pairs). A window shorter than the batch's longest gets the difference as more margin.
+        `full`: every window's margin runs to Whisper's 30 s, as plain Whisper encodes a file."""
+        jobs = [self._window_job(np.asarray(audio, np.float32), margin_s, None, previous, full=full)
                 for audio, margin_s, previous in windows]
         _same_start(jobs, self.tokenizer)
         encoded, results = self._generate(jobs, beam_size)
@@ -288,11 +291,11 @@ class FasterWhisper:
         return [None if r is None else (r, _timed_words(r, a) if w else [])
                 for r, w, a in zip(recognized, wanted, aligned)]
 
-    def _window_job(self, *args, words: bool | None = None) -> dict:
+    def _window_job(self, *args, words: bool | None = None, full: bool = False) -> dict:
         job = self._prepare(*args, words=words)
         # a turn's last word may start late in a window of several (measured: a "Goodbye." lost);
         # the margin as zero features scored 13.2/20.4 % against 13.2/21.7 % as silent audio
-        job.update(late_s=0.0, mel_margin=True)
+        job.update(late_s=0.0, mel_margin=True, full=full)
         return job
 
     def _finish(self, job: dict, res) -> Recognition | None:

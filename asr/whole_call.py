@@ -2,7 +2,7 @@
 
 A live bot must read each turn as it ends. A recorded call is all there, so its turns (as the
 VAD found them) are put one after another, 0.5 s of silence between them, into windows (up to
-20 s, see below), and each window is decoded once with beam search; each turn gets the words timed
+20 s, see below), and each window is decoded with beam search; each turn gets the words timed
 inside its own stretch. Whisper then hears every turn with the ones around it, later ones
 included, and the window is encoded at its own length (the short context of asr.faster), so
 the cost stays below one decode per turn. On two sets of 28 noisy calls in other voices
@@ -13,6 +13,15 @@ A window whose decode loops, and a turn it leaves without a word, are decoded tu
 instead (asr.base.ASRStage's way), so nothing is lost to the batch decode. A turn whose words
 carry an earlier turn's back (a window once wrote the turn before again after "Do you accept
 paper?": asr.repeats) is decoded alone, and keeps that decode unless it says the same.
+
+With `two_readings` (voicebot's default for recorded calls) a window is read a second time, with
+its margin run out to Whisper's 30 s as plain Whisper reads a file, when the first reading (at
+its own length) failed, left a turn without a word or was unsure (SURE_LOGPROB). Neither reading
+is better everywhere: on ten sets of noisy test calls in other voices the 30 s window alone was
+better on five, worse on five. The reading kept is the one that leaves fewer of the window's turns
+without a word, then the one Whisper is surer of (mean log-probability per token): 442 -> 412
+word errors over the ten sets (picking the better one each time, knowing the answer: 391);
+archives 3.2 -> 1.6 % WER (docs/benchmarks.md, "Fourth pass").
 
 An archive call has two tracks (agent and customer): `WholeCallASR.tracks` decodes their
 windows together. Each step of the beam search reads all of Whisper's output layer, whatever
@@ -43,6 +52,9 @@ MARGIN_S = 2.0  # padding after a window's audio (asr.whole_call_margin_s; 1 s: 
 WINDOW_CAP_S = 20.0  # the turns of one window, at most (asr.whole_call_window_s)
 BATCH = 4  # windows decoded together, at most (asr.whole_call_batch)
 ECHO_TURNS = 8  # a turn's words are checked against this many turns before it (asr.repeats)
+# a window's first reading this sure of itself is kept without a second: on the ten sets of test
+# calls the second reading bettered no window read at -0.30 or above (31 of 126; docs/benchmarks.md)
+SURE_LOGPROB = -0.3
 
 
 class WholeCallASR:
@@ -58,8 +70,10 @@ class WholeCallASR:
 
     def __init__(self, recognizer, no_speech_threshold: float = 0.6, beam_size: int = 5,
                  margin_s: float = MARGIN_S, window_s: float = WINDOW_CAP_S, batch: int = BATCH,
-                 prompt: str = ""):
+                 prompt: str = "", two_readings: bool = False):
         self.recognizer = recognizer
+        # each window read twice, at its own length and in Whisper's 30 s (see the module's doc)
+        self.two_readings = two_readings and callable(getattr(recognizer, "transcribe_windows", None))
         self.prompt = prompt  # Whisper's previous text before a mono call's windows (`tracks`: prompts)
         self.no_speech_threshold = no_speech_threshold
         self.beam_size = beam_size
@@ -140,7 +154,15 @@ class WholeCallASR:
         todo = [k for k, p in enumerate(plans) if p[3] >= 0.5]
         t0 = time.perf_counter()
         got = [None] * len(plans)
-        for k, r in zip(todo, self._transcribe([plans[k][2:] for k in todo])):
+        windows = [plans[k][2:] for k in todo]
+        readings = self._transcribe(windows)
+        # the second reading, for the windows the first read unsure or left a turn without words
+        unsure = [i for i, (k, r) in enumerate(zip(todo, readings)) if self.two_readings and _unsure(r, plans[k][1])]
+        if unsure:
+            again = self.recognizer.transcribe_windows([windows[i] for i in unsure], self.beam_size, full=True)
+            for i, r in zip(unsure, again):
+                readings[i] = better(readings[i], r, plans[todo[i]][1])
+        for k, r in zip(todo, readings):
             got[k] = r
         ms = (time.perf_counter() - t0) * 1000
         total = sum(b - a for k in todo for a, b in plans[k][1]) or 1.0  # the batch's audio
@@ -254,6 +276,26 @@ def nearest(spans: list[tuple[float, float]], t: float) -> int:
     """The turn a word at time t belongs to: the one holding it, else the closest."""
     return min(range(len(spans)), key=lambda i: 0.0 if spans[i][0] <= t <= spans[i][1]
                else min(abs(t - spans[i][0]), abs(t - spans[i][1])))
+
+
+def better(first, second, spans: list[tuple[float, float]]):
+    """Of two readings of one window (transcribe_words' results, None for a decode that failed),
+    the one that leaves fewer of its turns (`spans`) without a word; between two that leave as
+    few, the one Whisper is surer of (the higher mean log-probability per token); the first on a tie."""
+    def score(reading) -> tuple[int, float]:
+        return (-1, 0.0) if reading is None else (_turns_said(reading, spans), reading[0].avg_logprob)
+    return second if score(second) > score(first) else first
+
+
+def _unsure(reading, spans: list[tuple[float, float]]) -> bool:
+    """Whether a window's first reading needs the second: it failed, left a turn without a word,
+    or Whisper was unsure of it (mean log-probability per token under SURE_LOGPROB)."""
+    return reading is None or reading[0].avg_logprob < SURE_LOGPROB or _turns_said(reading, spans) < len(spans)
+
+
+def _turns_said(reading, spans: list[tuple[float, float]]) -> int:
+    """How many of the window's turns a reading gives a word (a "." is none)."""
+    return len({nearest(spans, (start + end) / 2) for start, end, word in reading[1] if any(c.isalnum() for c in word)})
 
 
 def supports(recognizer) -> bool:

@@ -3,9 +3,10 @@ window after window, with voices other than the bot's, noise and a phone line.""
 import numpy as np
 import pytest
 
+from asr.base import Recognition
 from asr.events import SpeechEnded, Transcript
 from asr.wer import normalize
-from asr.whole_call import MARGIN_S, WINDOW_S, WholeCallASR, _length
+from asr.whole_call import MARGIN_S, WINDOW_S, WholeCallASR, _length, _unsure, better
 from voicebot.bench import callers as testcalls
 from voicebot.bench.callers import render, speak, trim
 from voicebot.bot import Bot
@@ -136,6 +137,57 @@ def test_second_windows_after_texts_of_other_lengths_are_decoded_together(tiny):
         assert sum(bool(normalize(e.text)) for e in got[len(got) // 2:]) == len(got) - len(got) // 2
 
 
+def test_a_window_read_twice_keeps_the_reading_that_hears_every_turn(tiny):
+    """Two readings of each window (at its own length, and in Whisper's 30 s as plain Whisper
+    reads a file), four turns of two voices in two windows, one batch: every turn comes back
+    in its place with its words, as with one reading."""
+    lines = ["I would like to return the headphones I bought.", "Do you accept PayPal?",
+             "My order number is four four one two zero.", "Thank you, goodbye."]
+    events, t = [], 0.0
+    for i, line in enumerate(lines):
+        audio = trim(speak(line, ("espeak:en-gb", "flite:slt")[i % 2]))
+        events.append(SpeechEnded(round(t, 3), round(t + len(audio) / 16000, 3), audio, 16000))
+        t += len(audio) / 16000 + 1.0
+    heard = {}
+    for twice in (False, True):
+        out = list(WholeCallASR(tiny, window_s=6.0, batch=2, two_readings=twice)(iter(events)))
+        assert [(e.start, e.end) for e in out] == [(e.start, e.end) for e in events]
+        heard[twice] = [normalize(e.text) for e in out]
+    for one, two, line in zip(heard[False], heard[True], lines):
+        said = set(normalize(line).split())
+        assert len(said & set(two.split())) >= len(said) / 2, heard
+        assert len(said & set(one.split())) >= len(said) / 2, heard
+    # the second reading itself (made only where the first is unsure): the first two turns in
+    # Whisper's 30 s window, each word timed inside the audio and every turn given words
+    audio = np.concatenate([events[0].samples, np.zeros(8000, np.float32), events[1].samples])
+    got = tiny.transcribe_windows([(audio, MARGIN_S, "")], 5, full=True)[0]
+    assert got is not None and all(0 <= a <= b <= len(audio) / 16000 + 0.1 for a, b, _ in got[1])
+    cut = len(events[0].samples) / 16000 + 0.25
+    first = normalize(" ".join(w for a, b, w in got[1] if (a + b) / 2 < cut))
+    second = normalize(" ".join(w for a, b, w in got[1] if (a + b) / 2 >= cut))
+    assert "return" in first and "accept" in second, got[0].text
+
+
+def test_of_two_readings_the_one_that_leaves_no_turn_without_words_wins():
+    """asr.whole_call.better: a reading that leaves a turn without a word loses to one that
+    does not, however sure Whisper was of it; else the surer reading wins; the first on a tie."""
+    spans = [(0.0, 2.0), (2.5, 4.0)]
+
+    def reading(logprob, *times):
+        return Recognition("x", 0.1, logprob), [(a, a + 0.3, " word") for a in times]
+    both, first_only = reading(-0.6, 0.5, 3.0), reading(-0.2, 0.5, 1.0)
+    assert better(first_only, both, spans) is both and better(both, first_only, spans) is both
+    surer = reading(-0.3, 0.4, 3.1)
+    assert better(both, surer, spans) is surer and better(surer, both, spans) is surer
+    assert better(both, reading(-0.6, 0.5, 3.0), spans) is both  # a tie: the first reading
+    assert better(None, first_only, spans) is first_only and better(both, None, spans) is both
+    dot = Recognition("yes .", 0.1, -0.1), [(0.5, 0.8, " yes"), (3.0, 3.2, " .")]
+    assert better(both, dot, spans) is both  # "." is no word
+    # the second reading is made where the first failed, left a turn empty or was unsure
+    assert _unsure(None, spans) and _unsure(dot, spans) and _unsure(first_only, spans)
+    assert _unsure(both, spans) and not _unsure(surer, spans)  # -0.6 and -0.3 against SURE_LOGPROB
+
+
 def test_turns_decoded_whole_beside_turn_by_turn_on_the_same_call(tmp_path):
     """The per-turn decode (live's, `asr.whole_call: false`) still serves recorded calls that ask
     for it; both find the same turns."""
@@ -163,11 +215,10 @@ class Windows:
         self.windows, self.alone, self.fail_first, self.skip = [], [], fail_first, skip
 
     def transcribe_words(self, audio, beam_size, margin_s, previous):
-        from asr.base import Recognition
         self.windows.append((len(audio) / 16000, margin_s, previous))
         if self.fail_first and len(self.windows) == 1:
             return None  # a loop: every turn of the window is decoded alone
-        words, t, i = [], 0.0, 0
+        words = []
         marks = np.flatnonzero(np.diff(np.r_[0.0, (audio != 0).astype(float)]) > 0)  # where each turn starts
         for i, start in enumerate(marks):
             if i not in self.skip:
@@ -175,7 +226,6 @@ class Windows:
         return Recognition(" ".join(w for *_, w in words)), words
 
     def transcribe(self, audio, context=None):
-        from asr.base import Recognition
         self.alone.append(len(audio))
         return Recognition(f"alone{round(float(audio[0]) * 100)}", 0.1, -0.2)
 
@@ -209,8 +259,11 @@ def test_the_configured_margin_follows_each_window_and_sets_how_many_turns_fit()
         assert [round((length + 0.5) / 5.5) for length, _, _ in rec.windows] == sizes
     cfg = Config()
     cfg.asr.whole_call_margin_s, cfg.asr.whole_call_window_s, cfg.asr.whole_call_batch = 3.0, 12.0, 6
-    stage = Bot(cfg).asr()
-    assert (stage.margin_s, stage.window_s, stage.batch) == (3.0, 12.0, 6)
+    bot = Bot(cfg)
+    stage = bot.asr()
+    assert (stage.margin_s, stage.window_s, stage.batch, stage.two_readings) == (3.0, 12.0, 6, True)
+    cfg.asr.whole_call_two_readings = False  # one reading a window: about half Whisper's time
+    assert not bot.asr().two_readings
 
 
 def test_a_window_that_fails_or_skips_a_turn_is_decoded_turn_by_turn():

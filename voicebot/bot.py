@@ -104,7 +104,7 @@ class Bot:
             # give each track its own prompt (`tracks`, voicebot/archive/analysis.py)
             return WholeCallASR(self.recognizer, c.no_speech_threshold, c.whole_call_beam_size,
                                 c.whole_call_margin_s, c.whole_call_window_s, c.whole_call_batch,
-                                prompt=self.domain_words)
+                                prompt=self.domain_words, two_readings=c.whole_call_two_readings)
         return ASRStage(self.recognizer, c.no_speech_threshold, c.context_s)
 
     def tts(self):

@@ -70,6 +70,7 @@ def analysis_settings(c, channels: dict | None) -> dict:
             "whole_call": c.asr.whole_call, "whole_call_beam_size": c.asr.whole_call_beam_size,
             "whole_call_margin_s": c.asr.whole_call_margin_s, "whole_call_window_s": c.asr.whole_call_window_s,
             "whole_call_batch": c.asr.whole_call_batch, "company_prompt": c.asr.company_prompt,
+            "whole_call_two_readings": c.asr.whole_call_two_readings,
             # only when used: results analysed before the setting existed stay valid
             **({"domain_prompt": c.asr.domain_prompt} if c.asr.archive_domain_prompt and c.asr.domain_prompt else {}),
             "vad": {k: getattr(c.vad, k) for k in ("engine", "aggressiveness", "hangover_ms", "snr_db", "drop_db")},
