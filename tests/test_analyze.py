@@ -27,6 +27,16 @@ ARGS = ["--channels", "agent=0,customer=1", "--nlu-model", "baseline", "-q"]  # 
 
 
 @pytest.fixture(scope="module")
+def args(tmp_path_factory):
+    """ARGS, and each window read once: these tests are about the archive's runs (embedded, Ray,
+    resumed, stored), the same either way; the second reading of recorded calls' windows is tested
+    in test_whole_call.py and, in archives, test_privacy_store.py."""
+    config = tmp_path_factory.mktemp("config") / "archive.yml"
+    config.write_text("asr: {whole_call_two_readings: false}\n")
+    return [*ARGS, "--config", str(config)]
+
+
+@pytest.fixture(scope="module")
 def calls_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("archive")
     for i, call in enumerate(CALLS):
@@ -41,12 +51,12 @@ def calls_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def embedded(calls_dir, tmp_path_factory):
+def embedded(calls_dir, tmp_path_factory, args):
     d, manifest = calls_dir
     out = tmp_path_factory.mktemp("embedded")
     err = out / "stderr.txt"
     proc = subprocess.run([sys.executable, "-m", "voicebot", "analyze", str(d), "--out", str(out), "--manifest",
-                           str(manifest), "--workers", "2", "--db", f"sqlite:///{out}/calls.db", *ARGS],
+                           str(manifest), "--workers", "2", "--db", f"sqlite:///{out}/calls.db", *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     err.write_text(proc.stderr)
     return out, proc
@@ -146,11 +156,11 @@ def test_tables_and_database(embedded):
                           "where a.call = 'C-001'").fetchone()[0].startswith("2026-11-02")
 
 
-def test_results_in_postgresql(embedded, calls_dir, postgres_url):
+def test_results_in_postgresql(embedded, calls_dir, postgres_url, args):
     d, manifest = calls_dir
     out, _ = embedded
     # the same output folder again: every call is already done, and its rows go to PostgreSQL
-    rc = main(["analyze", str(d), "--out", str(out), "--manifest", str(manifest), "--no-report", "--db", postgres_url, *ARGS])
+    rc = main(["analyze", str(d), "--out", str(out), "--manifest", str(manifest), "--no-report", "--db", postgres_url, *args])
     assert rc == 1  # the bad files are still bad
     from sqlalchemy import text
 
@@ -165,7 +175,7 @@ def test_results_in_postgresql(embedded, calls_dir, postgres_url):
     assert turns == sum(1 for doc in docs(out).values() for u in doc["utterances"] if "intent" in u)
 
 
-def test_resume_after_an_interrupted_run(calls_dir, tmp_path):
+def test_resume_after_an_interrupted_run(calls_dir, tmp_path, args):
     src, _ = calls_dir
     batch = tmp_path / "batch"
     batch.mkdir()
@@ -175,7 +185,7 @@ def test_resume_after_an_interrupted_run(calls_dir, tmp_path):
             f.write(b"\0" * (n + 1) * 2)  # other content, other hash (a sample of silence)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "voicebot", "analyze", str(batch), "--out", str(out), "--workers", "1", "--no-report",
-           "--db", f"sqlite:///{tmp_path}/calls.db", *ARGS]
+           "--db", f"sqlite:///{tmp_path}/calls.db", *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.time() + 300
@@ -221,11 +231,11 @@ SAME = ["call", "sha256", "duration_s", "tracks", "main_reason", "category", "pr
         "summary", "meta", "date"]
 
 
-def test_ray_gives_the_embedded_results(local_ray, embedded, calls_dir, tmp_path, capsys):
+def test_ray_gives_the_embedded_results(local_ray, embedded, calls_dir, tmp_path, capsys, args):
     d, manifest = calls_dir
     out = tmp_path / "ray"
     rc = main(["analyze", str(d), "--out", str(out), "--manifest", str(manifest), "--ray", "local", "--workers", "2",
-               "--no-report", "--db", f"sqlite:///{tmp_path}/calls.db", *ARGS])
+               "--no-report", "--db", f"sqlite:///{tmp_path}/calls.db", *args])
     assert rc == 1  # the same two bad files
     err = capsys.readouterr().err
     assert "broken.wav" in err and "empty.wav" in err
@@ -286,7 +296,7 @@ c.shutdown()
 """
 
 
-def test_two_node_cluster_gives_the_embedded_results(embedded, calls_dir, tmp_path):
+def test_two_node_cluster_gives_the_embedded_results(embedded, calls_dir, tmp_path, args):
     d, manifest = calls_dir
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
            "RAY_TMPDIR": tempfile.mkdtemp(prefix="/tmp/rc"), "RAY_DATA_DISABLE_PROGRESS_BARS": "1"}
@@ -298,7 +308,7 @@ def test_two_node_cluster_gives_the_embedded_results(embedded, calls_dir, tmp_pa
         assert address, "the cluster did not start"
         out = tmp_path / "cluster"
         run = subprocess.run([sys.executable, "-m", "voicebot", "analyze", str(d), "--out", str(out), "--manifest",
-                              str(manifest), "--ray", address, "--no-report", "--db", f"sqlite:///{tmp_path}/calls.db", *ARGS],
+                              str(manifest), "--ray", address, "--no-report", "--db", f"sqlite:///{tmp_path}/calls.db", *args],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     finally:
         cluster.stdin.close()
