@@ -157,7 +157,7 @@ class WholeCallASR:
         windows = [plans[k][2:] for k in todo]
         readings = self._transcribe(windows)
         # the second reading, for the windows the first read unsure or left a turn without words
-        unsure = [i for i, (k, r) in enumerate(zip(todo, readings)) if self.two_readings and _unsure(r, plans[k][1])]
+        unsure = [i for i, (k, r) in enumerate(zip(todo, readings)) if _unsure(r, plans[k][1])] if self.two_readings else []
         if unsure:
             again = self.recognizer.transcribe_windows([windows[i] for i in unsure], self.beam_size, full=True)
             for i, r in zip(unsure, again):

@@ -25,6 +25,7 @@ from voicebot.bench.callers import TestCall as Call  # not a test class
 from voicebot.bench.named_sets import ISSUE
 from voicebot.bench.scripts import HELD_OUT, SCRIPTS
 
+FRESH = [name for name in SETS if name.startswith("fresh-")]  # the confirmation sets, in the order written
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
@@ -121,7 +122,7 @@ def test_fresh_sets_are_new_voices_noises_and_sentences():
     tuned_sentences = {t for s in SCRIPTS + HELD_OUT for t, _ in s} | {t for c in ISSUE for t, _ in c["turns"]}
     seen = set()
     seen_voices = set()
-    for name in ("fresh-a", "fresh-b", "fresh-c", "fresh-d", "fresh-e", "fresh-f", "fresh-g"):
+    for name in FRESH:
         calls = named_calls(name)
         assert not {c.voice for c in calls} & (tuned_voices | seen_voices)
         seen_voices |= {c.voice for c in calls}
@@ -142,8 +143,7 @@ def test_fresh_sets_are_new_voices_noises_and_sentences():
     assert 3 <= len(runs) <= 4 and runs[-1] >= 10 and all(4 <= n <= 5 for n in runs[:-1])  # order numbers, a phone
 
 
-@pytest.mark.parametrize("voice", sorted({c.voice for name in ("fresh-c", "fresh-d", "fresh-e", "fresh-f", "fresh-g")
-                                          for c in named_calls(name) if "+" in c.voice}))
+@pytest.mark.parametrize("voice", sorted({c.voice for name in FRESH for c in named_calls(name) if "+" in c.voice}))
 def test_espeak_variants_change_the_voice(voice):
     """espeak-ng takes a variant it cannot apply without a word (en-gb+f4 is en-gb): each must be heard."""
     with_variant, base = (speak("Order two four six one.", v) for v in (voice, voice.partition("+")[0]))

@@ -1,6 +1,6 @@
 """The confirmation sets of whole calls written after the first ones (voicebot.bench.named_sets):
-fresh-e and -f after issue 28's second pass, fresh-g after its third, each scored on the change
-it came after before anything was tuned on it."""
+fresh-e and -f after issue 28's second pass, fresh-g after its third, each made before the next
+change was scored on it (fresh-g: after that change had been scored on fresh-a to -f)."""
 from __future__ import annotations
 
 from voicebot.bench.named_sets import call
