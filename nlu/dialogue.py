@@ -15,6 +15,7 @@ from functools import cached_property
 from nlu.domain import Domain
 from nlu.events import BotReply, NLUResult
 from nlu.faq import KnowledgeBase
+from nlu.numbers import NUMBER_WORDS, words_to_digits
 from nlu.orders import CannotCancel, OrderStore
 
 # Intents where the caller asks the bot to do something, or answers it: their own answer wins
@@ -82,12 +83,13 @@ WHAT_NOW = re.compile(r"^(and |so |but |okay |ok |well )?(what (are|will|can|cou
 
 
 def bare_number(text: str) -> str | None:
-    """The digits of a turn that is a number and little else ("4567.", "It's 4 5 6 7."), 3 to 8
-    of them (an order number; a phone number is longer); None otherwise."""
+    """The digits of a turn that is a number and little else ("4567.", "It's 4 5 6 7.", "four
+    five six seven", as a typed chat or a recognizer that wrote the words gives it), 3 to 8 of
+    them (an order number; a phone number is longer); None otherwise."""
     words = re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
-    digits = "".join(w for w in words if w.isdigit())
-    if not digits or any(not w.isdigit() and w not in AROUND_NUMBER for w in words):
+    if any(not w.isdigit() and w not in NUMBER_WORDS and w not in AROUND_NUMBER for w in words):
         return None
+    digits = words_to_digits(" ".join(w for w in words if w not in AROUND_NUMBER))
     return digits if 3 <= len(digits) <= 8 else None
 
 

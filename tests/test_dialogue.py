@@ -233,6 +233,11 @@ def test_a_bare_number_after_an_order_turn_is_its_order_number(setup):
     c = policy.new_conversation()
     c.respond(NLUResult("I'm calling about a delivery.", "other", 0.4, "neutral"))
     assert "4 5 6 7" in c.respond(NLUResult("It's 4 5 6 7.", "update_account", 0.9, "neutral")).text
+    # as an emulated AVX2-only CPU heard it (scripts/other_cpu.py), the number then in words
+    c = policy.new_conversation()
+    c.respond(NLUResult("My order to um the list", "order_status", 0.99, "neutral"))
+    reply = c.respond(NLUResult("four five six seven", "update_account", 0.52, "neutral", (Entity("phone_number", "4567"),)))
+    assert "4 5 6 7" in reply.text and "UPS" in reply.text
 
 
 def test_a_bare_number_out_of_the_blue_is_not_taken_for_an_order(setup):
@@ -251,6 +256,11 @@ def test_bare_number():
     assert bare_number("I want 2 of them") is None
     assert bare_number("555 219 8840") is None  # ten digits: a phone number
     assert bare_number("Thanks.") is None
+    # read out in words, as a chat caller types it or a recognizer writes it
+    assert bare_number("four five six seven") == "4567"
+    assert bare_number("It's double four one two zero.") == "44120"
+    assert bare_number("four") is None
+    assert bare_number("I want two of them") is None
 
 
 def test_a_turn_that_fills_a_slot_is_taken_for_the_waiting_intent(setup):
