@@ -11,7 +11,7 @@ NLU_MODEL ?= models/nlu
 # 15-minute budget; two workers sharing one cache: 8-9 min here, README)
 TEST_WORKERS ?= 2
 
-.PHONY: setup coqui demo test test-fast bench clean
+.PHONY: setup coqui demo test test-fast bench other-cpu clean
 
 setup: $(VENV)/.installed
 
@@ -57,6 +57,12 @@ test-fast: setup
 bench: setup coqui
 	$(VENV)/bin/voicebot bench asr --json runs/bench-asr.json --markdown runs/bench-asr.md --plot runs/bench-asr.png
 	$(VENV)/bin/voicebot bench tts --repeats 5 --json runs/bench-tts.json --markdown runs/bench-tts.md --plot runs/bench-tts.png
+
+# what voicebot hears and answers on a CPU without AVX-512 (QEMU user mode, emulated: ~45 min;
+# not part of `make test`): scripts/other_cpu.py
+other-cpu: setup $(NLU_MODEL)/config.json
+	bash scripts/system-deps.sh qemu-user
+	$(PY) scripts/other_cpu.py --cpu $(or $(CPU),EPYC-Rome) --json runs/other_cpu.json
 
 clean:
 	rm -rf $(VENV) .venv-coqui runs .pytest_cache
